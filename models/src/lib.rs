@@ -1,0 +1,2 @@
+//! lockstep-models: the Azure Functions host and Event Hubs models, written
+//! against lockstep's public API only.

@@ -1,0 +1,109 @@
+//! The protocol-model interface: a pure state machine plus named properties.
+//!
+//! A protocol model is deliberately small and pure (no I/O, no clocks, no
+//! interior mutability): `init_states`, the enabled `actions` of a state, and
+//! the `next_state` an action leads to. Checkers in this module's siblings
+//! explore it; the model never knows which one.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::report::Bounds;
+
+/// How a property is judged over the reachable state graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PropertyKind {
+    /// Holds in every reachable state (an invariant). Violated by a path to a bad state.
+    Always,
+    /// Holds in at least one reachable state. A `sometimes` never reached fails the
+    /// check: it is how a pass is kept from being vacuous.
+    Sometimes,
+    /// On every maximal path (finite paths end in a state with no enabled action;
+    /// infinite paths are lassos) some state satisfies it (`<> p`). Violated by a
+    /// path to a terminal state, or to a cycle, that never satisfies it.
+    Eventually,
+    /// On every maximal path, from some point on, it holds for ever (`<>[] p`).
+    /// Violated by a reachable terminal state that does not satisfy it, or by a
+    /// reachable cycle through a state that does not.
+    EventuallyAlways,
+}
+
+/// A named property of a protocol model. `holds` is a plain function so
+/// properties are `Copy`, cheap to call, and shareable across checker threads.
+pub struct Property<M: Model + ?Sized> {
+    pub name: &'static str,
+    pub kind: PropertyKind,
+    pub holds: fn(&M, &M::State) -> bool,
+}
+
+impl<M: Model + ?Sized> Clone for Property<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M: Model + ?Sized> Copy for Property<M> {}
+
+impl<M: Model + ?Sized> Property<M> {
+    pub fn always(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
+        Property { name, kind: PropertyKind::Always, holds }
+    }
+    pub fn sometimes(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
+        Property { name, kind: PropertyKind::Sometimes, holds }
+    }
+    pub fn eventually(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
+        Property { name, kind: PropertyKind::Eventually, holds }
+    }
+    pub fn eventually_always(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
+        Property { name, kind: PropertyKind::EventuallyAlways, holds }
+    }
+}
+
+/// The name under which a deadlock is reported (a reachable state with no
+/// enabled action that the model does not call [`Model::at_rest`]).
+pub const DEADLOCK: &str = "deadlock";
+
+/// A protocol model: an explicit state machine with properties.
+///
+/// Checkers require `Sync` so one model value can be shared by worker threads.
+pub trait Model: Sync {
+    /// The whole state. `Hash` feeds the fingerprint, `Eq` the exact mode.
+    type State: Clone + Hash + Eq + Debug + Send + Sync;
+    /// One atomic step. `Debug` is how it appears in a counterexample unless
+    /// [`Model::format_action`] says otherwise.
+    type Action: Clone + Debug + Send + Sync;
+
+    /// Model name as used on the command line (`host`, `host-abstract`, ...).
+    fn name(&self) -> String;
+    /// Variant name (`pre-10766`, `fixed`, ...).
+    fn variant(&self) -> String;
+    /// The bounds this instance was built with, echoed in every report.
+    fn bounds(&self) -> Bounds;
+
+    /// Initial states (usually one).
+    fn init_states(&self) -> Vec<Self::State>;
+    /// Appends the actions enabled in `state` to `out` (which arrives empty).
+    fn actions(&self, state: &Self::State, out: &mut Vec<Self::Action>);
+    /// The state `action` leads to, or `None` if it turns out not to be enabled.
+    fn next_state(&self, state: &Self::State, action: &Self::Action) -> Option<Self::State>;
+    /// The named properties to check.
+    fn properties(&self) -> Vec<Property<Self>>;
+
+    /// Whether a state with no enabled action is an acceptable end (every actor
+    /// finished or idle). A terminal state that is not at rest is a deadlock.
+    fn at_rest(&self, state: &Self::State) -> bool;
+
+    /// How an action is shown in a counterexample. Defaults to `Debug`.
+    fn format_action(&self, action: &Self::Action) -> String {
+        format!("{action:?}")
+    }
+    /// The actor that takes `action` (a trace column: `Starter[1]`, `restart#2`).
+    /// Defaults to `"model"`.
+    fn actor(&self, _action: &Self::Action) -> String {
+        "model".to_string()
+    }
+    /// How a state is shown in a counterexample. Defaults to `Debug`.
+    fn format_state(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+}

@@ -1,0 +1,1 @@
+//! Explicit-state checkers for protocol models (placeholder).

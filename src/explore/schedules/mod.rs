@@ -1,0 +1,1 @@
+//! Schedule explorers for implementation models (placeholder).

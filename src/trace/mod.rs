@@ -1,0 +1,5 @@
+//! Traces: structured events, JSON Lines, and readable renderers.
+
+pub mod event;
+
+pub use event::TraceEvent;
