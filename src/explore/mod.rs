@@ -10,6 +10,7 @@
 pub mod model;
 pub mod protocol;
 pub mod schedules;
+pub mod walk;
 
 pub use model::{Model, Property, PropertyKind, DEADLOCK};
 
