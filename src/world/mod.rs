@@ -10,6 +10,7 @@
 
 pub mod buggify;
 pub mod clock;
+pub mod fault_spec;
 pub mod faults;
 pub mod history;
 pub mod prng;
@@ -19,10 +20,8 @@ use std::time::Duration;
 
 pub use buggify::{Buggify, BuggifyActivation, Odds};
 pub use clock::{format_millis, TimerId, TimerQueue, VirtualTime};
-pub use faults::{
-    Activation, FaultKind, FaultPlan, FaultRule, FaultSpec, FaultSpecError, Fired, StorageFault,
-    Target,
-};
+pub use fault_spec::{FaultSpec, FaultSpecError};
+pub use faults::{Activation, FaultKind, FaultPlan, FaultRule, Fired, StorageFault, Target};
 pub use history::History;
 pub use prng::{Prng, SeedTree};
 pub use storage::{

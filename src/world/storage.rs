@@ -351,7 +351,7 @@ impl StorageClient<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::faults::FaultSpec;
+    use crate::world::fault_spec::FaultSpec;
     use crate::world::prng::Prng;
 
     fn ms(n: u64) -> Duration {
