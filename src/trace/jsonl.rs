@@ -104,6 +104,16 @@ mod tests {
         assert_eq!(err.message, "missing field `kind`");
     }
 
+    #[test]
+    fn every_prefix_of_valid_jsonl_parses_or_errors() {
+        let text = to_jsonl(&sample_trace());
+        for (i, _) in text.char_indices() {
+            if let Err(e) = from_jsonl(&text[..i]) {
+                assert!(e.line >= 1 && e.column >= 1);
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_input_never_panics(input in any::<String>()) {

@@ -30,6 +30,7 @@ use super::fault_spec::{FaultSpec, FaultSpecError};
 use super::history::History;
 use super::prng::Prng;
 use super::storage::{StorageError, StorageOp};
+use crate::trace::TraceEvent;
 
 /// What a fault does when it fires.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,6 +105,18 @@ pub struct Activation {
     pub kind: FaultKind,
     /// Index of the rule in the plan.
     pub rule: usize,
+}
+
+impl Activation {
+    /// The activation as a trace event of kind `fault` (fields `point`,
+    /// `value` = the fault kind, `rule`), attributed to `task`.
+    pub fn to_trace_event(&self, step: u64, task: &str) -> TraceEvent {
+        let time_ms = u64::try_from(self.time.as_millis()).unwrap_or(u64::MAX);
+        TraceEvent::new(step, time_ms, task, "fault")
+            .with("point", &self.point)
+            .with("value", self.kind.name())
+            .with("rule", self.rule)
+    }
 }
 
 /// The faults that fired at one point.
@@ -228,13 +241,29 @@ impl FaultPlan {
     }
 
     /// The model reached `point` (`start#1/build`): counts the occurrence and
-    /// returns the faults that fire there.
+    /// returns the faults that fire there. Rules fire whatever their
+    /// `instance` (the point name is expected to say whose point it is); use
+    /// [`FaultPlan::fires_on`] to have named faults respect `instance`.
     pub fn fires(&mut self, now: Duration, point: &str) -> Fired {
+        self.fire_point(now, None, point)
+    }
+
+    /// Like [`FaultPlan::fires`], for a point reached by `instance`: a named
+    /// fault with an `instance` fires only for that instance. (A storage
+    /// fault's `instance` always means whose storage calls it hits.)
+    pub fn fires_on(&mut self, now: Duration, instance: &str, point: &str) -> Fired {
+        self.fire_point(now, Some(instance), point)
+    }
+
+    fn fire_point(&mut self, now: Duration, instance: Option<&str>, point: &str) -> Fired {
         let occurrence = self.count(point);
         let mut fired = Fired::default();
         for i in 0..self.rules.len() {
             let rule = &self.rules[i];
-            let matches = rule.at.as_deref().is_some_and(|p| glob_match(p, point))
+            let for_instance =
+                rule.kind.is_storage() || instance.is_none_or(|n| rule.target.matches(n));
+            let matches = for_instance
+                && rule.at.as_deref().is_some_and(|p| glob_match(p, point))
                 && rule.occurrence.is_none_or(|n| n == occurrence);
             if matches && self.try_activate(i, now, point) {
                 let rule = &self.rules[i];
@@ -388,6 +417,28 @@ mod tests {
         assert_eq!(
             (acts[0].time, acts[0].point.as_str()),
             (ms(9), "start#1/build")
+        );
+    }
+
+    #[test]
+    fn named_faults_respect_instance_only_through_fires_on() {
+        let rule = FaultSpec {
+            at: Some("*/worker".into()),
+            instance: Some("h2".into()),
+            ..spec("worker-timeout")
+        };
+        let mut p = plan(&[rule]);
+        assert!(p.fires_on(ms(0), "h1", "h1/worker").is_empty());
+        assert!(p.fires_on(ms(1), "h2", "h2/worker").has("worker-timeout"));
+        assert!(p.fires(ms(2), "h1/worker").has("worker-timeout"));
+        let event = p.activations()[0].to_trace_event(7, "h2");
+        assert_eq!(
+            crate::trace::event_text(&event),
+            "fault value=worker-timeout point=h2/worker rule=0"
+        );
+        assert_eq!(
+            (event.step, event.time_ms, event.task.as_str()),
+            (7, 1, "h2")
         );
     }
 

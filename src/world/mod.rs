@@ -74,6 +74,11 @@ impl World {
     pub fn fault_point(&mut self, now: Duration, point: &str) -> Fired {
         self.faults.fires(now, point)
     }
+
+    /// `instance` reached fault point `point` (see [`FaultPlan::fires_on`]).
+    pub fn fault_point_on(&mut self, now: Duration, instance: &str, point: &str) -> Fired {
+        self.faults.fires_on(now, instance, point)
+    }
 }
 
 #[cfg(test)]
