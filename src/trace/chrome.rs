@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{event_text, resource_of, tasks_in_order, TraceEvent};
 
@@ -28,45 +28,73 @@ pub fn to_chrome_json(events: &[TraceEvent]) -> String {
     let ts = spread_timestamps(events);
     let end = ts.iter().copied().max().unwrap_or(0) + 1;
 
-    let mut out: Vec<Value> = vec![json!({
-        "name": "process_name", "ph": "M", "pid": 1, "tid": 0, "args": {"name": "lockstep"}
-    })];
+    let mut out: Vec<Value> = vec![object([
+        ("args", object([("name", Value::from("lockstep"))])),
+        ("name", Value::from("process_name")),
+        ("ph", Value::from("M")),
+        ("pid", Value::from(1)),
+        ("tid", Value::from(0)),
+    ])];
     for task in &tasks {
-        out.push(json!({
-            "name": "thread_name", "ph": "M", "pid": 1, "tid": tid(task), "args": {"name": task}
-        }));
+        out.push(object([
+            ("args", object([("name", Value::from(*task))])),
+            ("name", Value::from("thread_name")),
+            ("ph", Value::from("M")),
+            ("pid", Value::from(1)),
+            ("tid", Value::from(tid(task))),
+        ]));
     }
     for (event, &at) in events.iter().zip(&ts) {
-        let mut args: Map<String, Value> = event
+        let fields = event
             .fields
             .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect();
-        args.insert("step".into(), Value::from(event.step));
-        out.push(json!({
-            "name": event_text(event), "cat": event.kind, "ph": "i", "s": "t",
-            "pid": 1, "tid": tid(&event.task), "ts": at, "args": args
-        }));
+            .map(|(k, v)| (k.as_str(), Value::from(v.as_str())));
+        let args = object(fields.chain([("step", Value::from(event.step))]));
+        out.push(object([
+            ("args", args),
+            ("cat", Value::from(event.kind.as_str())),
+            ("name", Value::from(event_text(event))),
+            ("ph", Value::from("i")),
+            ("pid", Value::from(1)),
+            ("s", Value::from("t")),
+            ("tid", Value::from(tid(&event.task))),
+            ("ts", Value::from(at)),
+        ]));
     }
     for span in spans(events, &ts, end) {
-        let mut args = Map::new();
-        if let Some(r) = &span.resource {
-            args.insert("resource".into(), Value::from(r.as_str()));
-        }
-        if span.open {
-            args.insert("open".into(), Value::from("true"));
-        }
-        out.push(json!({
-            "name": span.name, "cat": span.category, "ph": "X", "pid": 1,
-            "tid": tid(&span.task), "ts": span.start, "dur": (span.end - span.start).max(1),
-            "args": args
-        }));
+        let resource = span
+            .resource
+            .as_deref()
+            .map(|r| ("resource", Value::from(r)));
+        let open = span.open.then(|| ("open", Value::from("true")));
+        out.push(object([
+            ("args", object(resource.into_iter().chain(open))),
+            ("cat", Value::from(span.category)),
+            ("dur", Value::from((span.end - span.start).max(1))),
+            ("name", Value::from(span.name.as_str())),
+            ("ph", Value::from("X")),
+            ("pid", Value::from(1)),
+            ("tid", Value::from(tid(&span.task))),
+            ("ts", Value::from(span.start)),
+        ]));
     }
 
     let lines: Vec<String> = out.iter().map(Value::to_string).collect();
     format!(
         "{{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n{}\n]}}\n",
         lines.join(",\n")
+    )
+}
+
+/// A JSON object with its keys in sorted order whatever serde_json's map
+/// flavour (its `preserve_order` feature would otherwise keep insertion order).
+fn object<'a>(pairs: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    let sorted: BTreeMap<&str, Value> = pairs.into_iter().collect();
+    Value::Object(
+        sorted
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<Map<_, _>>(),
     )
 }
 
