@@ -210,6 +210,16 @@ impl Ctx<'_> {
     fn serde_error(&self, e: &toml::de::Error) -> ScenarioError {
         let offset = e.span().map_or(0, |s| s.start);
         let mut message = friendly(e.message());
+        // toml hands datetimes to serde as a one-key map; say what was written.
+        if message.starts_with("invalid type: map,") {
+            let written = self.text.get(offset..).unwrap_or_default();
+            let what = if written.starts_with('{') || written.starts_with('[') {
+                "table"
+            } else {
+                "datetime"
+            };
+            message = message.replacen("map", what, 1);
+        }
         let is_type_error =
             message.starts_with("invalid type") || message.starts_with("invalid value");
         if let (true, Some(key)) = (is_type_error, self.doc.path_at(offset)) {

@@ -143,6 +143,23 @@ fn type_errors_name_the_key_and_what_was_expected() {
         err(&with("budget = 3")),
         "scenarios/x.toml:3:10: invalid type: integer `3`, expected a table for budget"
     );
+    let more = [
+        (
+            "[[faults]]\nkind = \"x\"\nat = \"p\"\noccurrence = \"two\"",
+            "6:14: invalid type: string \"two\", expected a non-negative integer for faults[0].occurrence",
+        ),
+        ("seed = 1979-05-27", "3:8: invalid type: datetime, expected a non-negative integer for seed"),
+        (
+            "[[faults]]\nkind = \"throttle\"\nprobability = \"high\"",
+            "5:15: invalid type: string \"high\", expected a number for faults[0].probability",
+        ),
+        ("faults = 1", "3:10: invalid type: integer `1`, expected an array for faults"),
+        ("[bounds]\nx = 1.5", "4:5: invalid type: floating point `1.5`, expected an integer for bounds.x"),
+        ("name = { a = 1 }", "3:8: invalid type: table, expected a string for name"),
+    ];
+    for (extra, expected) in more {
+        assert_eq!(err(&with(extra)), format!("scenarios/x.toml:{expected}"));
+    }
     assert_eq!(
         err("model = \"host\"\nvariants = [\"a\", 3]\n[expect]\nverdict = \"holds\"\n"),
         "scenarios/x.toml:2:18: invalid type: integer `3`, expected a string for variants[1]"
