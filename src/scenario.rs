@@ -20,6 +20,8 @@
 //! verdict = "violated"
 //! [budget]                       # optional: states, schedules, max_depth, max_seconds
 //! states = 1000000
+//! [params]                       # optional model knobs that are not bounds
+//! offline = true
 //! ```
 //!
 //! Every variant must end up with an expectation: the scenario says what it
@@ -109,6 +111,8 @@ pub struct Scenario {
     default_expectation: Option<Expectation>,
     variant_expectations: BTreeMap<String, Expectation>,
     pub budget: Budget,
+    /// `[params]`: model knobs that are not bounds (`offline = true`), stringified.
+    pub params: BTreeMap<String, String>,
 }
 
 /// The file as serde sees it; spans kept where validation needs them.
@@ -130,6 +134,8 @@ struct RawScenario {
     expect: Option<toml::Table>,
     #[serde(default)]
     budget: Budget,
+    #[serde(default)]
+    params: BTreeMap<String, toml::Value>,
 }
 
 impl Scenario {
@@ -292,6 +298,14 @@ impl Ctx<'_> {
             default_expectation,
             variant_expectations,
             budget: raw.budget,
+            params: raw
+                .params
+                .into_iter()
+                .map(|(k, v)| match v {
+                    toml::Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect(),
         })
     }
 

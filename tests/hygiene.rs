@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
@@ -38,19 +40,35 @@ fn no_wall_clock_unseeded_rng_or_hash_iteration_in_harness_or_models() {
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
     rust_files(&root.join("models/src"), &mut files);
-    assert!(files.len() > 5, "expected to scan the sources, found {}", files.len());
+    assert!(
+        files.len() > 5,
+        "expected to scan the sources, found {}",
+        files.len()
+    );
     let mut offences = Vec::new();
     for file in &files {
-        let rel = file.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let text = std::fs::read_to_string(file).unwrap();
         for (lineno, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
             for (pattern, allowed) in BANNED {
                 if code.contains(pattern) && !allowed.contains(&rel.as_str()) {
-                    offences.push(format!("{rel}:{}: `{pattern}` in `{}`", lineno + 1, line.trim()));
+                    offences.push(format!(
+                        "{rel}:{}: `{pattern}` in `{}`",
+                        lineno + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
     }
-    assert!(offences.is_empty(), "determinism hygiene violations:\n{}", offences.join("\n"));
+    assert!(
+        offences.is_empty(),
+        "determinism hygiene violations:\n{}",
+        offences.join("\n")
+    );
 }

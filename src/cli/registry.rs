@@ -24,6 +24,8 @@ pub struct Request {
     pub bounds: Bounds,
     pub params: Params,
     pub opts: CheckOptions,
+    /// Fault rules from a scenario's `[[faults]]` (empty from the command line).
+    pub faults: Vec<crate::world::FaultSpec>,
 }
 
 type CheckFn = dyn Fn(&Request) -> Result<Report, String> + Send + Sync;
@@ -87,7 +89,11 @@ impl ModelEntry {
         }
         self.levels.insert(
             "spec".to_string(),
-            LevelEntry { default_bounds, check: Box::new(check), replay: Box::new(replay) },
+            LevelEntry {
+                default_bounds,
+                check: Box::new(check),
+                replay: Box::new(replay),
+            },
         );
         self
     }
@@ -123,12 +129,18 @@ fn attach_spec_schedule<M: Model>(model: &M, name: &str, req: &Request, report: 
 
 /// `--bound k=v` arguments in name order.
 pub fn bound_args(bounds: &Bounds) -> String {
-    bounds.iter().map(|(k, v)| format!(" --bound {k}={v}")).collect()
+    bounds
+        .iter()
+        .map(|(k, v)| format!(" --bound {k}={v}"))
+        .collect()
 }
 
 /// `--param k=v` arguments in name order.
 pub fn param_args(params: &Params) -> String {
-    params.iter().map(|(k, v)| format!(" --param {k}={v}")).collect()
+    params
+        .iter()
+        .map(|(k, v)| format!(" --param {k}={v}"))
+        .collect()
 }
 
 /// The exact `lockstep check` command that reproduces a deterministic check.
