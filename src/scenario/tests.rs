@@ -171,7 +171,7 @@ fn unknown_keys_are_errors_at_their_position() {
     assert_eq!(
         err(&with("bogus = 1")),
         "scenarios/x.toml:3:1: unknown key `bogus`, expected one of `name`, `description`, `model`, \
-         `variant`, `variants`, `level`, `seed`, `strategy`, `bounds`, `faults`, `expect`, `budget`"
+         `variant`, `variants`, `level`, `seed`, `strategy`, `bounds`, `faults`, `expect`, `budget`, `params`"
     );
     assert_eq!(
         err(&with("[budget]\nstates = 1\nstate = 2")),
