@@ -1,0 +1,1 @@
+//! Benchmarks of the protocol checker on host-abstract.
