@@ -141,34 +141,78 @@ impl HostAbstract {
     /// Whether any step is enabled in `s` (allocation-free; used by the
     /// `quiescent-ok` property and equal to `!actions(s).is_empty()`).
     pub fn any_enabled(&self, s: &HaState) -> bool {
-        (0..self.slots()).any(|slot| self.first_step(s, slot).is_some())
+        self.enabled_slots(s) != 0
     }
 
-    /// The enabled steps of `slot` in `s`: at most two (Build can fail or succeed).
-    fn enabled_steps(&self, s: &HaState, slot: usize) -> [Option<Step>; 2] {
-        let pc = s.pc(slot);
-        let one = |step| [Some(step), None];
-        match pc {
-            Pc::Idle => match self.actor(slot) {
-                Actor::Starter(k) if s.attempts() > k => one(Step::Wake),
-                Actor::Requester(_) => one(Step::Request),
-                Actor::Service if self.variant == Variant::Fixed && s.restart_req() => {
-                    one(Step::Take)
-                }
-                _ => [None, None],
-            },
-            Pc::WaitSem if s.sem() == 1 => one(Step::Acquire),
-            Pc::Build if s.fails() < self.f => [Some(Step::BuildFail), Some(Step::BuildOk)],
-            Pc::Build => one(Step::BuildOk),
-            Pc::Load => one(Step::Load),
-            Pc::InlWait if s.sem() == 1 => one(Step::InlAcquire),
-            Pc::Finish => one(Step::Finish),
-            Pc::WaitSem | Pc::InlWait | Pc::Done => [None, None],
+    /// SWAR mask (bit `3 * slot`) of the slots with at least one enabled
+    /// step, computed for all slots at once without branching on pcs.
+    #[inline(always)]
+    fn enabled_slots(&self, s: &HaState) -> u128 {
+        let woken = HaState::slot_range(0, s.attempts().min(self.a));
+        let requesters = HaState::slot_range(self.a, self.a + self.r);
+        let mut idle_ok = woken | requesters;
+        if self.variant == Variant::Fixed && s.restart_req() {
+            idle_ok |= HaState::slot_range(self.a + self.r, self.a + self.r + 1);
+        }
+        let mut enabled = (s.slots_at(Pc::Idle) & idle_ok)
+            | s.slots_at(Pc::Build)
+            | s.slots_at(Pc::Load)
+            | s.slots_at(Pc::Finish);
+        if s.sem() == 1 {
+            enabled |= s.slots_at(Pc::WaitSem) | s.slots_at(Pc::InlWait);
+        }
+        enabled & HaState::slot_range(0, self.slots() as u32)
+    }
+
+    /// Calls `f(slot, step)` for every enabled step, slot by slot.
+    #[inline(always)]
+    fn each_step(&self, s: &HaState, mut f: impl FnMut(usize, Step)) {
+        let mut enabled = self.enabled_slots(s);
+        while enabled != 0 {
+            let slot = (enabled.trailing_zeros() / 3) as usize;
+            enabled &= enabled - 1;
+            self.steps_at(s, slot, s.pc(slot), |step| f(slot, step));
         }
     }
 
-    fn first_step(&self, s: &HaState, slot: usize) -> Option<Step> {
-        self.enabled_steps(s, slot)[0]
+    /// The enabled steps of the actor in `slot` at `pc`: at most two (Build
+    /// can fail or succeed).
+    #[inline(always)]
+    fn steps_at(&self, s: &HaState, slot: usize, pc: Pc, mut push: impl FnMut(Step)) {
+        let slot = slot as u32;
+        match pc {
+            Pc::Idle if slot < self.a => {
+                if s.attempts() > slot {
+                    push(Step::Wake)
+                }
+            }
+            Pc::Idle if slot < self.a + self.r => push(Step::Request),
+            Pc::Idle => {
+                if self.variant == Variant::Fixed && s.restart_req() {
+                    push(Step::Take)
+                }
+            }
+            Pc::WaitSem => {
+                if s.sem() == 1 {
+                    push(Step::Acquire)
+                }
+            }
+            Pc::Build => {
+                if s.fails() < self.f {
+                    push(Step::BuildFail)
+                }
+                push(Step::BuildOk)
+            }
+            Pc::Load => push(Step::Load),
+            // The actor holds the permit itself, so `sem == 1` never holds here.
+            Pc::InlWait => {
+                if s.sem() == 1 {
+                    push(Step::InlAcquire)
+                }
+            }
+            Pc::Finish => push(Step::Finish),
+            Pc::Done => {}
+        }
     }
 
     /// "Cancel the current attempt": only if someone holds the permit.
@@ -310,16 +354,17 @@ impl Model for HostAbstract {
     }
 
     fn actions(&self, state: &HaState, out: &mut Vec<HaAction>) {
-        for slot in 0..self.slots() {
-            for step in self.enabled_steps(state, slot).into_iter().flatten() {
-                out.push(HaAction { slot: slot as u8, step });
-            }
-        }
+        self.each_step(state, |slot, step| out.push(HaAction { slot: slot as u8, step }));
     }
 
     fn next_state(&self, state: &HaState, action: &HaAction) -> Option<HaState> {
         let slot = usize::from(action.slot);
-        if slot >= self.slots() || !self.enabled_steps(state, slot).contains(&Some(action.step)) {
+        if slot >= self.slots() {
+            return None;
+        }
+        let mut enabled = false;
+        self.steps_at(state, slot, state.pc(slot), |step| enabled |= step == action.step);
+        if !enabled {
             return None;
         }
         Some(self.apply(state, slot, action.step))

@@ -7,8 +7,13 @@ use super::{HaState, HostAbstract, Pc, Status, Variant};
 
 /// 2. `sem + #actors holding the permit == 1`.
 fn semaphore(m: &HostAbstract, s: &HaState) -> bool {
-    let holders = (0..m.slots()).filter(|&slot| s.pc(slot).holds_permit()).count();
-    s.sem() as usize + holders == 1
+    let mut pcs = s.pc_bits();
+    let mut holders = 0;
+    for _ in 0..m.slots() {
+        holders += u32::from(Pc::from_bits(pcs).holds_permit());
+        pcs >>= 3;
+    }
+    s.sem() + holders == 1
 }
 
 /// 1b. In a state with no enabled step: `st == Running`, or `st == Error`

@@ -21,12 +21,19 @@ pub enum Pc {
 }
 
 impl Pc {
-    const ALL: [Pc; 7] =
-        [Pc::Idle, Pc::WaitSem, Pc::Build, Pc::Load, Pc::InlWait, Pc::Finish, Pc::Done];
-
-    fn from_bits(bits: u128) -> Pc {
-        // Only values written by `set_pc` are ever decoded; 7 is unreachable.
-        Pc::ALL[(bits as usize).min(6)]
+    /// Decodes the low 3 bits. Only values written by `set_pc` are ever
+    /// decoded, so 7 never occurs.
+    #[inline(always)]
+    pub fn from_bits(bits: u128) -> Pc {
+        match bits & 0b111 {
+            0 => Pc::Idle,
+            1 => Pc::WaitSem,
+            2 => Pc::Build,
+            3 => Pc::Load,
+            4 => Pc::InlWait,
+            5 => Pc::Finish,
+            _ => Pc::Done,
+        }
     }
 
     /// Whether an actor at this pc holds the `start_sem` permit.
@@ -61,6 +68,17 @@ const ATTEMPTS: u32 = 8; // 4 bits
 const FAILS: u32 = 12; // 4 bits
 const PCS: u32 = 16;
 const PC_BITS: u32 = 3;
+
+/// Bit 0 of every 3-bit pc field (relative to `pc_bits`): the SWAR unit.
+const FIELD_LSB: u128 = {
+    let mut m = 0u128;
+    let mut i = 0;
+    while i < (128 - PCS) / PC_BITS {
+        m |= 1 << (PC_BITS * i);
+        i += 1;
+    }
+    m
+};
 
 /// Most actor slots a packed state can hold: `(128 - 16) / 3`.
 pub const MAX_SLOTS: usize = ((128 - PCS) / PC_BITS) as usize;
@@ -143,6 +161,25 @@ impl HaState {
     pub fn set_fails(&mut self, value: u32) {
         self.set(FAILS, 4, value)
     }
+    /// All program counters, slot 0 in the low 3 bits (iterate by `>> 3`).
+    #[inline(always)]
+    pub fn pc_bits(self) -> u128 {
+        self.0 >> PCS
+    }
+    /// A mask (over `pc_bits`) with bit `3 * slot` set for every slot whose
+    /// pc is `pc`, all slots at once (SWAR): slots beyond the model's count
+    /// must be masked off by the caller.
+    #[inline(always)]
+    pub fn slots_at(self, pc: Pc) -> u128 {
+        let x = self.pc_bits() ^ (FIELD_LSB * pc as u128);
+        let nonzero = (x | (x >> 1) | (x >> 2)) & FIELD_LSB;
+        !nonzero & FIELD_LSB
+    }
+    /// The SWAR mask of slots `from..to`.
+    pub fn slot_range(from: u32, to: u32) -> u128 {
+        let below = |n: u32| if n == 0 { 0 } else { FIELD_LSB & (u128::MAX >> (128 - PC_BITS * n)) };
+        below(to) & !below(from)
+    }
     /// Program counter of actor slot `slot` (`slot < MAX_SLOTS`).
     pub fn pc(self, slot: usize) -> Pc {
         Pc::from_bits((self.0 >> (PCS + PC_BITS * slot as u32)) & 0b111)
@@ -168,20 +205,25 @@ mod tests {
         s.set_attempts(MAX_COUNTER);
         s.set_fails(9);
         for slot in 0..MAX_SLOTS {
-            s.set_pc(slot, Pc::ALL[slot % 7]);
+            s.set_pc(slot, Pc::from_bits((slot % 7) as u128));
         }
         assert_eq!(s.sem(), 1);
         assert_eq!(s.st(), Status::Stopped);
         assert!(s.cancel() && s.chan() && s.restart_req() && s.restart_active());
         assert_eq!((s.attempts(), s.fails()), (MAX_COUNTER, 9));
         for slot in 0..MAX_SLOTS {
-            assert_eq!(s.pc(slot), Pc::ALL[slot % 7], "slot {slot}");
+            assert_eq!(s.pc(slot), Pc::from_bits((slot % 7) as u128), "slot {slot}");
         }
+        let done = s.slots_at(Pc::Done);
+        for slot in 0..MAX_SLOTS {
+            assert_eq!(done >> (3 * slot) & 1 == 1, slot % 7 == 6, "slot {slot}");
+        }
+        assert_eq!(HaState::slot_range(1, 3), 0b001_001_000);
         s.set_cancel(false);
         s.set_pc(3, Pc::Done);
         assert!(!s.cancel() && s.chan());
         assert_eq!(s.pc(3), Pc::Done);
-        assert_eq!(s.pc(2), Pc::ALL[2]);
-        assert_eq!(s.pc(4), Pc::ALL[4]);
+        assert_eq!(s.pc(2), Pc::Build);
+        assert_eq!(s.pc(4), Pc::InlWait);
     }
 }

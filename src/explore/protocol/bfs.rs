@@ -20,13 +20,13 @@ use super::visited::VisitedSet;
 use super::{Counterexample, Ctx, Exploration, Stop};
 use crate::explore::model::Model;
 
-const SHARD_BITS: u32 = 8;
+const SHARD_BITS: u32 = 4;
 const SHARDS: usize = 1 << SHARD_BITS;
 /// Frontier states per batch. A constant (not derived from the thread count)
 /// so that where a budget stop falls is the same for any thread count.
 const BATCH: usize = 1 << 15;
 /// How many bucket entries ahead phase 2 prefetches table slots.
-const PREFETCH: usize = 8;
+const PREFETCH: usize = 16;
 /// Parent of an initial state.
 const ROOT: u32 = u32::MAX;
 

@@ -16,6 +16,35 @@ fn home(fp: u64, cap: usize) -> usize {
     (((fp & 0xFFFF_FFFF) * cap as u64) >> 32) as usize
 }
 
+/// A zeroed slot vector; large ones are backed by transparent huge pages
+/// where the OS allows it (random probes into a big table otherwise miss the
+/// TLB on nearly every access).
+fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
+    advise_huge_pages(&v);
+    v
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages<T>(v: &[T]) {
+    const HUGE: usize = 2 << 20;
+    let bytes = std::mem::size_of_val(v);
+    if bytes < 2 * HUGE {
+        return;
+    }
+    let start = v.as_ptr() as usize;
+    let aligned = (start + HUGE - 1) & !(HUGE - 1);
+    let len = (start + bytes - aligned) & !(HUGE - 1);
+    // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only
+    // changes how the kernel backs it, never its contents. Failure is harmless.
+    unsafe {
+        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages<T>(_: &[T]) {}
+
 fn grown(cap: usize) -> usize {
     (cap + cap / 4).max(MIN_CAP)
 }
@@ -46,7 +75,7 @@ impl FpTable {
 
     fn grow(&mut self) {
         let cap = grown(self.slots.len());
-        let old = std::mem::replace(&mut self.slots, vec![0; cap]);
+        let old = std::mem::replace(&mut self.slots, zeroed(cap));
         let cap = self.slots.len();
         for fp in old.into_iter().filter(|&fp| fp != 0) {
             let mut i = home(fp, cap);
@@ -153,7 +182,7 @@ impl<S: Eq + Clone + Send + Sync> ExactTable<S> {
     }
 
     fn grow(&mut self) {
-        self.slots = vec![0; grown(self.slots.len())];
+        self.slots = zeroed(grown(self.slots.len()));
         let cap = self.slots.len();
         for (index, (fp, _)) in self.entries.iter().enumerate() {
             let mut i = home(*fp, cap);
