@@ -3,3 +3,4 @@
 
 pub mod bench;
 pub mod host_abstract;
+pub mod registry;
