@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use super::ids::{Access, ObjId, TaskId};
-use super::state::{EventExt, SimObject, State, TaskStatus, TimerSlot, TraceLevel, Violation, Wait};
+use super::state::{EventExt, SimObject, State, TimerSlot, TraceLevel, Violation, Wait};
 use super::sync::Lock;
 use crate::explore::schedules::{Decision, Scheduler};
 use crate::trace::TraceEvent;
