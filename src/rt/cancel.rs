@@ -60,7 +60,10 @@ impl CtsInner {
                 return;
             }
             st.cancelled = true;
-            (std::mem::take(&mut st.waiters), std::mem::take(&mut st.children))
+            (
+                std::mem::take(&mut st.waiters),
+                std::mem::take(&mut st.children),
+            )
         };
         engine::event(TraceLevel::Ops, "cancel", |e| {
             e.fields.insert("source".into(), self.name.clone());
@@ -113,7 +116,9 @@ pub struct CancellationTokenSource {
 
 impl CancellationTokenSource {
     pub fn new(name: impl Into<String>) -> Self {
-        CancellationTokenSource { inner: CtsInner::new(name.into()) }
+        CancellationTokenSource {
+            inner: CtsInner::new(name.into()),
+        }
     }
 
     /// A source that is also cancelled when any of `parents` is (already
@@ -148,7 +153,9 @@ impl CancellationTokenSource {
     }
 
     pub fn token(&self) -> CancellationToken {
-        CancellationToken { inner: Some(self.inner.clone()) }
+        CancellationToken {
+            inner: Some(self.inner.clone()),
+        }
     }
 }
 
@@ -172,7 +179,12 @@ impl CancellationToken {
     pub async fn cancelled(&self) {
         let obj = self.inner.as_ref().map(|i| i.id);
         engine::point(obj, Access::Read, TAG_CANCELLED).await;
-        Cancelled { token: self.clone(), task: engine::current(), queued: false }.await
+        Cancelled {
+            token: self.clone(),
+            task: engine::current(),
+            queued: false,
+        }
+        .await
     }
 }
 

@@ -85,7 +85,10 @@ impl Drop for Installed {
 pub(crate) fn install(core: Rc<Core>) -> Installed {
     CORE.with(|c| {
         let mut slot = c.borrow_mut();
-        assert!(slot.is_none(), "lockstep: a simulation is already running on this thread");
+        assert!(
+            slot.is_none(),
+            "lockstep: a simulation is already running on this thread"
+        );
         *slot = Some(core);
     });
     Installed(())
@@ -169,7 +172,10 @@ pub(crate) fn spawn(name: &str, daemon: bool, build: impl FnOnce(TaskId) -> BoxT
 
 /// Stores a task's future together with its (reused) waker.
 pub(crate) fn attach_future(core: &Core, id: TaskId, fut: BoxTask) {
-    let waker = Waker::from(Arc::new(TaskWaker { task: id, queue: core.wakes.clone() }));
+    let waker = Waker::from(Arc::new(TaskWaker {
+        task: id,
+        queue: core.wakes.clone(),
+    }));
     let mut futures = core.futures.borrow_mut();
     if futures.len() <= id.index() {
         futures.resize_with(id.index() + 1, || None);
@@ -212,7 +218,10 @@ pub(crate) fn cancel_timer(key: TimerKey) {
 
 /// Asks the scheduler for a value in `0..n` and records the decision.
 pub(crate) fn choose(label: &str, n: usize) -> usize {
-    assert!(n > 0, "lockstep: rt::choose(\"{label}\", 0): there must be at least one option");
+    assert!(
+        n > 0,
+        "lockstep: rt::choose(\"{label}\", 0): there must be at least one option"
+    );
     let core = CORE.with(|c| c.borrow().clone()).expect(OUTSIDE);
     let picked = core.scheduler.borrow_mut().next_choice(label, n);
     let Some(v) = picked.filter(|&v| v < n) else {
@@ -253,7 +262,9 @@ pub(crate) fn always(name: &str, ok: bool, detail: impl FnOnce() -> String) {
             return;
         }
         let detail = detail();
-        let task = st.current.map_or_else(String::new, |t| st.tasks[t.index()].name.clone());
+        let task = st
+            .current
+            .map_or_else(String::new, |t| st.tasks[t.index()].name.clone());
         st.violations.push(Violation {
             property: name.to_string(),
             detail: detail.clone(),
@@ -287,7 +298,10 @@ pub(crate) fn quiescence_register() {
 }
 
 pub(crate) fn quiescence_pending() -> bool {
-    with_state(|st| st.current.is_some_and(|t| st.quiescence_waiters.contains(&t)))
+    with_state(|st| {
+        st.current
+            .is_some_and(|t| st.quiescence_waiters.contains(&t))
+    })
 }
 
 pub(crate) fn quiescence_cancel(task: TaskId) {
@@ -307,10 +321,14 @@ pub(crate) fn thread_block_push(what: &str) -> TaskId {
 
 pub(crate) fn thread_block_pop(task: TaskId) {
     try_with_state(|st| {
-        let popped = st.tasks.get_mut(task.index()).and_then(|slot| slot.thread_blocks.pop());
+        let popped = st
+            .tasks
+            .get_mut(task.index())
+            .and_then(|slot| slot.thread_blocks.pop());
         if let Some(what) = popped {
             if st.tracing(TraceLevel::Ops) {
-                st.push_event(Some(task), "unblock-thread").field("on", what);
+                st.push_event(Some(task), "unblock-thread")
+                    .field("on", what);
             }
         }
     });
@@ -332,7 +350,12 @@ pub(crate) struct Point {
 }
 
 pub(crate) fn point(obj: Option<ObjId>, access: Access, tag: u64) -> Point {
-    Point { obj, access, tag, announced: false }
+    Point {
+        obj,
+        access,
+        tag,
+        announced: false,
+    }
 }
 
 impl Future for Point {

@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::engine::{self, AbandonRun, Core, WakeQueue};
+use super::hash::mix;
 use super::ids::TaskId;
 use super::state::{EventExt, State, TaskStatus, TraceLevel, Violation};
 use super::waitfor;
@@ -62,9 +63,15 @@ pub enum RunStatus {
         blocked: Vec<String>,
     },
     /// An `rt::always` failed (the first one recorded; all are in `violations`).
-    Violation { property: String, detail: String },
+    Violation {
+        property: String,
+        detail: String,
+    },
     /// A task panicked.
-    Panic { task: String, message: String },
+    Panic {
+        task: String,
+        message: String,
+    },
     StepBoundReached,
     TimeBoundReached,
     /// The scheduler declined to continue (pruned, or a replay that does not fit).
@@ -245,7 +252,13 @@ fn run_loop(core: &Core, config: &RunConfig, wants_fingerprints: bool) -> RunSta
             }
             (st.step, !st.violations.is_empty())
         };
-        let point = TaskPoint { enabled: &enabled, stable_ids: &stable, prev, step, failing };
+        let point = TaskPoint {
+            enabled: &enabled,
+            stable_ids: &stable,
+            prev,
+            step,
+            failing,
+        };
         let pick = core.scheduler.borrow_mut().next_task(&point);
         let Some(pick) = pick.filter(|p| enabled.binary_search(p).is_ok()) else {
             return RunStatus::Abandoned;
@@ -256,7 +269,11 @@ fn run_loop(core: &Core, config: &RunConfig, wants_fingerprints: bool) -> RunSta
             st.current = Some(pick);
             st.announced = false;
             st.footprint.clear();
-            st.tasks[pick.index()].waiting_on = None;
+            let slot = &mut st.tasks[pick.index()];
+            slot.waiting_on = None;
+            // Every step moves the task's code on, even when it returns
+            // nothing: fold a marker so no step leaves the world unchanged.
+            slot.history = mix(slot.history, 0x57e9);
             if st.tracing(TraceLevel::Full) {
                 st.push_event(Some(pick), "step");
             }

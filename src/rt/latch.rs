@@ -43,7 +43,9 @@ pub struct Latch<T> {
 
 impl<T> Clone for Latch<T> {
     fn clone(&self) -> Self {
-        Latch { inner: self.inner.clone() }
+        Latch {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -53,7 +55,10 @@ impl<T: Clone + Hash + Send + 'static> Latch<T> {
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<LatchInner<T>>| LatchInner {
             id: engine::register_object(name.clone(), weak.clone()),
             name,
-            st: Lock::new(LatchState { value: None, waiters: Vec::new() }),
+            st: Lock::new(LatchState {
+                value: None,
+                waiters: Vec::new(),
+            }),
         });
         Latch { inner }
     }
@@ -92,7 +97,12 @@ impl<T: Clone + Hash + Send + 'static> Latch<T> {
     pub async fn wait(&self) -> Result<T, String> {
         // Registering as a waiter commutes with other waiters: a read.
         engine::point(Some(self.inner.id), Access::Read, TAG_LATCH).await;
-        LatchWait { inner: self.inner.clone(), task: engine::current(), queued: false }.await
+        LatchWait {
+            inner: self.inner.clone(),
+            task: engine::current(),
+            queued: false,
+        }
+        .await
     }
 }
 
@@ -219,8 +229,14 @@ impl Notify {
             st.next_key += 1;
             st.next_key
         };
-        Notified { inner: self.inner.clone(), key, task: engine::current(), queued: false, done: false }
-            .await
+        Notified {
+            inner: self.inner.clone(),
+            key,
+            task: engine::current(),
+            queued: false,
+            done: false,
+        }
+        .await
     }
 
     fn trace(&self, kind: &str) {
@@ -263,7 +279,8 @@ impl Future for Notified {
         }
         if !this.queued {
             this.queued = true;
-            st.waiters.push_back((this.key, this.task, cx.waker().clone()));
+            st.waiters
+                .push_back((this.key, this.task, cx.waker().clone()));
         } else if let Some(w) = st.waiters.iter_mut().find(|w| w.0 == this.key) {
             w.2 = cx.waker().clone();
         }

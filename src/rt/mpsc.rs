@@ -58,7 +58,11 @@ struct ChanState<T> {
 
 impl<T> ChanState<T> {
     fn has_room(&self) -> bool {
-        self.cap.map_or(true, |c| self.queue.len() < c) && self.send_waiters.is_empty()
+        let below_cap = match self.cap {
+            Some(c) => self.queue.len() < c,
+            None => true,
+        };
+        below_cap && self.send_waiters.is_empty()
     }
 }
 
@@ -126,7 +130,9 @@ impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         engine::record(self.chan.id, Access::Write);
         self.chan.st.lock().senders += 1;
-        Sender { chan: self.chan.clone() }
+        Sender {
+            chan: self.chan.clone(),
+        }
     }
 }
 
@@ -169,10 +175,20 @@ impl<T: Hash + Send + 'static> Sender<T> {
             st.next_key += 1;
             let key = st.next_key;
             let task = engine::current();
-            st.send_waiters.push_back(SendWaiter { key, task, waker: noop_waker(), value });
+            st.send_waiters.push_back(SendWaiter {
+                key,
+                task,
+                waker: noop_waker(),
+                value,
+            });
             key
         };
-        SendWait { chan: self.chan.clone(), key, done: false }.await
+        SendWait {
+            chan: self.chan.clone(),
+            key,
+            done: false,
+        }
+        .await
     }
 
     /// Sends without waiting (not a scheduling point).
@@ -259,7 +275,10 @@ impl<T: Hash + Send + 'static> Receiver<T> {
     /// The next value; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<T> {
         engine::point(Some(self.chan.id), Access::Write, TAG_RECV).await;
-        RecvWait { chan: self.chan.clone() }.await
+        RecvWait {
+            chan: self.chan.clone(),
+        }
+        .await
     }
 
     /// The next value without waiting (not a scheduling point).

@@ -72,7 +72,9 @@ pub struct Mutex<T> {
 
 impl<T> Clone for Mutex<T> {
     fn clone(&self) -> Self {
-        Mutex { inner: self.inner.clone() }
+        Mutex {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -103,7 +105,14 @@ impl<T: Hash + Send + 'static> Mutex<T> {
             st.next_key
         };
         trace(&self.inner.name, "lock-wait");
-        LockWait { inner: self.inner.clone(), key, task, queued: false, done: false }.await
+        LockWait {
+            inner: self.inner.clone(),
+            key,
+            task,
+            queued: false,
+            done: false,
+        }
+        .await
     }
 }
 
@@ -135,7 +144,8 @@ impl<T: Hash + Send> Future for LockWait<T> {
         }
         if !this.queued {
             this.queued = true;
-            st.waiters.push_back((this.key, this.task, cx.waker().clone()));
+            st.waiters
+                .push_back((this.key, this.task, cx.waker().clone()));
         } else if let Some(w) = st.waiters.iter_mut().find(|w| w.0 == this.key) {
             w.2 = cx.waker().clone();
         }
@@ -203,7 +213,10 @@ impl<T: Hash> MutexGuard<T> {
         // SAFETY: the caller just became the owner; no other reference exists.
         engine::fold(hash_of(unsafe { &*inner.data.get() }));
         trace(&inner.name, "lock");
-        MutexGuard { inner, _not_sync: PhantomData }
+        MutexGuard {
+            inner,
+            _not_sync: PhantomData,
+        }
     }
 }
 

@@ -38,9 +38,20 @@ impl<T: Hash + Send> SimObject for OneInner<T> {
 pub fn channel<T: Hash + Send + 'static>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new_cyclic(|weak: &std::sync::Weak<OneInner<T>>| OneInner {
         id: engine::register_object("oneshot".to_string(), weak.clone()),
-        st: Lock::new(OneState { value: None, sender_alive: true, receiver_alive: true, waiter: None }),
+        st: Lock::new(OneState {
+            value: None,
+            sender_alive: true,
+            receiver_alive: true,
+            waiter: None,
+        }),
     });
-    (Sender { inner: inner.clone(), sent: false }, Receiver { inner })
+    (
+        Sender {
+            inner: inner.clone(),
+            sent: false,
+        },
+        Receiver { inner },
+    )
 }
 
 pub struct Sender<T> {
@@ -99,7 +110,10 @@ impl<T: Hash + Send + 'static> Receiver<T> {
     /// Waits for the value; `None` if the sender was dropped without sending.
     pub async fn recv(self) -> Option<T> {
         engine::point(Some(self.inner.id), Access::Write, TAG_RECV).await;
-        RecvWait { inner: self.inner.clone() }.await
+        RecvWait {
+            inner: self.inner.clone(),
+        }
+        .await
     }
 }
 

@@ -113,7 +113,10 @@ impl Semaphore {
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SemInner>| SemInner {
             id: engine::register_object(name.clone(), weak.clone()),
             name,
-            st: Lock::new(SemState { permits, ..SemState::default() }),
+            st: Lock::new(SemState {
+                permits,
+                ..SemState::default()
+            }),
         });
         Semaphore { inner }
     }
@@ -172,13 +175,24 @@ impl Semaphore {
                 let left = st.permits;
                 drop(st);
                 self.trace("acquire", Some(left));
-                return SemaphorePermit { sem: self.inner.clone(), serial, live: true };
+                return SemaphorePermit {
+                    sem: self.inner.clone(),
+                    serial,
+                    live: true,
+                };
             }
             st.next_key += 1;
             st.next_key
         };
         self.trace("acquire-wait", None);
-        Acquire { sem: self.inner.clone(), key, task, queued: false, done: false }.await
+        Acquire {
+            sem: self.inner.clone(),
+            key,
+            task,
+            queued: false,
+            done: false,
+        }
+        .await
     }
 
     /// Takes a permit if one is free and nobody is queued (not a scheduling point).
@@ -190,7 +204,11 @@ impl Semaphore {
         let permit = ok.then(|| {
             st.permits -= 1;
             let serial = st.new_holder(task);
-            SemaphorePermit { sem: self.inner.clone(), serial, live: true }
+            SemaphorePermit {
+                sem: self.inner.clone(),
+                serial,
+                live: true,
+            }
         });
         drop(st);
         engine::fold(ok as u64);
@@ -239,11 +257,19 @@ impl Future for Acquire {
             engine::event(TraceLevel::Ops, "acquired", |e| {
                 e.fields.insert("semaphore".into(), this.sem.name.clone());
             });
-            return Poll::Ready(SemaphorePermit { sem: this.sem.clone(), serial, live: true });
+            return Poll::Ready(SemaphorePermit {
+                sem: this.sem.clone(),
+                serial,
+                live: true,
+            });
         }
         if !this.queued {
             this.queued = true;
-            st.waiters.push_back(Waiter { key: this.key, task: this.task, waker: cx.waker().clone() });
+            st.waiters.push_back(Waiter {
+                key: this.key,
+                task: this.task,
+                waker: cx.waker().clone(),
+            });
         } else if let Some(w) = st.waiters.iter_mut().find(|w| w.key == this.key) {
             w.waker = cx.waker().clone();
         }

@@ -35,7 +35,9 @@ pub struct Shared<T> {
 
 impl<T> Clone for Shared<T> {
     fn clone(&self) -> Self {
-        Shared { inner: self.inner.clone() }
+        Shared {
+            inner: self.inner.clone(),
+        }
     }
 }
 

@@ -192,7 +192,10 @@ impl State {
             format!("{name}#{n}")
         };
         let stable = self.next_child_stable();
-        let parent_history = self.tasks.get(self.creator().index()).map_or(0, |p| p.history);
+        let parent_history = self
+            .tasks
+            .get(self.creator().index())
+            .map_or(0, |p| p.history);
         self.tasks.push(TaskSlot {
             name: full,
             stable,
@@ -269,7 +272,9 @@ impl State {
     }
 
     pub(crate) fn all_nondaemon_finished(&self) -> bool {
-        self.tasks.iter().all(|t| t.daemon || t.status == TaskStatus::Finished)
+        self.tasks
+            .iter()
+            .all(|t| t.daemon || t.status == TaskStatus::Finished)
     }
 
     pub(crate) fn runnable_into(&self, enabled: &mut Vec<TaskId>, stable: &mut Vec<u64>) {

@@ -132,10 +132,17 @@ where
             JoinInner {
                 id,
                 task,
-                state: Lock::new(JoinState { value: None, finished: false, waiter: None }),
+                state: Lock::new(JoinState {
+                    value: None,
+                    finished: false,
+                    waiter: None,
+                }),
             }
         });
-        handle = Some(JoinHandle { inner: inner.clone(), stage: 0 });
+        handle = Some(JoinHandle {
+            inner: inner.clone(),
+            stage: 0,
+        });
         Box::pin(async move {
             let value = fut.await;
             inner.complete(value);

@@ -28,8 +28,10 @@ where
     Executor::run_with(&RunConfig::default(), FirstPick, main).0
 }
 
-/// A slot the test reads after the run.
-fn slot<T>() -> (Arc<StdMutex<Option<T>>>, Arc<StdMutex<Option<T>>>) {
+type Slot<T> = Arc<StdMutex<Option<T>>>;
+
+/// A slot the test reads after the run (one handle moves into the model).
+fn slot<T>() -> (Slot<T>, Slot<T>) {
     let a = Arc::new(StdMutex::new(None));
     (a.clone(), a)
 }
@@ -135,7 +137,12 @@ fn a_task_reacquiring_its_own_semaphore_is_a_self_cycle() {
             let _inner = rt::block_on_thread("GetFunctionMetadata", sem.acquire()).await;
         });
     });
-    let RunStatus::Deadlock { wait_for, cycle, blocked } = out.status else {
+    let RunStatus::Deadlock {
+        wait_for,
+        cycle,
+        blocked,
+    } = out.status
+    else {
         panic!("expected a deadlock, got {:?}", out.status)
     };
     assert!(cycle);
@@ -157,12 +164,19 @@ fn a_blocked_detached_task_is_a_deadlock_but_a_blocked_daemon_is_not() {
         drop(rt::spawn("waiter", async move { n2.wait().await.ok() }));
         rt::spawn_daemon("service", async move { never.wait().await.ok() });
     });
-    let RunStatus::Deadlock { wait_for, cycle, blocked } = out.status else {
+    let RunStatus::Deadlock {
+        wait_for,
+        cycle,
+        blocked,
+    } = out.status
+    else {
         panic!("expected a deadlock, got {:?}", out.status)
     };
     assert!(!cycle);
     assert_eq!(blocked, vec!["waiter#1".to_string()]);
-    assert!(wait_for.iter().any(|e| e.task == "waiter#1" && e.holder.is_none()));
+    assert!(wait_for
+        .iter()
+        .any(|e| e.task == "waiter#1" && e.holder.is_none()));
 
     let out = run(|| async {
         let never: Latch<()> = Latch::new("worker-ready");
@@ -198,7 +212,9 @@ fn a_violation_and_the_deadlock_it_leads_to_are_both_reported() {
             let _q = s2.acquire().await;
         });
         rt::until_quiescent().await;
-        rt::always("eventually-running", state.get() == 1, || "state stayed 0".to_string());
+        rt::always("eventually-running", state.get() == 1, || {
+            "state stayed 0".to_string()
+        });
     });
     assert!(matches!(out.status, RunStatus::Deadlock { .. }));
     assert_eq!(out.property().as_deref(), Some("deadlock"));
@@ -217,13 +233,19 @@ fn a_panicking_task_is_reported_not_propagated() {
     });
     assert_eq!(
         out.status,
-        RunStatus::Panic { task: "boom#1".to_string(), message: "kaboom".to_string() }
+        RunStatus::Panic {
+            task: "boom#1".to_string(),
+            message: "kaboom".to_string()
+        }
     );
 }
 
 #[test]
 fn an_endless_retry_loop_stops_at_the_step_bound() {
-    let config = RunConfig { max_steps: 1_000, ..RunConfig::default() };
+    let config = RunConfig {
+        max_steps: 1_000,
+        ..RunConfig::default()
+    };
     let (out, _) = Executor::run_with(&config, FirstPick, || async {
         let flag = Shared::new("healthy", false);
         while !flag.get() {
@@ -232,7 +254,10 @@ fn an_endless_retry_loop_stops_at_the_step_bound() {
     });
     assert_eq!(out.status, RunStatus::StepBoundReached);
     assert_eq!(out.steps, 1_000);
-    let config = RunConfig { max_virtual_time: secs(60), ..RunConfig::default() };
+    let config = RunConfig {
+        max_virtual_time: secs(60),
+        ..RunConfig::default()
+    };
     let (out, _) = Executor::run_with(&config, FirstPick, || async {
         loop {
             rt::sleep(secs(1)).await;
@@ -272,7 +297,12 @@ fn channels_deliver_in_order_and_close_when_senders_are_gone() {
     assert_eq!(out.status, RunStatus::Completed);
     assert_eq!(
         *out_seen.lock().unwrap(),
-        Some((vec![0, 1, 2], Some("pong".to_string()), None, (Some(7), None)))
+        Some((
+            vec![0, 1, 2],
+            Some("pong".to_string()),
+            None,
+            (Some(7), None)
+        ))
     );
 }
 
@@ -329,7 +359,10 @@ fn a_latch_is_set_once() {
         *seen.lock().unwrap() = Some((first, second, l.is_set(), l.wait().await));
     });
     assert_eq!(out.status, RunStatus::Completed);
-    assert_eq!(*out_seen.lock().unwrap(), Some((true, false, true, Err("transient".to_string()))));
+    assert_eq!(
+        *out_seen.lock().unwrap(),
+        Some((true, false, true, Err("transient".to_string())))
+    );
 }
 
 #[test]
@@ -347,13 +380,19 @@ fn same_schedule_twice_gives_a_byte_identical_trace() {
         }
     };
     let lines = |o: &RunOutcome| -> Vec<String> {
-        o.trace.iter().map(|e| serde_json::to_string(e).unwrap()).collect()
+        o.trace
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect()
     };
     let (a, b) = (run(model), run(model));
     assert_eq!(a.status, RunStatus::Completed);
     assert!(a.trace.len() > 10);
     assert_eq!(lines(&a), lines(&b));
-    assert!(a.trace.iter().any(|e| e.kind == "inside" && e.fields["who"] == "b#1"));
+    assert!(a
+        .trace
+        .iter()
+        .any(|e| e.kind == "inside" && e.fields["who"] == "b#1"));
 }
 
 #[test]

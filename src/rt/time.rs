@@ -32,7 +32,10 @@ struct Timer {
 
 impl Timer {
     fn new(deadline: Duration) -> Self {
-        Timer { key: None, deadline }
+        Timer {
+            key: None,
+            deadline,
+        }
     }
 
     /// Registers on first use; true once the timer has fired.
@@ -57,7 +60,8 @@ impl Drop for Timer {
 
 fn trace_sleep(deadline: Duration) {
     engine::event(TraceLevel::Ops, "sleep", |e| {
-        e.fields.insert("until_ms".into(), deadline.as_millis().to_string());
+        e.fields
+            .insert("until_ms".into(), deadline.as_millis().to_string());
     });
 }
 
@@ -159,7 +163,8 @@ pub async fn timeout<F: Future>(d: Duration, fut: F) -> Result<F::Output, Elapse
     engine::fold(result.is_ok() as u64);
     if result.is_err() {
         engine::event(TraceLevel::Ops, "timeout", |e| {
-            e.fields.insert("deadline_ms".into(), deadline.as_millis().to_string());
+            e.fields
+                .insert("deadline_ms".into(), deadline.as_millis().to_string());
         });
     }
     result

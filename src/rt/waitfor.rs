@@ -51,7 +51,11 @@ pub(crate) fn analyse(st: &State) -> DeadlockInfo {
         };
         holders.sort();
         holders.dedup();
-        nodes.push(Blocked { task, resource: describe(st, task), holders });
+        nodes.push(Blocked {
+            task,
+            resource: describe(st, task),
+            holders,
+        });
     }
     let name = |t: TaskId| st.tasks[t.index()].name.clone();
     let blocked = nodes
@@ -65,16 +69,31 @@ pub(crate) fn analyse(st: &State) -> DeadlockInfo {
             .enumerate()
             .map(|(k, &t)| {
                 let next = cycle[(k + 1) % cycle.len()];
-                let node = nodes.iter().find(|n| n.task == t).expect("cycle node is blocked");
-                WaitEdge { task: name(t), resource: node.resource.clone(), holder: Some(name(next)) }
+                let node = nodes
+                    .iter()
+                    .find(|n| n.task == t)
+                    .expect("cycle node is blocked");
+                WaitEdge {
+                    task: name(t),
+                    resource: node.resource.clone(),
+                    holder: Some(name(next)),
+                }
             })
             .collect();
-        return DeadlockInfo { wait_for, cycle: true, blocked };
+        return DeadlockInfo {
+            wait_for,
+            cycle: true,
+            blocked,
+        };
     }
     let mut wait_for = Vec::new();
     for n in &nodes {
         if n.holders.is_empty() {
-            wait_for.push(WaitEdge { task: name(n.task), resource: n.resource.clone(), holder: None });
+            wait_for.push(WaitEdge {
+                task: name(n.task),
+                resource: n.resource.clone(),
+                holder: None,
+            });
         }
         for &h in &n.holders {
             wait_for.push(WaitEdge {
@@ -84,14 +103,21 @@ pub(crate) fn analyse(st: &State) -> DeadlockInfo {
             });
         }
     }
-    DeadlockInfo { wait_for, cycle: false, blocked }
+    DeadlockInfo {
+        wait_for,
+        cycle: false,
+        blocked,
+    }
 }
 
 /// The first cycle among blocked tasks (task -> holder of what it waits on),
 /// searching from the lowest task id; a self-wait is a cycle of one.
 fn find_cycle(nodes: &[Blocked]) -> Option<Vec<TaskId>> {
     let succ = |t: TaskId| -> &[TaskId] {
-        nodes.iter().find(|n| n.task == t).map_or(&[], |n| n.holders.as_slice())
+        nodes
+            .iter()
+            .find(|n| n.task == t)
+            .map_or(&[], |n| n.holders.as_slice())
     };
     let is_blocked = |t: TaskId| nodes.iter().any(|n| n.task == t);
     // 0 = unvisited, 1 = on the current path, 2 = done.
@@ -101,7 +127,8 @@ fn find_cycle(nodes: &[Blocked]) -> Option<Vec<TaskId>> {
             e.1 = c;
         }
     };
-    let get = |color: &Vec<(TaskId, u8)>, t: TaskId| color.iter().find(|e| e.0 == t).map_or(2, |e| e.1);
+    let get =
+        |color: &Vec<(TaskId, u8)>, t: TaskId| color.iter().find(|e| e.0 == t).map_or(2, |e| e.1);
     for start in nodes.iter().map(|n| n.task) {
         if get(&color, start) != 0 {
             continue;

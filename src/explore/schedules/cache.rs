@@ -29,7 +29,10 @@ pub(crate) enum Lookup {
 
 impl StateCache {
     pub(crate) fn new() -> Self {
-        StateCache { slots: vec![0; 1 << 12], entries: Vec::new() }
+        StateCache {
+            slots: vec![0; 1 << 12],
+            entries: Vec::new(),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -76,7 +79,13 @@ impl StateCache {
                 Lookup::Revisit
             }
             (slot, None) => {
-                self.entries.push((fp, Visit { sleep: sleep.to_vec(), depth }));
+                self.entries.push((
+                    fp,
+                    Visit {
+                        sleep: sleep.to_vec(),
+                        depth,
+                    },
+                ));
                 self.slots[slot] = self.entries.len() as u32;
                 if self.entries.len() * 2 > self.slots.len() {
                     self.grow();

@@ -115,10 +115,23 @@ impl DfsScheduler {
                         return true;
                     }
                 }
-                Node::Task { stables, enabled, done, order, next, footprint, .. } => {
+                Node::Task {
+                    stables,
+                    enabled,
+                    done,
+                    order,
+                    next,
+                    footprint,
+                    ..
+                } => {
                     let task = order[*next];
-                    let stable = stables[enabled.binary_search(&task).expect("candidate is enabled")];
-                    done.push(Explored { task, stable, footprint: std::mem::take(footprint) });
+                    let stable =
+                        stables[enabled.binary_search(&task).expect("candidate is enabled")];
+                    done.push(Explored {
+                        task,
+                        stable,
+                        footprint: std::mem::take(footprint),
+                    });
                     *next += 1;
                     if *next < order.len() {
                         return true;
@@ -132,9 +145,19 @@ impl DfsScheduler {
 
     /// Sleep set and preemption count for a new node below the step just run.
     fn inherited(&self) -> (Vec<Explored>, u32) {
-        let Some(parent) = self.step_node else { return (Vec::new(), 0) };
-        let Node::Task { enabled, sleep, done, order, next, prev, preemptions, .. } =
-            &self.stack[parent]
+        let Some(parent) = self.step_node else {
+            return (Vec::new(), 0);
+        };
+        let Node::Task {
+            enabled,
+            sleep,
+            done,
+            order,
+            next,
+            prev,
+            preemptions,
+            ..
+        } = &self.stack[parent]
         else {
             unreachable!("step_node points at a task node")
         };
@@ -157,7 +180,13 @@ impl DfsScheduler {
 impl Scheduler for DfsScheduler {
     fn next_task(&mut self, point: &TaskPoint<'_>) -> Option<TaskId> {
         if self.depth < self.stack.len() {
-            let Node::Task { enabled, order, next, .. } = &self.stack[self.depth] else {
+            let Node::Task {
+                enabled,
+                order,
+                next,
+                ..
+            } = &self.stack[self.depth]
+            else {
                 self.error = Some(format!(
                     "nondeterminism: decision {} was a choice before and is a task pick now",
                     self.depth
@@ -313,11 +342,20 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
         if let Some(e) = &d.error {
             stop = Some(e.clone());
         } else if d.states_exhausted {
-            stop = Some(format!("state budget exhausted ({} states)", opts.budget_states));
+            stop = Some(format!(
+                "state budget exhausted ({} states)",
+                opts.budget_states
+            ));
         } else if tally.runs() >= opts.budget_schedules {
-            stop = Some(format!("schedule budget exhausted ({} executions)", tally.runs()));
+            stop = Some(format!(
+                "schedule budget exhausted ({} executions)",
+                tally.runs()
+            ));
         } else if opts.max_seconds > 0 && watch.elapsed_secs_f64() > opts.max_seconds as f64 {
-            stop = Some(format!("stopped by the {} s safety limit", opts.max_seconds));
+            stop = Some(format!(
+                "stopped by the {} s safety limit",
+                opts.max_seconds
+            ));
         }
         drop(d);
         if stop.is_some() || !dfs.borrow_mut().backtrack() {
@@ -339,7 +377,11 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
         notes.push(format!(
             "bounded: explored schedules with at most {bound} preemption(s){} (sleep sets and \
              state caching are off under a preemption bound)",
-            if d.preemption_cut { ", and the bound cut some" } else { "" }
+            if d.preemption_cut {
+                ", and the bound cut some"
+            } else {
+                ""
+            }
         ));
     }
     drop(d);

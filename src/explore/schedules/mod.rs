@@ -76,7 +76,11 @@ pub fn replay_seed<I: ImplModel + ?Sized>(
         Strategy::Random => random::run_with(model, RandomScheduler::new(seed), TraceLevel::Full),
         Strategy::Pct => {
             let k = pct::horizon(model);
-            random::run_with(model, PctScheduler::new(seed, pct_depth.max(1), k), TraceLevel::Full)
+            random::run_with(
+                model,
+                PctScheduler::new(seed, pct_depth.max(1), k),
+                TraceLevel::Full,
+            )
         }
         other => {
             return Err(format!(
@@ -86,7 +90,13 @@ pub fn replay_seed<I: ImplModel + ?Sized>(
             ))
         }
     };
-    Ok(replay::report_single(model, strategy.as_str(), &outcome, watch, seed))
+    Ok(replay::report_single(
+        model,
+        strategy.as_str(),
+        &outcome,
+        watch,
+        seed,
+    ))
 }
 
 /// The command that replays a schedule:

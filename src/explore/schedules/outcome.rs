@@ -68,7 +68,13 @@ impl Tally {
 }
 
 pub(crate) fn new_report<I: ImplModel + ?Sized>(model: &I, strategy: &str) -> Report {
-    Report::new(&model.name(), &model.variant(), "impl", strategy, model.bounds())
+    Report::new(
+        &model.name(),
+        &model.variant(),
+        "impl",
+        strategy,
+        model.bounds(),
+    )
 }
 
 fn kind_name(kind: PropertyKind) -> &'static str {
@@ -93,7 +99,12 @@ pub(crate) fn fill_failure<I: ImplModel + ?Sized>(
     let schedule = failing.schedule.to_string();
     report.replay = replay_command(&model.name(), &model.variant(), &model.bounds(), &schedule);
     report.schedule = Some(schedule);
-    if let RunStatus::Deadlock { wait_for, cycle, blocked } = &failing.status {
+    if let RunStatus::Deadlock {
+        wait_for,
+        cycle,
+        blocked,
+    } = &failing.status
+    {
         report.wait_for = wait_for.clone();
         if !cycle {
             report.notes.push(format!(
@@ -103,7 +114,9 @@ pub(crate) fn fill_failure<I: ImplModel + ?Sized>(
         }
     }
     if let RunStatus::Panic { task, message } = &failing.status {
-        report.notes.push(format!("task {task} panicked: {message}"));
+        report
+            .notes
+            .push(format!("task {task} panicked: {message}"));
     }
     for v in &failing.violations {
         report.notes.push(format!(
@@ -111,7 +124,11 @@ pub(crate) fn fill_failure<I: ImplModel + ?Sized>(
             v.property, v.step, v.task, v.detail
         ));
     }
-    let violated: BTreeSet<&str> = failing.violations.iter().map(|v| v.property.as_str()).collect();
+    let violated: BTreeSet<&str> = failing
+        .violations
+        .iter()
+        .map(|v| v.property.as_str())
+        .collect();
     let deadlocked = matches!(failing.status, RunStatus::Deadlock { .. });
     report.properties = property_results(model, tally, |name, kind| match kind {
         _ if violated.contains(name) => Verdict::Violated,
@@ -119,7 +136,14 @@ pub(crate) fn fill_failure<I: ImplModel + ?Sized>(
         PropertyKind::Sometimes if !tally.sometimes.contains(name) => Verdict::Inconclusive,
         _ => Verdict::Holds,
     });
-    push_deadlock(report, if deadlocked { Verdict::Violated } else { Verdict::Holds });
+    push_deadlock(
+        report,
+        if deadlocked {
+            Verdict::Violated
+        } else {
+            Verdict::Holds
+        },
+    );
     for v in &failing.violations {
         if !report.properties.iter().any(|p| p.name == v.property) {
             report.properties.push(PropertyResult {
@@ -142,7 +166,11 @@ pub(crate) fn fill_pass<I: ImplModel + ?Sized>(
     complete: bool,
     judge_sometimes: bool,
 ) {
-    let base = if complete { Verdict::Holds } else { Verdict::Inconclusive };
+    let base = if complete {
+        Verdict::Holds
+    } else {
+        Verdict::Inconclusive
+    };
     report.properties = property_results(model, tally, |name, kind| match kind {
         PropertyKind::Sometimes if !tally.sometimes.contains(name) => {
             if complete && judge_sometimes {

@@ -39,13 +39,21 @@ impl PctScheduler {
             .map(|_| below(&mut rng, horizon as usize) as u64)
             .collect();
         change_points.sort_unstable();
-        PctScheduler { rng, priorities: BTreeMap::new(), change_points, next_change: 0 }
+        PctScheduler {
+            rng,
+            priorities: BTreeMap::new(),
+            change_points,
+            next_change: 0,
+        }
     }
 
     fn priority(&mut self, t: TaskId) -> u64 {
         let rng = &mut self.rng;
         // Initial priorities sit above every change-point priority (< 2^32).
-        *self.priorities.entry(t).or_insert_with(|| (rng.next_u64() >> 1) | (1 << 62))
+        *self
+            .priorities
+            .entry(t)
+            .or_insert_with(|| (rng.next_u64() >> 1) | (1 << 62))
     }
 
     fn highest(&mut self, enabled: &[TaskId]) -> TaskId {
@@ -95,12 +103,20 @@ impl Scheduler for FirstScheduler {
 
 /// The change-point horizon: the step count of the calibration run.
 pub fn horizon<I: ImplModel + ?Sized>(model: &I) -> u64 {
-    run_with(model, FirstScheduler, TraceLevel::Off).steps.max(1)
+    run_with(model, FirstScheduler, TraceLevel::Off)
+        .steps
+        .max(1)
 }
 
 pub(crate) fn check<I: ImplModel + ?Sized>(model: &I, opts: &CheckOptions) -> Report {
     let k = horizon(model);
     let depth = opts.pct_depth.max(1);
     let note = format!("pct depth {depth}, change points drawn from the first {k} steps");
-    check_seeded(model, opts, "pct", |seed| PctScheduler::new(seed, depth, k), vec![note])
+    check_seeded(
+        model,
+        opts,
+        "pct",
+        |seed| PctScheduler::new(seed, depth, k),
+        vec![note],
+    )
 }

@@ -39,7 +39,9 @@ pub struct RandomScheduler {
 
 impl RandomScheduler {
     pub fn new(seed: u64) -> Self {
-        RandomScheduler { rng: ChaCha8Rng::seed_from_u64(seed) }
+        RandomScheduler {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 }
 
@@ -84,7 +86,10 @@ where
     let mut stopped_early = false;
     for index in 0..opts.budget_schedules.max(1) {
         if opts.max_seconds > 0 && watch.elapsed_secs_f64() > opts.max_seconds as f64 {
-            report.notes.push(format!("stopped by the {} s safety limit", opts.max_seconds));
+            report.notes.push(format!(
+                "stopped by the {} s safety limit",
+                opts.max_seconds
+            ));
             stopped_early = true;
             break;
         }

@@ -29,12 +29,19 @@ pub struct ReplayScheduler {
 
 impl ReplayScheduler {
     pub fn new(schedule: &Schedule) -> Self {
-        ReplayScheduler { decisions: schedule.decisions.clone(), pos: 0, divergence: None }
+        ReplayScheduler {
+            decisions: schedule.decisions.clone(),
+            pos: 0,
+            divergence: None,
+        }
     }
 
     fn diverge(&mut self, message: String) {
         if self.divergence.is_none() {
-            self.divergence = Some(ReplayError { index: self.pos, message });
+            self.divergence = Some(ReplayError {
+                index: self.pos,
+                message,
+            });
         }
     }
 
@@ -55,7 +62,11 @@ impl ReplayScheduler {
 }
 
 fn list(enabled: &[TaskId]) -> String {
-    enabled.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+    enabled
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Scheduler for ReplayScheduler {
@@ -134,7 +145,10 @@ pub fn run_schedule<I: ImplModel + ?Sized>(
 }
 
 /// Replays a schedule (full trace) and reports what that run shows.
-pub fn replay<I: ImplModel + ?Sized>(model: &I, schedule: &Schedule) -> Result<Report, ReplayError> {
+pub fn replay<I: ImplModel + ?Sized>(
+    model: &I,
+    schedule: &Schedule,
+) -> Result<Report, ReplayError> {
     let watch = Stopwatch::start();
     let outcome = run_schedule(model, schedule, TraceLevel::Full)?;
     Ok(report_single(model, "replay", &outcome, watch, 0))
@@ -157,7 +171,9 @@ pub(crate) fn report_single<I: ImplModel + ?Sized>(
         fill_pass(&mut report, model, &tally, true, false);
         report.trace = outcome.trace.clone();
         report.schedule = Some(outcome.schedule.to_string());
-        report.notes.push(format!("single run: {}", outcome.status.as_str()));
+        report
+            .notes
+            .push(format!("single run: {}", outcome.status.as_str()));
         tally.bound_notes(model.run_config().max_steps, &mut report.notes);
     }
     report.schedules = 1;

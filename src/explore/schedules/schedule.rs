@@ -101,8 +101,9 @@ impl FromStr for Schedule {
             };
             let (head, count) = match element.split_once('*') {
                 Some((head, count)) => {
-                    let n: usize =
-                        count.parse().map_err(|_| err("repeat count is not a number"))?;
+                    let n: usize = count
+                        .parse()
+                        .map_err(|_| err("repeat count is not a number"))?;
                     if n == 0 {
                         return Err(err("repeat count must be at least 1"));
                     }
@@ -115,14 +116,16 @@ impl FromStr for Schedule {
             };
             let mut chars = head.chars();
             let kind = chars.next().ok_or_else(|| err("empty element"))?;
-            let num: u32 =
-                chars.as_str().parse().map_err(|_| err("expected `t<task>` or `c<value>`"))?;
+            let num: u32 = chars
+                .as_str()
+                .parse()
+                .map_err(|_| err("expected `t<task>` or `c<value>`"))?;
             let d = match kind {
                 't' => Decision::Task(num),
                 'c' => Decision::Choice(num),
                 _ => return Err(err("expected `t<task>` or `c<value>`")),
             };
-            decisions.extend(std::iter::repeat(d).take(count));
+            decisions.resize(decisions.len() + count, d);
         }
         Ok(Schedule { decisions })
     }
