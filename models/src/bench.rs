@@ -116,7 +116,7 @@ mod scratch {
         let bounds = Bounds::from([("R".to_string(), r), ("F".to_string(), 3), ("A".to_string(), 4)]);
         let model = HostAbstract::new("fixed", &bounds).unwrap();
         let opts = CheckOptions { budget_states: u64::MAX, ..Default::default() };
-        let (rep, _) = check_with(&model, &opts, &ProtocolOptions { stop_at_first: false, liveness: false });
+        let (rep, _) = check_with(&model, &opts, &ProtocolOptions { stop_at_first: false, liveness: std::env::var("LIVE").is_ok() });
         println!("bfs only: {} states {} ms {:?}", rep.states, rep.elapsed_ms, rep.notes);
     }
 }

@@ -51,7 +51,7 @@ struct Chunked<T> {
 }
 
 impl<T: Copy> Chunked<T> {
-    const CHUNK: usize = 1 << 20;
+    const CHUNK: usize = 1 << 16;
     fn push(&mut self, value: T) {
         if self.len % Self::CHUNK == 0 {
             self.chunks.push(Vec::with_capacity(Self::CHUNK));

@@ -19,7 +19,7 @@ fn home(fp: u64, cap: usize) -> usize {
 /// A zeroed slot vector; large ones are backed by transparent huge pages
 /// where the OS allows it (random probes into a big table otherwise miss the
 /// TLB on nearly every access).
-fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
+pub(crate) fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
     let v = vec![T::default(); len];
     advise_huge_pages(&v);
     v
