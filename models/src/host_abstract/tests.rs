@@ -8,7 +8,11 @@ use lockstep::report::{Bounds, Report, Verdict};
 use super::HostAbstract;
 
 fn bounds(r: i64, f: i64, a: i64) -> Bounds {
-    Bounds::from([("R".to_string(), r), ("F".to_string(), f), ("A".to_string(), a)])
+    Bounds::from([
+        ("R".to_string(), r),
+        ("F".to_string(), f),
+        ("A".to_string(), a),
+    ])
 }
 
 fn model(variant: &str, r: i64, f: i64, a: i64) -> HostAbstract {
@@ -21,7 +25,9 @@ fn run(variant: &str, r: i64, f: i64, a: i64) -> Report {
 
 fn verdict_of(report: &Report, name: &str) -> Verdict {
     let found = report.properties.iter().find(|p| p.name == name);
-    found.map(|p| p.verdict).unwrap_or_else(|| panic!("no {name} in {:?}", report.properties))
+    found
+        .map(|p| p.verdict)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", report.properties))
 }
 
 #[test]
@@ -29,8 +35,16 @@ fn buggy_without_storage_failures_holds_everything() {
     for r in 0..=2 {
         for a in 1..=2 {
             let report = run("buggy", r, 0, a);
-            assert_eq!(report.verdict, Verdict::Holds, "R={r} A={a}: {:?}", report.properties);
-            assert!(report.properties.iter().all(|p| p.verdict == Verdict::Holds));
+            assert_eq!(
+                report.verdict,
+                Verdict::Holds,
+                "R={r} A={a}: {:?}",
+                report.properties
+            );
+            assert!(report
+                .properties
+                .iter()
+                .all(|p| p.verdict == Verdict::Holds));
         }
     }
 }
@@ -39,7 +53,11 @@ fn buggy_without_storage_failures_holds_everything() {
 fn buggy_with_a_storage_failure_deadlocks() {
     for (r, f, a) in [(0, 1, 2), (1, 1, 2), (2, 1, 2), (1, 2, 3), (2, 1, 1)] {
         let report = run("buggy", r, f, a);
-        assert_eq!(report.property.as_deref(), Some("deadlock"), "R={r} F={f} A={a}");
+        assert_eq!(
+            report.property.as_deref(),
+            Some("deadlock"),
+            "R={r} F={f} A={a}"
+        );
         assert_eq!(verdict_of(&report, "semaphore"), Verdict::Holds);
     }
 }
@@ -52,13 +70,31 @@ fn buggy_shortest_deadlock_is_pinned() {
     // Requester[0]: Request. Eight steps after the initial state.
     assert_eq!(report.trace.len(), 1 + 8, "{:#?}", report.trace);
     let last = &report.trace.last().unwrap().fields["state"];
-    assert!(last.contains("Starter[1]=InlWait") && last.contains("sem=0"), "{last}");
+    assert!(
+        last.contains("Starter[1]=InlWait") && last.contains("sem=0"),
+        "{last}"
+    );
     assert_eq!(traces["deadlock"], report.trace);
-    assert!(traces.contains_key("quiescent-ok"), "quiescent-ok is violated there too");
-    let dfs = check(&model("buggy", 1, 1, 2), &CheckOptions { strategy: Strategy::Dfs, ..Default::default() });
+    assert!(
+        traces.contains_key("quiescent-ok"),
+        "quiescent-ok is violated there too"
+    );
+    let dfs = check(
+        &model("buggy", 1, 1, 2),
+        &CheckOptions {
+            strategy: Strategy::Dfs,
+            ..Default::default()
+        },
+    );
     assert_eq!(dfs.property.as_deref(), Some("deadlock"));
     assert!(dfs.trace.len() >= report.trace.len());
-    let random = check(&model("buggy", 2, 1, 2), &CheckOptions { strategy: Strategy::Random, ..Default::default() });
+    let random = check(
+        &model("buggy", 2, 1, 2),
+        &CheckOptions {
+            strategy: Strategy::Random,
+            ..Default::default()
+        },
+    );
     assert_eq!(random.property.as_deref(), Some("deadlock"));
 }
 
@@ -74,9 +110,18 @@ fn fixed_never_deadlocks_and_keeps_the_semaphore() {
                 assert_eq!(verdict_of(&report, "quiescent-ok"), Verdict::Holds, "{ctx}");
                 let live = verdict_of(&report, "eventually-always-running");
                 if a == f + 1 {
-                    assert_eq!(report.verdict, Verdict::Holds, "{ctx}: {:?}", report.properties);
+                    assert_eq!(
+                        report.verdict,
+                        Verdict::Holds,
+                        "{ctx}: {:?}",
+                        report.properties
+                    );
                 } else if a <= f {
-                    assert_eq!(live, Verdict::Violated, "{ctx}: the host may give up in Error");
+                    assert_eq!(
+                        live,
+                        Verdict::Violated,
+                        "{ctx}: the host may give up in Error"
+                    );
                 }
             }
         }
@@ -90,7 +135,10 @@ fn fixed_liveness_fails_when_the_cap_is_too_small() {
     assert_eq!(report.property.as_deref(), Some("eventually-running"));
     let end = &traces["eventually-running"].last().unwrap().fields["state"];
     assert!(end.contains("st=Error") && end.contains("sem=1"), "{end}");
-    assert_eq!(verdict_of(&report, "eventually-always-running"), Verdict::Violated);
+    assert_eq!(
+        verdict_of(&report, "eventually-always-running"),
+        Verdict::Violated
+    );
     assert_eq!(verdict_of(&report, "deadlock"), Verdict::Holds);
 }
 
@@ -104,9 +152,27 @@ fn fixed_state_counts_are_pinned() {
         let bfs = check(&m, &CheckOptions::default());
         assert_eq!((bfs.states, bfs.verdict), (states, Verdict::Holds), "R={r}");
         if r <= 2 {
-            let dfs = check(&m, &CheckOptions { strategy: Strategy::Dfs, ..Default::default() });
-            let exact = check(&m, &CheckOptions { exact: true, ..Default::default() });
-            let two = check(&m, &CheckOptions { threads: 2, ..Default::default() });
+            let dfs = check(
+                &m,
+                &CheckOptions {
+                    strategy: Strategy::Dfs,
+                    ..Default::default()
+                },
+            );
+            let exact = check(
+                &m,
+                &CheckOptions {
+                    exact: true,
+                    ..Default::default()
+                },
+            );
+            let two = check(
+                &m,
+                &CheckOptions {
+                    threads: 2,
+                    ..Default::default()
+                },
+            );
             assert_eq!([dfs.states, exact.states, two.states], [states; 3], "R={r}");
         }
     }
@@ -114,11 +180,19 @@ fn fixed_state_counts_are_pinned() {
 
 #[test]
 fn constructor_rejects_bad_input_clearly() {
-    assert!(HostAbstract::new("nope", &Bounds::new()).unwrap_err().contains("unknown variant `nope`"));
+    assert!(HostAbstract::new("nope", &Bounds::new())
+        .unwrap_err()
+        .contains("unknown variant `nope`"));
     let odd = Bounds::from([("X".to_string(), 1)]);
-    assert!(HostAbstract::new("fixed", &odd).unwrap_err().contains("unknown bound `X`"));
-    assert!(HostAbstract::new("fixed", &bounds(-1, 1, 2)).unwrap_err().contains("R=-1"));
-    assert!(HostAbstract::new("fixed", &bounds(1, 1, 0)).unwrap_err().contains("A=0"));
+    assert!(HostAbstract::new("fixed", &odd)
+        .unwrap_err()
+        .contains("unknown bound `X`"));
+    assert!(HostAbstract::new("fixed", &bounds(-1, 1, 2))
+        .unwrap_err()
+        .contains("R=-1"));
+    assert!(HostAbstract::new("fixed", &bounds(1, 1, 0))
+        .unwrap_err()
+        .contains("A=0"));
     assert!(HostAbstract::new("fixed", &bounds(40, 1, 2)).is_err());
     let defaults = HostAbstract::new("buggy", &Bounds::new()).unwrap();
     assert_eq!(defaults.bounds(), HostAbstract::default_bounds());
@@ -130,8 +204,14 @@ fn constructor_rejects_bad_input_clearly() {
 fn traces_name_actors_and_steps() {
     let report = run("buggy", 1, 1, 2);
     let tasks: Vec<&str> = report.trace.iter().map(|e| e.task.as_str()).collect();
-    assert!(tasks.contains(&"Starter[0]") && tasks.contains(&"Requester[0]"), "{tasks:?}");
-    assert!(report.trace.iter().any(|e| e.fields.get("action").map(String::as_str) == Some("LoadMetadata")));
+    assert!(
+        tasks.contains(&"Starter[0]") && tasks.contains(&"Requester[0]"),
+        "{tasks:?}"
+    );
+    assert!(report
+        .trace
+        .iter()
+        .any(|e| e.fields.get("action").map(String::as_str) == Some("LoadMetadata")));
     assert_eq!(
         report.replay,
         "lockstep check host-abstract --variant buggy --level spec --bound A=2 --bound F=1 --bound R=1"

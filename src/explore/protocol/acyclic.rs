@@ -35,7 +35,10 @@ fn home(fp: u64, cap: usize) -> usize {
 
 impl FpMap {
     fn new() -> Self {
-        FpMap { slots: vec![[0; 2]; 16], len: 0 }
+        FpMap {
+            slots: vec![[0; 2]; 16],
+            len: 0,
+        }
     }
     #[inline]
     fn slot(&self, fp: u64) -> (usize, bool) {
@@ -113,12 +116,23 @@ pub fn bad_initial<M: Model>(
     let mut frames: Vec<Frame<M::State>> = Vec::new();
     let mut depth = 0usize;
     let mut actions = Vec::new();
-    let mut push = |frames: &mut Vec<Frame<M::State>>, depth: &mut usize, map: &mut FpMap, s: M::State, fp: u64| {
+    let mut push = |frames: &mut Vec<Frame<M::State>>,
+                    depth: &mut usize,
+                    map: &mut FpMap,
+                    s: M::State,
+                    fp: u64| {
         map.set(fp, IN_PROGRESS);
         actions.clear();
         model.actions(&s, &mut actions);
         if *depth == frames.len() {
-            frames.push(Frame { fp, succs: Vec::new(), next: 0, terminal: false, not_p: 0, acc: 0 });
+            frames.push(Frame {
+                fp,
+                succs: Vec::new(),
+                next: 0,
+                terminal: false,
+                not_p: 0,
+                acc: 0,
+            });
         }
         let frame = &mut frames[*depth];
         frame.fp = fp;
@@ -155,7 +169,9 @@ pub fn bad_initial<M: Model>(
                     None => {
                         let state = state.clone();
                         push(&mut frames, &mut depth, &mut map, state, fp);
-                        if map.len as u64 % CHECK_EVERY == 0 || map.len as u64 > ctx.opts.budget_states {
+                        if map.len as u64 & (CHECK_EVERY - 1) == 0
+                            || map.len as u64 > ctx.opts.budget_states
+                        {
                             ctx.progress.update("liveness", map.len as u64, &ctx.clock);
                             if let Some(stop) = ctx.budget_stop(map.len as u64) {
                                 return Err(stop);
@@ -167,7 +183,11 @@ pub fn bad_initial<M: Model>(
                 }
                 continue;
             }
-            let bits = if top.terminal { top.not_p } else { top.not_p & top.acc };
+            let bits = if top.terminal {
+                top.not_p
+            } else {
+                top.not_p & top.acc
+            };
             let fp = top.fp;
             map.set(fp, bits);
             depth -= 1;
@@ -178,5 +198,8 @@ pub fn bad_initial<M: Model>(
             }
         }
     }
-    Ok((Some((0..props.len()).map(|k| bad >> k & 1 == 1).collect()), map.len as u64))
+    Ok((
+        Some((0..props.len()).map(|k| bad >> k & 1 == 1).collect()),
+        map.len as u64,
+    ))
 }

@@ -53,7 +53,7 @@ struct Chunked<T> {
 impl<T: Copy> Chunked<T> {
     const CHUNK: usize = 1 << 16;
     fn push(&mut self, value: T) {
-        if self.len % Self::CHUNK == 0 {
+        if self.len & (Self::CHUNK - 1) == 0 {
             self.chunks.push(Vec::with_capacity(Self::CHUNK));
         }
         self.chunks[self.len / Self::CHUNK].push(value);
@@ -69,7 +69,10 @@ impl<T: Copy> Chunked<T> {
 
 impl<T> Default for Chunked<T> {
     fn default() -> Self {
-        Chunked { chunks: Vec::new(), len: 0 }
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
     }
 }
 
@@ -110,7 +113,11 @@ impl Nodes {
             let action = self.action(node);
             if parent == ROOT {
                 actions.reverse();
-                return Counterexample { init: action as usize, actions, loop_to: None };
+                return Counterexample {
+                    init: action as usize,
+                    actions,
+                    loop_to: None,
+                };
             }
             actions.push(action);
             node = parent;
@@ -210,8 +217,10 @@ fn insert<S: Clone, V: VisitedSet<S>>(
         for ex in expanded {
             let bucket = &ex.buckets[shard];
             for (i, succ) in bucket.iter().enumerate() {
-                if let Some(ahead) = bucket.get(i + PREFETCH) {
-                    table.prefetch(ahead.fp);
+                if PREFETCH > 0 {
+                    if let Some(ahead) = bucket.get(i + PREFETCH) {
+                        table.prefetch(ahead.fp);
+                    }
                 }
                 if table.insert(succ.fp, &succ.state) {
                     new_states[k].push(succ.state.clone());
@@ -243,7 +252,8 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
     let safety = ctx.table.safety();
     let mut skip = vec![false; props];
     let mut found: Vec<Option<u32>> = vec![None; props];
-    let mut expanded: Vec<Expanded<M::State>> = (0..threads).map(|_| Expanded::new(props)).collect();
+    let mut expanded: Vec<Expanded<M::State>> =
+        (0..threads).map(|_| Expanded::new(props)).collect();
     let mut new_states: Vec<Vec<M::State>> = (0..SHARDS).map(|_| Vec::new()).collect();
     let mut new_nodes: Vec<Vec<(u32, u32)>> = (0..SHARDS).map(|_| Vec::new()).collect();
     let per_worker = SHARDS.div_ceil(threads);
@@ -268,7 +278,13 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 });
             }
             if threads == 1 {
-                insert(0..SHARDS, &mut tables, &mut new_states, &mut new_nodes, &expanded);
+                insert(
+                    0..SHARDS,
+                    &mut tables,
+                    &mut new_states,
+                    &mut new_nodes,
+                    &expanded,
+                );
             } else {
                 let expanded = &expanded;
                 std::thread::scope(|scope| {
@@ -343,6 +359,8 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
 /// Node ids are u32: stop (inconclusive) before they would overflow.
 fn node_limit(states: u64) -> Option<Stop> {
     (states >= u64::from(ROOT) - 1).then(|| {
-        Stop(format!("node index limit: {states} states is the most one BFS can number"))
+        Stop(format!(
+            "node index limit: {states} states is the most one BFS can number"
+        ))
     })
 }

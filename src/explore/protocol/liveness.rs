@@ -67,8 +67,12 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     out: &mut LivenessOutcome,
 ) -> Result<(), Stop> {
     let (model, table) = (ctx.model, &ctx.table);
-    let open: Vec<usize> =
-        table.eventually_always.iter().copied().filter(|&i| !already[i]).collect();
+    let open: Vec<usize> = table
+        .eventually_always
+        .iter()
+        .copied()
+        .filter(|&i| !already[i])
+        .collect();
     if table.eventually.is_empty() && open.is_empty() {
         return Ok(());
     }
@@ -101,7 +105,8 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         open.iter().for_each(|&i| out.decided[i] = true);
         return Ok(());
     }
-    out.notes.push("liveness: the reachable graph has cycles; nested DFS per property".into());
+    out.notes
+        .push("liveness: the reachable graph has cycles; nested DFS per property".into());
     for i in open {
         let accepting = |s: &M::State| !table.holds(i, model, s);
         out.found[i] = nested(ctx, new_table, &accepting)?;
@@ -172,7 +177,7 @@ impl StackFilter {
 }
 
 fn budget<M: Model>(ctx: &Ctx<M>, states: u64) -> Result<(), Stop> {
-    if states % CHECK_EVERY == 0 || states > ctx.opts.budget_states {
+    if states & (CHECK_EVERY - 1) == 0 || states > ctx.opts.budget_states {
         ctx.progress.update("liveness", states, &ctx.clock);
         if let Some(stop) = ctx.budget_stop(states) {
             return Err(stop);
@@ -213,7 +218,9 @@ fn search<M: Model, V: VisitedSet<M::State>>(
             }
             let a = top.next;
             top.next += 1;
-            let Some(next) = model.next_state(&top.state, &top.actions[a]) else { continue };
+            let Some(next) = model.next_state(&top.state, &top.actions[a]) else {
+                continue;
+            };
             if !inside(&next) {
                 continue;
             }
@@ -267,14 +274,20 @@ fn shortest_terminal<M: Model, V: VisitedSet<M::State>>(
                 let (parent, a) = parents[at as usize];
                 if parent == ROOT {
                     path.reverse();
-                    return Ok(Counterexample { init: a as usize, actions: path, loop_to: None });
+                    return Ok(Counterexample {
+                        init: a as usize,
+                        actions: path,
+                        loop_to: None,
+                    });
                 }
                 path.push(a);
                 at = parent;
             }
         }
         for (a, action) in actions.iter().enumerate() {
-            let Some(next) = model.next_state(&state, action) else { continue };
+            let Some(next) = model.next_state(&state, action) else {
+                continue;
+            };
             let fp = fingerprint(&next);
             if inside(&next) && visited.insert(fp, &next) {
                 parents.push((node, a as u32));
@@ -283,7 +296,9 @@ fn shortest_terminal<M: Model, V: VisitedSet<M::State>>(
             }
         }
     }
-    Err(Stop("liveness: the DFS found a terminal state the BFS did not (nondeterministic model?)".into()))
+    Err(Stop(
+        "liveness: the DFS found a terminal state the BFS did not (nondeterministic model?)".into(),
+    ))
 }
 
 /// Nested DFS: a reachable cycle through an `accepting` state, as a lasso
@@ -309,7 +324,9 @@ fn nested<M: Model, V: VisitedSet<M::State>>(
             if top.next < top.actions.len() {
                 let a = top.next;
                 top.next += 1;
-                let Some(next) = model.next_state(&top.state, &top.actions[a]) else { continue };
+                let Some(next) = model.next_state(&top.state, &top.actions[a]) else {
+                    continue;
+                };
                 let fp = fingerprint(&next);
                 if outer_seen.insert(fp, &next) {
                     outer.push(model, next, fp, a as u32);
@@ -353,7 +370,9 @@ fn inner_search<M: Model, V: VisitedSet<M::State>>(
         }
         let a = top.next;
         top.next += 1;
-        let Some(next) = model.next_state(&top.state, &top.actions[a]) else { continue };
+        let Some(next) = model.next_state(&top.state, &top.actions[a]) else {
+            continue;
+        };
         let fp = fingerprint(&next);
         let back = if fp == seed.fp && (!exact || next == seed.state) {
             Some(seed_at)
@@ -362,9 +381,11 @@ fn inner_search<M: Model, V: VisitedSet<M::State>>(
         };
         if let Some(j) = back {
             let mut cex = outer.path();
-            cex.actions.extend((1..inner.depth()).map(|k| inner.frame(k).via));
+            cex.actions
+                .extend((1..inner.depth()).map(|k| inner.frame(k).via));
             cex.actions.push(a as u32);
-            cex.actions.extend((j + 1..=seed_at).map(|k| outer.frame(k).via));
+            cex.actions
+                .extend((j + 1..=seed_at).map(|k| outer.frame(k).via));
             cex.loop_to = Some(seed_at);
             while inner.depth() > 0 {
                 inner.pop();

@@ -20,7 +20,12 @@ pub struct PropTable<M: Model> {
 impl<M: Model> PropTable<M> {
     pub fn new(props: Vec<Property<M>>, deadlock: bool) -> Self {
         let of = |kind: PropertyKind| -> Vec<usize> {
-            props.iter().enumerate().filter(|(_, p)| p.kind == kind).map(|(i, _)| i + 1).collect()
+            props
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.kind == kind)
+                .map(|(i, _)| i + 1)
+                .collect()
         };
         PropTable {
             always: of(PropertyKind::Always),
@@ -35,6 +40,11 @@ impl<M: Model> PropTable<M> {
     /// Number of table indices (deadlock included, even when not checked).
     pub fn len(&self) -> usize {
         self.props.len() + 1
+    }
+
+    /// Never true: index 0 (deadlock) always exists.
+    pub fn is_empty(&self) -> bool {
+        false
     }
 
     pub fn name(&self, index: usize) -> &'static str {

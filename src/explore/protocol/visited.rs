@@ -55,6 +55,9 @@ pub trait VisitedSet<S>: Send + Sync {
     fn insert(&mut self, fp: u64, state: &S) -> bool;
     fn contains(&self, fp: u64, state: &S) -> bool;
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Bytes held (slots and stored states, not states' own heap data).
     fn heap_bytes(&self) -> u64;
     /// Hints the cache that `fp`'s slot is about to be probed.
@@ -70,7 +73,10 @@ pub struct FpTable {
 
 impl FpTable {
     pub fn new() -> Self {
-        FpTable { slots: vec![0; MIN_CAP], len: 0 }
+        FpTable {
+            slots: vec![0; MIN_CAP],
+            len: 0,
+        }
     }
 
     fn grow(&mut self) {
@@ -172,7 +178,10 @@ pub struct ExactTable<S> {
 
 impl<S> Default for ExactTable<S> {
     fn default() -> Self {
-        ExactTable { slots: vec![0; MIN_CAP], entries: Vec::new() }
+        ExactTable {
+            slots: vec![0; MIN_CAP],
+            entries: Vec::new(),
+        }
     }
 }
 
