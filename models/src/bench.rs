@@ -130,6 +130,7 @@ mod scratch {
         let model = HostAbstract::new("fixed", &bounds).unwrap();
         let opts = CheckOptions {
             budget_states: u64::MAX,
+            threads: std::env::var("T").map(|t| t.parse().unwrap()).unwrap_or(1),
             ..Default::default()
         };
         let (rep, _) = check_with(
@@ -137,7 +138,7 @@ mod scratch {
             &opts,
             &ProtocolOptions {
                 stop_at_first: false,
-                liveness: false,
+                liveness: std::env::var("LIVE").is_ok(),
             },
         );
         println!(

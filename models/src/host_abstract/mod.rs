@@ -389,11 +389,13 @@ impl Model for HostAbstract {
     }
 
     fn at_rest(&self, s: &HaState) -> bool {
-        (0..self.slots()).all(|slot| match (self.actor(slot), s.pc(slot)) {
-            (Actor::Starter(_), Pc::Idle | Pc::Done) => true,
-            (Actor::Requester(_), Pc::Done) => true,
-            (Actor::Service, Pc::Idle) => true,
-            _ => false,
+        (0..self.slots()).all(|slot| {
+            matches!(
+                (self.actor(slot), s.pc(slot)),
+                (Actor::Starter(_), Pc::Idle | Pc::Done)
+                    | (Actor::Requester(_), Pc::Done)
+                    | (Actor::Service, Pc::Idle)
+            )
         })
     }
 

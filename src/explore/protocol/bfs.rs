@@ -43,21 +43,54 @@ struct Succ<S> {
     state: S,
 }
 
+/// An append-only vector in fixed-size chunks: no doubling, so it never
+/// holds more than one chunk of slack and never copies on growth.
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T: Copy> Chunked<T> {
+    const CHUNK: usize = 1 << 16;
+    fn push(&mut self, value: T) {
+        if self.len & (Self::CHUNK - 1) == 0 {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        self.chunks[self.len / Self::CHUNK].push(value);
+        self.len += 1;
+    }
+    fn get(&self, index: usize) -> T {
+        self.chunks[index / Self::CHUNK][index % Self::CHUNK]
+    }
+    fn bytes(&self) -> u64 {
+        (self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<T>()) as u64
+    }
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
 /// Parent records, one per stored state, in node-id order (level by level).
 #[derive(Default)]
 struct Nodes {
-    parents: Vec<u32>,
-    actions: Vec<u8>,
+    parents: Chunked<u32>,
+    actions: Chunked<u8>,
     /// Action (or initial-state) indices >= 255, by node.
     wide: BTreeMap<u32, u32>,
 }
 
 impl Nodes {
     fn len(&self) -> u64 {
-        self.parents.len() as u64
+        self.parents.len as u64
     }
     fn push(&mut self, parent: u32, action: u32) {
-        let node = self.parents.len() as u32;
+        let node = self.parents.len as u32;
         self.parents.push(parent);
         if action < 255 {
             self.actions.push(action as u8);
@@ -67,7 +100,7 @@ impl Nodes {
         }
     }
     fn action(&self, node: u32) -> u32 {
-        match self.actions[node as usize] {
+        match self.actions.get(node as usize) {
             255 => self.wide[&node],
             a => u32::from(a),
         }
@@ -76,7 +109,7 @@ impl Nodes {
     fn path(&self, mut node: u32) -> Counterexample {
         let mut actions = Vec::new();
         loop {
-            let parent = self.parents[node as usize];
+            let parent = self.parents.get(node as usize);
             let action = self.action(node);
             if parent == ROOT {
                 actions.reverse();
@@ -91,7 +124,7 @@ impl Nodes {
         }
     }
     fn bytes(&self) -> u64 {
-        (self.parents.capacity() * 4 + self.actions.capacity() + self.wide.len() * 16) as u64
+        self.parents.bytes() + self.actions.bytes() + (self.wide.len() * 16) as u64
     }
 }
 
@@ -184,8 +217,10 @@ fn insert<S: Clone, V: VisitedSet<S>>(
         for ex in expanded {
             let bucket = &ex.buckets[shard];
             for (i, succ) in bucket.iter().enumerate() {
-                if let Some(ahead) = bucket.get(i + PREFETCH) {
-                    table.prefetch(ahead.fp);
+                if PREFETCH > 0 {
+                    if let Some(ahead) = bucket.get(i + PREFETCH) {
+                        table.prefetch(ahead.fp);
+                    }
                 }
                 if table.insert(succ.fp, &succ.state) {
                     new_states[k].push(succ.state.clone());

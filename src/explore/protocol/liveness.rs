@@ -67,6 +67,18 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     out: &mut LivenessOutcome,
 ) -> Result<(), Stop> {
     let (model, table) = (ctx.model, &ctx.table);
+    let open: Vec<usize> = table
+        .eventually_always
+        .iter()
+        .copied()
+        .filter(|&i| !already[i])
+        .collect();
+    if table.eventually.is_empty() && open.is_empty() {
+        return Ok(());
+    }
+    if !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)? {
+        return Ok(());
+    }
     for &i in &table.eventually {
         let outside_p = |s: &M::State| !table.holds(i, model, s);
         let (event, states) = search(ctx, new_table, &outside_p, true)?;
@@ -81,12 +93,6 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         };
         out.decided[i] = true;
     }
-    let open: Vec<usize> = table
-        .eventually_always
-        .iter()
-        .copied()
-        .filter(|&i| !already[i])
-        .collect();
     if open.is_empty() {
         return Ok(());
     }
@@ -107,6 +113,47 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         out.decided[i] = true;
     }
     Ok(())
+}
+
+/// The fast path: if one DFS shows the graph acyclic, decides every
+/// `eventually` property (by the post-order "bad" bits of
+/// [`super::acyclic`]) and every open `eventually-always` one (terminal
+/// states decided them already). Returns false if the graph has a cycle.
+fn acyclic_pass<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    open: &[usize],
+    out: &mut LivenessOutcome,
+) -> Result<bool, Stop> {
+    let table = &ctx.table;
+    let groups: Vec<&[usize]> = if table.eventually.is_empty() {
+        vec![&[]]
+    } else {
+        table.eventually.chunks(super::acyclic::GROUP).collect()
+    };
+    for group in groups {
+        let (bad, states) = super::acyclic::bad_initial(ctx, group)?;
+        let Some(bad) = bad else {
+            out.notes.push(format!(
+                "liveness: a cycle was found after {states} states; using the cycle-aware passes"
+            ));
+            return Ok(false);
+        };
+        out.notes.push(format!(
+            "liveness: the reachable graph is acyclic (one post-order DFS over {states} states              decided {} eventually and {} eventually-always properties)",
+            group.len(),
+            open.len()
+        ));
+        for (&i, is_bad) in group.iter().zip(bad) {
+            if is_bad {
+                let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+                out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+            }
+            out.decided[i] = true;
+        }
+    }
+    open.iter().for_each(|&i| out.decided[i] = true);
+    Ok(true)
 }
 
 /// Counts of on-stack fingerprints by their low bits: a cheap pre-filter
@@ -130,7 +177,7 @@ impl StackFilter {
 }
 
 fn budget<M: Model>(ctx: &Ctx<M>, states: u64) -> Result<(), Stop> {
-    if states % CHECK_EVERY == 0 || states > ctx.opts.budget_states {
+    if states & (CHECK_EVERY - 1) == 0 || states > ctx.opts.budget_states {
         ctx.progress.update("liveness", states, &ctx.clock);
         if let Some(stop) = ctx.budget_stop(states) {
             return Err(stop);

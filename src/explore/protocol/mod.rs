@@ -7,6 +7,7 @@
 //! * [`check_detailed`] also returns every violated property's counterexample;
 //!   [`check_property`] checks one named property alone.
 
+pub mod acyclic;
 pub mod bfs;
 pub mod dfs;
 pub mod hash;
