@@ -1,0 +1,14 @@
+//! The Azure Functions host start/restart lifecycle (spec Part A): the protocol model
+//! [`spec::HostSpec`] (model `host`, variants `pre-10766`, `fix-11142`, `fix-11825`).
+
+pub mod spec;
+mod spec_log;
+pub mod spec_state;
+mod spec_step;
+#[cfg(test)]
+mod spec_tests;
+#[cfg(test)]
+mod test_bfs;
+
+pub use spec::{HostEnv, HostSpec, Variant, BOUND_DEFAULTS};
+pub use spec_step::{Action, RestartKind, Step, WorkerOutcome};
