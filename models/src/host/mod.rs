@@ -2,7 +2,9 @@
 //! [`spec::HostSpec`] (model `host`, variants `pre-10766`, `fix-11142`, `fix-11825`).
 
 pub mod spec;
+mod spec_action;
 mod spec_log;
+mod spec_props;
 pub mod spec_state;
 mod spec_step;
 #[cfg(test)]
@@ -11,4 +13,4 @@ mod spec_tests;
 mod test_bfs;
 
 pub use spec::{HostEnv, HostSpec, Variant, BOUND_DEFAULTS};
-pub use spec_step::{Action, RestartKind, Step, WorkerOutcome};
+pub use spec_action::{Action, RestartKind, Step, WorkerOutcome};

@@ -27,11 +27,11 @@
 //!   asks to keep explicit); a planted test mutation reverses it.
 
 use lockstep::explore::{Model, Property};
-use lockstep::report::{Bounds, WaitEdge};
+use lockstep::report::Bounds;
 
+use super::spec_action::{Action, Step, ACTOR_CHANNELS, ACTOR_STOP, ACTOR_WORKER};
 use super::spec_log::{actor_name, render_log, render_state, Log};
-use super::spec_state::{host_bits, Actor, Chan, HostSt, HostState, Pc, StopPc, MAX_ACTORS, NONE};
-use super::spec_step::{Action, RestartKind, Step, WorkerOutcome, ACTOR_CHANNELS, ACTOR_STOP, ACTOR_WORKER};
+use super::spec_state::{Actor, Chan, HostSt, HostState, Pc, StopPc, MAX_ACTORS, NONE};
 
 /// The three variants (names are a contract).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +98,13 @@ pub struct HostEnv {
 }
 
 impl HostEnv {
-    pub const PARAMS: [&'static str; 5] = ["bundle", "writable", "offline", "stop", "offline_reaches_metadata"];
+    pub const PARAMS: [&'static str; 5] = [
+        "bundle",
+        "writable",
+        "offline",
+        "stop",
+        "offline_reaches_metadata",
+    ];
 
     /// Sets one knob by its scenario name.
     pub fn set(&mut self, key: &str, value: bool) -> Result<(), String> {
@@ -144,7 +150,10 @@ pub struct HostSpec {
 impl HostSpec {
     /// Default bounds, echoed in every report.
     pub fn default_bounds() -> Bounds {
-        BOUND_DEFAULTS.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        BOUND_DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
     }
 
     /// A model of `variant` with `bounds` (missing ones take their defaults).
@@ -159,7 +168,10 @@ impl HostSpec {
         for (k, v) in bounds {
             if !resolved.contains_key(k) {
                 let names: Vec<&str> = BOUND_DEFAULTS.iter().map(|(k, _)| *k).collect();
-                return Err(format!("unknown bound `{k}` for model host (expected: {})", names.join(", ")));
+                return Err(format!(
+                    "unknown bound `{k}` for model host (expected: {})",
+                    names.join(", ")
+                ));
             }
             if !(0..=100).contains(v) {
                 return Err(format!("bound `{k}` = {v} is out of range 0..=100"));
@@ -182,7 +194,13 @@ impl HostSpec {
                 MAX_ACTORS
             ));
         }
-        Ok(HostSpec { variant, cfg, env, bounds: resolved, mutation: Mutation::None })
+        Ok(HostSpec {
+            variant,
+            cfg,
+            env,
+            bounds: resolved,
+            mutation: Mutation::None,
+        })
     }
 
     #[cfg(test)]
@@ -210,166 +228,6 @@ impl HostSpec {
             ACTOR_CHANNELS => "channel-manager".to_string(),
             a => actor_name(a, self.cfg.attempts),
         }
-    }
-
-    /// The steps enabled in `s`, without their logs.
-    pub(crate) fn candidates(&self, s: &HostSt, out: &mut Vec<(u8, Step)>) {
-        let no_skip = |a: &Actor| !s.offline && a.mode == super::spec_state::Mode::Normal;
-        for i in 0..self.n_actors() {
-            let a = s.actors[i];
-            let id = i as u8;
-            match a.pc {
-                Pc::Idle if i == 0 => out.push((id, Step::Boot)),
-                Pc::Idle if self.is_requester(id) => {
-                    for kind in [RestartKind::FileWatch, RestartKind::Admin, RestartKind::Specialization] {
-                        out.push((id, Step::Request { kind }));
-                    }
-                    if s.state == HostState::Running {
-                        out.push((id, Step::Request { kind: RestartKind::Health }));
-                    }
-                }
-                Pc::WaitLatch if s.latch => out.push((id, Step::LatchObserved)),
-                Pc::Granted => {
-                    out.push((id, Step::Enter { config_error: false }));
-                    if self.enter_reaches_full_build(s, id) && s.used_exceptions < self.cfg.host_exceptions {
-                        out.push((id, Step::Enter { config_error: true }));
-                    }
-                }
-                Pc::MetaWaitBuild | Pc::MetaWaitStart if s.chan != Chan::Pending => {
-                    out.push((id, Step::MetaResume))
-                }
-                Pc::HostStart => {
-                    out.push((id, Step::HostStart { storage_error: false }));
-                    if a.op != super::spec_state::Op::Cancelled
-                        && no_skip(&a)
-                        && s.used_storage < self.cfg.storage_failures
-                    {
-                        out.push((id, Step::HostStart { storage_error: true }));
-                    }
-                }
-                Pc::DispatcherInit => {
-                    out.push((id, Step::DispatcherInit { init_error: false }));
-                    if a.op != super::spec_state::Op::Cancelled && s.used_exceptions < self.cfg.host_exceptions {
-                        out.push((id, Step::DispatcherInit { init_error: true }));
-                    }
-                }
-                Pc::Backoff => out.push((id, Step::BackoffElapsed)),
-                _ => {}
-            }
-        }
-        let flag_first = self.mutation != Mutation::StoppingBeforeFlag;
-        match s.stop {
-            StopPc::Idle if flag_first => out.push((ACTOR_STOP, Step::AppStopping)),
-            StopPc::Idle => out.push((ACTOR_STOP, Step::StopAsync)),
-            StopPc::Flagged => out.push((ACTOR_STOP, Step::StopAsync)),
-            StopPc::StoppingUnflagged => out.push((ACTOR_STOP, Step::AppStopping)),
-            StopPc::Stopping => out.push((ACTOR_STOP, Step::StopDone)),
-            StopPc::Absent | StopPc::Done => {}
-        }
-        if s.chan == Chan::Pending {
-            out.push((ACTOR_WORKER, Step::Worker { outcome: WorkerOutcome::Ready }));
-            if s.used_worker < self.cfg.worker_timeouts {
-                out.push((ACTOR_WORKER, Step::Worker { outcome: WorkerOutcome::StartStreamTimeout }));
-                out.push((ACTOR_WORKER, Step::Worker { outcome: WorkerOutcome::InitTimeout }));
-            }
-        }
-        if s.chan_shutdown_pending {
-            out.push((ACTOR_CHANNELS, Step::ChannelShutdown));
-        }
-    }
-
-    /// Whether the granted continuation of `a` reaches a full (job host) BuildHost, where a
-    /// HostConfigurationException can be thrown.
-    fn enter_reaches_full_build(&self, s: &HostSt, a: u8) -> bool {
-        let me = s.actors[a as usize];
-        if s.shutdown || s.offline || me.mode != super::spec_state::Mode::Normal {
-            return false;
-        }
-        if self.is_requester(a) {
-            !matches!(s.state, HostState::Stopping | HostState::Stopped)
-        } else {
-            me.op != super::spec_state::Op::Cancelled
-        }
-    }
-
-    fn has_enabled(&self, s: &HostSt) -> bool {
-        let mut out = Vec::new();
-        self.candidates(s, &mut out);
-        !out.is_empty()
-    }
-
-    // ---- property predicates -----------------------------------------------------------
-
-    /// At most one holder, and it is inside a critical section; no permit leaked; the
-    /// queue holds exactly the waiting actors, each once.
-    pub fn permits_conserved(&self, s: &HostSt) -> bool {
-        let actors = &s.actors[..self.n_actors()];
-        let holding = actors.iter().filter(|a| a.pc.holds_sem()).count();
-        let queued = actors.iter().filter(|a| a.pc.queued_on_sem()).count();
-        let holder_ok = if s.holder == NONE {
-            holding == 0 && s.qlen == 0
-        } else {
-            holding == 1 && s.actors[s.holder as usize].pc.holds_sem()
-        };
-        let queue_ok = queued == s.qlen as usize
-            && s.waiters().iter().all(|&w| s.actors[w as usize].pc.queued_on_sem())
-            && (0..s.qlen as usize).all(|i| !s.waiters()[..i].contains(&s.waiters()[i]));
-        holder_ok && queue_ok
-    }
-
-    /// At most one live host that no restart is about to orphan, and ActiveHost is live.
-    pub fn single_active_host(&self, s: &HostSt) -> bool {
-        let actors = &s.actors[..self.n_actors()];
-        let owned = |h: usize| actors.iter().any(|a| a.prev == h as u8);
-        let live_unowned = actors.iter().enumerate().filter(|(h, a)| a.live_host() && !owned(*h)).count();
-        live_unowned <= 1 && (s.active == NONE || s.actors[s.active as usize].live_host())
-    }
-
-    /// When nothing can move any more, every host built is either orphaned or active.
-    pub fn no_orphan_leak(&self, s: &HostSt) -> bool {
-        let leak = s.actors[..self.n_actors()]
-            .iter()
-            .enumerate()
-            .any(|(h, a)| a.live_host() && h as u8 != s.active);
-        !leak || self.has_enabled(s)
-    }
-
-    /// Running, shut down, offline as configured, or parked after a non-transient error.
-    pub fn settled(&self, s: &HostSt) -> bool {
-        s.state == HostState::Running
-            || s.shutdown
-            || (s.offline && s.state == HostState::Offline)
-            || self.parked(s)
-    }
-
-    /// In Error with a started minimal host active: the designed end of a non-transient
-    /// error, waiting for a restart (A.3.3 step 6.9).
-    pub fn parked(&self, s: &HostSt) -> bool {
-        s.state == HostState::Error
-            && s.active != NONE
-            && s.actors[s.active as usize].host & (host_bits::MINIMAL | host_bits::STARTED)
-                == host_bits::MINIMAL | host_bits::STARTED
-    }
-
-    /// The wait-for edges of `s` (the cycle of a deadlock).
-    pub fn wait_for(&self, s: &HostSt) -> Vec<WaitEdge> {
-        let mut edges = Vec::new();
-        for i in 0..self.n_actors() {
-            let a = s.actors[i];
-            let task = self.actor_label(i as u8);
-            match a.pc {
-                Pc::Queued | Pc::InlineWait => edges.push(WaitEdge {
-                    task: if a.pc == Pc::InlineWait { format!("{task} (RestartHost inline)") } else { task },
-                    resource: "host-start-semaphore".to_string(),
-                    holder: (s.holder != NONE).then(|| self.actor_label(s.holder)),
-                }),
-                Pc::WaitLatch => {
-                    edges.push(WaitEdge { task, resource: "_hostStarted".to_string(), holder: None })
-                }
-                _ => {}
-            }
-        }
-        edges
     }
 
     /// Renders a state (also used by `format_state`).
@@ -467,28 +325,47 @@ impl Model for HostSpec {
     fn properties(&self) -> Vec<Property<Self>> {
         let mut props = vec![
             Property::always("non-reentrancy", |_, s: &HostSt| {
-                !s.actors.iter().enumerate().any(|(i, a)| a.pc == Pc::InlineWait && s.holder == i as u8)
+                !s.actors
+                    .iter()
+                    .enumerate()
+                    .any(|(i, a)| a.pc == Pc::InlineWait && s.holder == i as u8)
             }),
-            Property::always("permit-conservation", |m: &HostSpec, s| m.permits_conserved(s)),
-            Property::always("single-active-host", |m: &HostSpec, s| m.single_active_host(s)),
+            Property::always("permit-conservation", |m: &HostSpec, s| {
+                m.permits_conserved(s)
+            }),
+            Property::always("single-active-host", |m: &HostSpec, s| {
+                m.single_active_host(s)
+            }),
             Property::always("no-orphan-leak", |m: &HostSpec, s| m.no_orphan_leak(s)),
-            Property::eventually("eventually-running-or-stopped", |m: &HostSpec, s| m.settled(s)),
+            Property::eventually("eventually-running-or-stopped", |m: &HostSpec, s| {
+                m.settled(s)
+            }),
             Property::eventually_always("ends-running-or-stopped", |m: &HostSpec, s| m.settled(s)),
         ];
         let can_fault = self.env.offline != Some(true);
         if can_fault {
-            props.push(Property::sometimes("host-running", |_, s: &HostSt| s.state == HostState::Running));
-        }
-        if self.cfg.restarts > 0 {
-            props.push(Property::sometimes("restart-during-start", |m: &HostSpec, s: &HostSt| {
-                m.requesters().any(|r| s.actors[r].pc == Pc::Queued && !m.is_requester(s.holder))
+            props.push(Property::sometimes("host-running", |_, s: &HostSt| {
+                s.state == HostState::Running
             }));
         }
+        if self.cfg.restarts > 0 {
+            props.push(Property::sometimes(
+                "restart-during-start",
+                |m: &HostSpec, s: &HostSt| {
+                    m.requesters()
+                        .any(|r| s.actors[r].pc == Pc::Queued && !m.is_requester(s.holder))
+                },
+            ));
+        }
         if can_fault && self.cfg.storage_failures > 0 {
-            props.push(Property::sometimes("storage-outage", |_, s: &HostSt| s.used_storage > 0));
+            props.push(Property::sometimes("storage-outage", |_, s: &HostSt| {
+                s.used_storage > 0
+            }));
         }
         if can_fault && self.cfg.worker_timeouts > 0 {
-            props.push(Property::sometimes("worker-timeout", |_, s: &HostSt| s.used_worker > 0));
+            props.push(Property::sometimes("worker-timeout", |_, s: &HostSt| {
+                s.used_worker > 0
+            }));
         }
         if can_fault && self.cfg.storage_failures + self.cfg.worker_timeouts > 0 {
             props.push(Property::sometimes("retry-backoff", |_, s: &HostSt| {
@@ -496,7 +373,10 @@ impl Model for HostSpec {
             }));
         }
         if can_fault && self.cfg.host_exceptions > 0 {
-            props.push(Property::sometimes("non-transient-park", |m: &HostSpec, s| m.parked(s)));
+            props.push(Property::sometimes(
+                "non-transient-park",
+                |m: &HostSpec, s| m.parked(s),
+            ));
         }
         if self.env.stop != Some(false) {
             props.push(Property::sometimes("stop-during-start", |_, s: &HostSt| {
@@ -504,7 +384,9 @@ impl Model for HostSpec {
             }));
         }
         if self.env.offline != Some(false) {
-            props.push(Property::sometimes("offline-start", |_, s: &HostSt| s.state == HostState::Offline));
+            props.push(Property::sometimes("offline-start", |_, s: &HostSt| {
+                s.state == HostState::Offline
+            }));
         }
         props
     }
@@ -513,7 +395,8 @@ impl Model for HostSpec {
     /// shutdown was requested is abandoned with the process, not deadlocked.
     fn at_rest(&self, s: &HostSt) -> bool {
         let actors_ok = s.actors[..self.n_actors()].iter().all(|a| {
-            matches!(a.pc, Pc::Absent | Pc::Idle | Pc::Done) || (a.pc == Pc::WaitLatch && s.shutdown)
+            matches!(a.pc, Pc::Absent | Pc::Idle | Pc::Done)
+                || (a.pc == Pc::WaitLatch && s.shutdown)
         });
         actors_ok && matches!(s.stop, StopPc::Absent | StopPc::Done)
     }

@@ -77,7 +77,11 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { evs: [None; LOG_CAP], n: 0, truncated: false }
+        Log {
+            evs: [None; LOG_CAP],
+            n: 0,
+            truncated: false,
+        }
     }
 }
 
@@ -150,7 +154,10 @@ pub fn render_event(ev: Ev, attempts: u8) -> String {
         Ev::Cancelled(c) => format!("cancelled at {c:?}: OperationCanceled"),
         Ev::RestartSkippedStopping => "state Stopping/Stopped: restart returns".into(),
         Ev::NotifyHostStopping(h) => {
-            format!("NotifyHostStopping({}): unawaited channel shutdown", host_name(h, attempts))
+            format!(
+                "NotifyHostStopping({}): unawaited channel shutdown",
+                host_name(h, attempts)
+            )
         }
         Ev::StateTo(s) => format!("state {}", state_name(s)),
         Ev::ConfigError => "BuildHost throws HostConfigurationException".into(),
@@ -159,7 +166,11 @@ pub fn render_event(ev: Ev, attempts: u8) -> String {
         Ev::MetaNoChannels { state, starting } => format!(
             "metadata provider: no channels, state {}{}",
             state_name(state),
-            if starting { " (starting)" } else { " (not starting)" }
+            if starting {
+                " (starting)"
+            } else {
+                " (not starting)"
+            }
         ),
         Ev::MetaInitChannel => "InitializeChannelAsync (worker starting)".into(),
         Ev::MetaAwaitChannel => "awaits channel".into(),
@@ -167,10 +178,15 @@ pub fn render_event(ev: Ev, attempts: u8) -> String {
         Ev::MetaChannelFaulted => "channel faulted: removed, provider throws".into(),
         Ev::MetaChannelLost => "channel shut down underneath: provider throws".into(),
         Ev::InlineRestart => "RestartHost inline".into(),
-        Ev::InlineRestartReturns => "RestartHost returns (shutdown requested), no channels: throws".into(),
+        Ev::InlineRestartReturns => {
+            "RestartHost returns (shutdown requested), no channels: throws".into()
+        }
         Ev::InlineWaitsOwnSem => "RestartHost waits on host-start semaphore held by itself".into(),
         Ev::HostBuilt { minimal } => {
-            format!("BuildHost returns{}, ActiveHost set", if minimal { " (minimal host)" } else { "" })
+            format!(
+                "BuildHost returns{}, ActiveHost set",
+                if minimal { " (minimal host)" } else { "" }
+            )
         }
         Ev::StorageError => "host StartAsync throws transient storage error".into(),
         Ev::InitException => "host StartAsync throws HostInitializationException".into(),
@@ -183,12 +199,16 @@ pub fn render_event(ev: Ev, attempts: u8) -> String {
         }
         Ev::Orphan(h) => format!("orphans {}", host_name(h, attempts)),
         Ev::Backoff { secs } => format!("backoff {secs} s holding semaphore"),
-        Ev::SpawnRetry { slot, mode } => format!("spawns retry {} ({})", name(slot), mode_name(mode)),
+        Ev::SpawnRetry { slot, mode } => {
+            format!("spawns retry {} ({})", name(slot), mode_name(mode))
+        }
         Ev::RetryCapReached => "retry not spawned: `attempts` bound reached".into(),
         Ev::Parked => "minimal host started, state kept (parked)".into(),
         Ev::OfflineUp => "offline host started".into(),
         Ev::WorkerReady => "worker process up: StartStream + init response, channel Ready".into(),
-        Ev::WorkerTimeout { init: false } => "worker StartStream timeout (60 s): channel Faulted".into(),
+        Ev::WorkerTimeout { init: false } => {
+            "worker StartStream timeout (60 s): channel Faulted".into()
+        }
         Ev::WorkerTimeout { init: true } => "worker init timeout (10 s): channel Faulted".into(),
         Ev::ChannelsShutDown => "unawaited ShutdownChannelsAsync runs: channel map cleared".into(),
         Ev::StopFlag => "ApplicationStopping: ShutdownRequested".into(),

@@ -133,10 +133,19 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub const ABSENT: Actor =
-        Actor { pc: Pc::Absent, op: Op::None, mode: Mode::Normal, attempt: 0, host: 0, prev: NONE };
+    pub const ABSENT: Actor = Actor {
+        pc: Pc::Absent,
+        op: Op::None,
+        mode: Mode::Normal,
+        attempt: 0,
+        host: 0,
+        prev: NONE,
+    };
     pub fn idle() -> Actor {
-        Actor { pc: Pc::Idle, ..Actor::ABSENT }
+        Actor {
+            pc: Pc::Idle,
+            ..Actor::ABSENT
+        }
     }
     pub fn built(&self) -> bool {
         self.host & host_bits::BUILT != 0

@@ -7,97 +7,9 @@
 //! itself holds (`Pc::InlineWait`). Nothing can release it: that is the deadlock.
 
 use super::spec::{HostSpec, Mutation, Variant};
+use super::spec_action::{backoff_secs, Step, WorkerOutcome};
 use super::spec_log::{Check, Ev, Log};
 use super::spec_state::{host_bits, Actor, Chan, HostSt, HostState, Mode, Op, Pc, StopPc, NONE};
-
-/// Kind of an external restart request (a trace label; only `Health` has a guard).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RestartKind {
-    FileWatch,
-    Admin,
-    Specialization,
-    /// The health monitor restarts only a `Running` host (A.3.7).
-    Health,
-}
-
-/// Outcome of the worker process start (A.4.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WorkerOutcome {
-    Ready,
-    StartStreamTimeout,
-    InitTimeout,
-}
-
-/// One kind of step; which actor takes it is in [`Action::actor`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Step {
-    /// start#1: `StartAsync` -> `StartHostAsync`: register op, await the semaphore.
-    Boot,
-    /// The continuation after the semaphore is granted: `StartHostAsync` step 3 (or
-    /// `RestartHostAsync` steps 6-9) and `Unsync` up to and including BuildHost.
-    /// `config_error`: BuildHost throws `HostConfigurationException`.
-    Enter { config_error: bool },
-    /// The channel the metadata provider awaited completed (or vanished).
-    MetaResume,
-    /// `await localHost.StartAsync(t)` begins; `storage_error`: a transient storage failure.
-    HostStart { storage_error: bool },
-    /// `await dispatcher.InitializeAsync` completes; `init_error`: HostInitializationException.
-    DispatcherInit { init_error: bool },
-    /// The backoff delay ended (elapsed, or cut short by cancellation).
-    BackoffElapsed,
-    /// An external restart request arrives (`RestartHostAsync` steps 1-5).
-    Request { kind: RestartKind },
-    /// Restart step 2 completes: `_hostStarted` was set.
-    LatchObserved,
-    /// The `ApplicationStopping` callback sets the flag.
-    AppStopping,
-    /// `StopAsync` steps 1-3.
-    StopAsync,
-    /// `StopAsync` step 4.
-    StopDone,
-    /// The worker process start resolves.
-    Worker { outcome: WorkerOutcome },
-    /// The unawaited `ShutdownChannelsAsync` of a `NotifyHostStopping` runs.
-    ChannelShutdown,
-}
-
-/// Pseudo-actor ids for steps not taken by a start/restart actor.
-pub const ACTOR_STOP: u8 = 0xF0;
-pub const ACTOR_WORKER: u8 = 0xF1;
-pub const ACTOR_CHANNELS: u8 = 0xF2;
-
-/// A step plus what it did (see `spec_log`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Action {
-    pub actor: u8,
-    pub step: Step,
-    pub log: Log,
-}
-
-impl Action {
-    /// A short stable name of the step kind, for tests and trace fields.
-    pub fn kind(&self) -> &'static str {
-        match self.step {
-            Step::Boot => "boot",
-            Step::Enter { config_error: false } => "enter",
-            Step::Enter { config_error: true } => "enter-config-error",
-            Step::MetaResume => "meta-resume",
-            Step::HostStart { storage_error: false } => "host-start",
-            Step::HostStart { storage_error: true } => "host-start-storage-error",
-            Step::DispatcherInit { init_error: false } => "dispatcher-init",
-            Step::DispatcherInit { init_error: true } => "dispatcher-init-error",
-            Step::BackoffElapsed => "backoff-elapsed",
-            Step::Request { .. } => "restart-request",
-            Step::LatchObserved => "latch-observed",
-            Step::AppStopping => "app-stopping",
-            Step::StopAsync => "stop-async",
-            Step::StopDone => "stop-done",
-            Step::Worker { outcome: WorkerOutcome::Ready } => "worker-ready",
-            Step::Worker { .. } => "worker-timeout",
-            Step::ChannelShutdown => "channel-shutdown",
-        }
-    }
-}
 
 /// Exceptions that reach the error handler (A.3.3 step 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,20 +26,6 @@ enum Meta {
     Wait,
     Blocked,
     Fail,
-}
-
-/// Backoff after `attempt` failures: clamp(round-half-even((2^n - 1) / 2), 1, 120) s.
-pub fn backoff_secs(attempt: u8) -> u8 {
-    match attempt {
-        0 | 1 => 1,
-        2 => 2,
-        3 => 4,
-        4 => 8,
-        5 => 16,
-        6 => 32,
-        7 => 64,
-        _ => 120,
-    }
 }
 
 impl HostSpec {
@@ -161,7 +59,9 @@ impl HostSpec {
                 } else {
                     s.used_worker += 1;
                     s.chan = Chan::Faulted;
-                    log.push(Ev::WorkerTimeout { init: outcome == WorkerOutcome::InitTimeout });
+                    log.push(Ev::WorkerTimeout {
+                        init: outcome == WorkerOutcome::InitTimeout,
+                    });
                 }
             }
             Step::ChannelShutdown => {
@@ -393,7 +293,10 @@ impl HostSpec {
         match s.chan {
             Chan::None | Chan::Empty => {
                 let starting = self.is_job_host_starting(s);
-                log.push(Ev::MetaNoChannels { state: s.state, starting });
+                log.push(Ev::MetaNoChannels {
+                    state: s.state,
+                    starting,
+                });
                 if starting {
                     s.chan = Chan::Pending;
                     log.push(Ev::MetaInitChannel);
@@ -430,7 +333,10 @@ impl HostSpec {
         debug_assert!(s.latch, "inside a start, _hostStarted is set");
         let n = self.cancel_all_ops(s);
         log.push(Ev::CancelledOps(n));
-        debug_assert_eq!(s.holder, a, "the provider runs on the semaphore holder's stack");
+        debug_assert_eq!(
+            s.holder, a,
+            "the provider runs on the semaphore holder's stack"
+        );
         s.push_waiter(a);
         s.actors[a as usize].pc = Pc::InlineWait;
         log.push(Ev::InlineWaitsOwnSem);
@@ -522,7 +428,11 @@ impl HostSpec {
     // ---- error handler (A.3.3 step 6) ------------------------------------------------------
 
     fn error_handler(&self, s: &mut HostSt, a: u8, exc: Exc, log: &mut Log) {
-        let local = if s.actors[a as usize].built() { a } else { NONE };
+        let local = if s.actors[a as usize].built() {
+            a
+        } else {
+            NONE
+        };
         let active = local == s.active;
         log.push(Ev::ErrorHandler { active });
         if active {
@@ -550,7 +460,9 @@ impl HostSpec {
         }
         s.actors[a as usize].attempt = attempt;
         s.actors[a as usize].pc = Pc::Backoff;
-        log.push(Ev::Backoff { secs: backoff_secs(attempt) });
+        log.push(Ev::Backoff {
+            secs: backoff_secs(attempt),
+        });
     }
 
     /// Step 6.10 after the delay: C4, then the fire-and-forget retry and the `finally`.
@@ -574,7 +486,13 @@ impl HostSpec {
             log.push(Ev::RetryCapReached);
             return;
         };
-        s.actors[slot as usize] = Actor { pc: Pc::Queued, op: Op::Live, mode, attempt, ..Actor::ABSENT };
+        s.actors[slot as usize] = Actor {
+            pc: Pc::Queued,
+            op: Op::Live,
+            mode,
+            attempt,
+            ..Actor::ABSENT
+        };
         s.push_waiter(slot);
         log.push(Ev::SpawnRetry { slot, mode });
     }
@@ -597,7 +515,11 @@ impl HostSpec {
         s.shutdown = true;
         log.push(Ev::StopFlag);
         // Normally the flag comes first; under the planted ordering bug it follows StopAsync.
-        s.stop = if s.stop == StopPc::Idle { StopPc::Flagged } else { StopPc::Stopping };
+        s.stop = if s.stop == StopPc::Idle {
+            StopPc::Flagged
+        } else {
+            StopPc::Stopping
+        };
     }
 
     /// Steps 1-3: cancel the startup loop (start#1's op while it is registered), Stopping,
@@ -614,6 +536,10 @@ impl HostSpec {
             s.actors[cur as usize].host |= host_bits::ORPHANED;
             log.push(Ev::Orphan(cur));
         }
-        s.stop = if s.stop == StopPc::Idle { StopPc::StoppingUnflagged } else { StopPc::Stopping };
+        s.stop = if s.stop == StopPc::Idle {
+            StopPc::StoppingUnflagged
+        } else {
+            StopPc::Stopping
+        };
     }
 }

@@ -58,7 +58,9 @@ pub fn explore<M: Model>(model: &M, max_states: usize) -> Outcome<M> {
         let s = states[i].clone();
         for p in &props {
             match p.kind {
-                PropertyKind::Always if !first_bad.contains_key(p.name) && !(p.holds)(model, &s) => {
+                PropertyKind::Always
+                    if !first_bad.contains_key(p.name) && !(p.holds)(model, &s) =>
+                {
                     first_bad.insert(p.name.to_string(), i as u32);
                 }
                 PropertyKind::Sometimes if (p.holds)(model, &s) => {
@@ -74,7 +76,9 @@ pub fn explore<M: Model>(model: &M, max_states: usize) -> Outcome<M> {
             deadlock_at = Some(i as u32);
         }
         for a in actions.drain(..) {
-            let next = model.next_state(&s, &a).expect("enumerated action is enabled");
+            let next = model
+                .next_state(&s, &a)
+                .expect("enumerated action is enabled");
             edges += 1;
             let fp = fingerprint(&next);
             let j = match index.get(&fp) {
@@ -84,7 +88,10 @@ pub fn explore<M: Model>(model: &M, max_states: usize) -> Outcome<M> {
                     index.insert(fp, j);
                     states.push(next);
                     parent.push(Some((i as u32, a)));
-                    assert!(states.len() <= max_states, "test budget of {max_states} states exceeded");
+                    assert!(
+                        states.len() <= max_states,
+                        "test budget of {max_states} states exceeded"
+                    );
                     j
                 }
             };
@@ -109,16 +116,19 @@ pub fn explore<M: Model>(model: &M, max_states: usize) -> Outcome<M> {
     for p in &props {
         let bad_end = match p.kind {
             PropertyKind::Eventually => eventually_violation(model, &states, &succ, p.holds),
-            PropertyKind::EventuallyAlways => {
-                (0..states.len()).find(|&k| terminal(k) && !(p.holds)(model, &states[k])).map(|k| k as u32)
-            }
+            PropertyKind::EventuallyAlways => (0..states.len())
+                .find(|&k| terminal(k) && !(p.holds)(model, &states[k]))
+                .map(|k| k as u32),
             _ => None,
         };
         if let Some(k) = bad_end {
             violated.insert(p.name.to_string(), path_to(k));
         }
     }
-    assert!(is_acyclic(&succ), "the host model's state graph is expected to be acyclic");
+    assert!(
+        is_acyclic(&succ),
+        "the host model's state graph is expected to be acyclic"
+    );
     let sometimes_unreached = props
         .iter()
         .filter(|p| p.kind == PropertyKind::Sometimes && !reached.contains_key(p.name))
@@ -144,7 +154,9 @@ fn eventually_violation<M: Model>(
 ) -> Option<u32> {
     let n_init = model.init_states().len().min(states.len());
     let mut seen = vec![false; states.len()];
-    let mut frontier: Vec<u32> = (0..n_init as u32).filter(|&k| !holds(model, &states[k as usize])).collect();
+    let mut frontier: Vec<u32> = (0..n_init as u32)
+        .filter(|&k| !holds(model, &states[k as usize]))
+        .collect();
     for &k in &frontier {
         seen[k as usize] = true;
     }
