@@ -1,1 +1,3 @@
-mod placeholder {}
+//! The repository's integration tests: one binary, one module per concern.
+
+mod hygiene;

@@ -1,4 +1,6 @@
 //! lockstep-models: the Azure Functions host and Event Hubs models, written
 //! against lockstep's public API only.
 
+pub mod bench;
 pub mod host;
+pub mod host_abstract;

@@ -1,0 +1,208 @@
+//! The model registry: how a models crate tells the CLI what it can check.
+//!
+//! The harness knows no model by name. A models crate builds a [`Registry`]
+//! of [`ModelEntry`]s, each with a constructor per level (`spec`, `impl`), and
+//! hands it to [`crate::cli::main_with`]. Adapters ([`ModelEntry::with_spec`])
+//! turn any [`Model`] constructor into the type-erased closures the CLI calls,
+//! so every registered model gets check, replay, run, sweep and the headline
+//! for free.
+
+use std::collections::BTreeMap;
+
+use crate::explore::{self, CheckOptions, Model};
+use crate::report::{Bounds, Report};
+
+/// Extra scenario knobs that are not bounds (`offline = true`, `bundle = false`),
+/// stringified. Models parse what they understand and reject the rest.
+pub type Params = BTreeMap<String, String>;
+
+/// What the CLI asks a model level to do.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub variant: String,
+    /// Defaults of the entry overridden by `--bound` / scenario bounds.
+    pub bounds: Bounds,
+    pub params: Params,
+    pub opts: CheckOptions,
+    /// Fault rules from a scenario's `[[faults]]` (empty from the command line).
+    pub faults: Vec<crate::world::FaultSpec>,
+}
+
+type CheckFn = dyn Fn(&Request) -> Result<Report, String> + Send + Sync;
+type ReplayFn = dyn Fn(&Request, &str) -> Result<Report, String> + Send + Sync;
+
+/// One level (`spec` or `impl`) of a registered model.
+pub struct LevelEntry {
+    pub default_bounds: Bounds,
+    pub check: Box<CheckFn>,
+    /// Replays a schedule string (seed-only replays go through `check` with the
+    /// seed and strategy set).
+    pub replay: Box<ReplayFn>,
+}
+
+/// A registered model: its variants and the levels it can be checked at.
+pub struct ModelEntry {
+    pub name: String,
+    pub description: String,
+    pub variants: Vec<String>,
+    /// `spec` and/or `impl`, in the order `check` tries them by default.
+    pub levels: BTreeMap<String, LevelEntry>,
+    /// The level used when none is given.
+    pub default_level: String,
+}
+
+impl ModelEntry {
+    pub fn new(name: &str, description: &str, variants: &[&str]) -> Self {
+        ModelEntry {
+            name: name.to_string(),
+            description: description.to_string(),
+            variants: variants.iter().map(|v| v.to_string()).collect(),
+            levels: BTreeMap::new(),
+            default_level: "spec".to_string(),
+        }
+    }
+
+    /// Registers the protocol level: `ctor(variant, bounds, params)` builds the model.
+    pub fn with_spec<M, F>(mut self, default_bounds: Bounds, ctor: F) -> Self
+    where
+        M: Model + 'static,
+        F: Fn(&str, &Bounds, &Params) -> Result<M, String> + Send + Sync + 'static,
+    {
+        let ctor = std::sync::Arc::new(ctor);
+        let name = self.name.clone();
+        let check_ctor = ctor.clone();
+        let check_name = name.clone();
+        let check = move |req: &Request| -> Result<Report, String> {
+            let model = check_ctor(&req.variant, &req.bounds, &req.params)?;
+            let mut report = explore::protocol::check(&model, &req.opts);
+            attach_spec_schedule(&model, &check_name, req, &mut report);
+            Ok(report)
+        };
+        let replay = move |req: &Request, schedule: &str| -> Result<Report, String> {
+            let model = ctor(&req.variant, &req.bounds, &req.params)?;
+            let mut report = explore::walk::replay(&model, schedule)?;
+            report.replay = spec_replay_command(&name, req, schedule);
+            Ok(report)
+        };
+        if self.levels.is_empty() {
+            self.default_level = "spec".to_string();
+        }
+        self.levels.insert(
+            "spec".to_string(),
+            LevelEntry {
+                default_bounds,
+                check: Box::new(check),
+                replay: Box::new(replay),
+            },
+        );
+        self
+    }
+
+    /// Registers an arbitrary level from closures (used by the implementation-level adapter).
+    pub fn with_level(mut self, level: &str, entry: LevelEntry) -> Self {
+        self.levels.insert(level.to_string(), entry);
+        self
+    }
+
+    /// Makes `level` the default for `check` and `replay`.
+    pub fn default_level(mut self, level: &str) -> Self {
+        self.default_level = level.to_string();
+        self
+    }
+}
+
+/// Derives the schedule string of a protocol-level counterexample (the indices
+/// of the chosen actions) so it can be replayed with `--schedule`.
+fn attach_spec_schedule<M: Model>(model: &M, name: &str, req: &Request, report: &mut Report) {
+    if report.trace.is_empty() {
+        report.replay = check_command(name, "spec", req);
+        return;
+    }
+    match explore::walk::schedule_of_trace(model, &report.trace) {
+        Some(schedule) => {
+            report.replay = spec_replay_command(name, req, &schedule);
+            report.schedule = Some(schedule);
+        }
+        None => report.replay = check_command(name, "spec", req),
+    }
+}
+
+/// `--bound k=v` arguments in name order.
+pub fn bound_args(bounds: &Bounds) -> String {
+    bounds
+        .iter()
+        .map(|(k, v)| format!(" --bound {k}={v}"))
+        .collect()
+}
+
+/// `--param k=v` arguments in name order.
+pub fn param_args(params: &Params) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!(" --param {k}={v}"))
+        .collect()
+}
+
+/// The exact `lockstep check` command that reproduces a deterministic check.
+pub fn check_command(model: &str, level: &str, req: &Request) -> String {
+    format!(
+        "lockstep check {model} --variant {} --level {level}{}{} --strategy {} --seed {}",
+        req.variant,
+        bound_args(&req.bounds),
+        param_args(&req.params),
+        req.opts.strategy.as_str(),
+        req.opts.seed
+    )
+}
+
+fn spec_replay_command(model: &str, req: &Request, schedule: &str) -> String {
+    format!(
+        "lockstep replay {model} --variant {} --level spec{}{} --schedule {schedule}",
+        req.variant,
+        bound_args(&req.bounds),
+        param_args(&req.params)
+    )
+}
+
+/// Everything the CLI can check, plus the headline and benchmark hooks.
+#[derive(Default)]
+pub struct Registry {
+    pub models: Vec<ModelEntry>,
+    /// The checks `lockstep` with no arguments runs, in order.
+    pub headline: Vec<HeadlineItem>,
+    /// Benchmark sections `lockstep bench` runs, in order.
+    pub benches: Vec<BenchSection>,
+    /// Scenario directories listed by `lockstep list`.
+    pub scenario_dirs: Vec<String>,
+}
+
+/// One row of the headline table.
+#[derive(Clone, Debug)]
+pub struct HeadlineItem {
+    pub model: String,
+    pub variant: String,
+    pub level: String,
+    pub bounds: Bounds,
+    pub strategy: explore::Strategy,
+}
+
+/// A benchmark: a name and a function that prints (text) or returns (JSON) its figures.
+pub struct BenchSection {
+    pub name: String,
+    pub run: Box<dyn Fn(&BenchOptions) -> serde_json::Value + Send + Sync>,
+}
+
+/// Options passed to every benchmark section.
+#[derive(Clone, Debug, Default)]
+pub struct BenchOptions {
+    /// Smaller sizes, for a smoke run in CI.
+    pub quick: bool,
+    /// Threads for parallel sections (0 = all cores).
+    pub threads: usize,
+}
+
+impl Registry {
+    pub fn find(&self, name: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.name == name)
+    }
+}
