@@ -26,10 +26,12 @@
 //! * The `ApplicationStopping` flag is set before `StopAsync` runs (the ordering A.5.5
 //!   asks to keep explicit); a planted test mutation reverses it.
 
+use std::collections::BTreeMap;
+
 use lockstep::explore::{Model, Property};
 use lockstep::report::Bounds;
 
-use super::spec_action::{Action, Step, ACTOR_CHANNELS, ACTOR_STOP, ACTOR_WORKER};
+use super::spec_action::{Action, Step, ACTOR_CHANNELS, ACTOR_ENV, ACTOR_STOP, ACTOR_WORKER};
 use super::spec_log::{actor_name, render_log, render_state, Log};
 use super::spec_state::{Actor, Chan, HostSt, HostState, Pc, StopPc, MAX_ACTORS, NONE};
 
@@ -203,6 +205,29 @@ impl HostSpec {
         })
     }
 
+    /// The registry constructor: `params` are scenario `[params]` / `--param k=v` values
+    /// (see [`HostEnv::PARAMS`]), each `true` or `false`.
+    pub fn from_params(
+        variant: &str,
+        bounds: &Bounds,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let mut env = HostEnv::default();
+        for (key, value) in params {
+            let value = match value.as_str() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(format!(
+                        "host parameter `{key}` = `{other}`: expected true or false"
+                    ))
+                }
+            };
+            env.set(key, value)?;
+        }
+        HostSpec::with_env(variant, bounds, env)
+    }
+
     #[cfg(test)]
     pub(crate) fn with_mutation(mut self, mutation: Mutation) -> Self {
         self.mutation = mutation;
@@ -226,6 +251,7 @@ impl HostSpec {
             ACTOR_STOP => "stop".to_string(),
             ACTOR_WORKER => "worker".to_string(),
             ACTOR_CHANNELS => "channel-manager".to_string(),
+            ACTOR_ENV => "environment".to_string(),
             a => actor_name(a, self.cfg.attempts),
         }
     }
@@ -233,14 +259,6 @@ impl HostSpec {
     /// Renders a state (also used by `format_state`).
     pub fn describe(&self, s: &HostSt) -> String {
         render_state(s, self.n_actors(), self.cfg.attempts)
-    }
-
-    fn choices(v: Option<bool>) -> &'static [bool] {
-        match v {
-            Some(false) => &[false],
-            Some(true) => &[true],
-            None => &[false, true],
-        }
     }
 }
 
@@ -258,46 +276,34 @@ impl Model for HostSpec {
         self.bounds.clone()
     }
 
+    /// One initial state: nothing chosen yet. The first step picks the environment
+    /// (see [`Step::Setup`]), so every counterexample starts by saying what it was.
     fn init_states(&self) -> Vec<HostSt> {
-        let mut out = Vec::new();
-        for &bundle in HostSpec::choices(self.env.bundle) {
-            for &writable in HostSpec::choices(self.env.writable) {
-                for &offline in HostSpec::choices(self.env.offline) {
-                    for &stop in HostSpec::choices(self.env.stop) {
-                        for present in 0..=self.cfg.restarts as usize {
-                            let mut actors = [Actor::ABSENT; MAX_ACTORS];
-                            for a in actors.iter_mut().take(1 + self.cfg.attempts as usize) {
-                                *a = Actor::idle();
-                            }
-                            for r in self.requesters().take(present) {
-                                actors[r] = Actor::idle();
-                            }
-                            out.push(HostSt {
-                                actors,
-                                queue: [0; MAX_ACTORS],
-                                qlen: 0,
-                                holder: NONE,
-                                state: HostState::Default,
-                                active: NONE,
-                                chan: Chan::None,
-                                chan_shutdown_pending: false,
-                                cached: false,
-                                latch: false,
-                                shutdown: false,
-                                stop: if stop { StopPc::Idle } else { StopPc::Absent },
-                                used_storage: 0,
-                                used_worker: 0,
-                                used_exceptions: 0,
-                                bundle,
-                                writable,
-                                offline,
-                            });
-                        }
-                    }
-                }
-            }
+        let mut actors = [Actor::ABSENT; MAX_ACTORS];
+        for a in actors.iter_mut().take(1 + self.cfg.attempts as usize) {
+            *a = Actor::idle();
         }
-        out
+        vec![HostSt {
+            actors,
+            queue: [0; MAX_ACTORS],
+            qlen: 0,
+            holder: NONE,
+            state: HostState::Default,
+            active: NONE,
+            chan: Chan::None,
+            chan_shutdown_pending: false,
+            cached: false,
+            latch: false,
+            shutdown: false,
+            stop: StopPc::Absent,
+            used_storage: 0,
+            used_worker: 0,
+            used_exceptions: 0,
+            configured: false,
+            bundle: false,
+            writable: false,
+            offline: false,
+        }]
     }
 
     fn actions(&self, state: &HostSt, out: &mut Vec<Action>) {
@@ -403,6 +409,23 @@ impl Model for HostSpec {
 
     fn format_action(&self, action: &Action) -> String {
         let label = match action.step {
+            Step::Setup {
+                bundle,
+                writable,
+                offline,
+                stop,
+                requesters,
+            } => {
+                let yes_no = |b: bool, yes: &str, no: &str| if b { yes } else { no }.to_string();
+                return [
+                    yes_no(bundle, "extension bundle", "no bundle"),
+                    yes_no(writable, "writable file system", "read-only file system"),
+                    yes_no(offline, "app_offline.htm present", "online"),
+                    yes_no(stop, "a shutdown comes", "no shutdown"),
+                    format!("{requesters} restart requester(s)"),
+                ]
+                .join(", ");
+            }
             Step::Boot => "StartAsync -> StartHostAsync".to_string(),
             Step::Enter { .. } if self.is_requester(action.actor) => "RestartHostAsync".to_string(),
             Step::Enter { .. } => "StartHostAsync -> Unsync".to_string(),

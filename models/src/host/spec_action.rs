@@ -24,6 +24,15 @@ pub enum WorkerOutcome {
 /// One kind of step; which actor takes it is in [`Action::actor`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Step {
+    /// The environment of the run: extension bundle, writable file system, offline marker,
+    /// whether a shutdown comes, and how many restart requesters come.
+    Setup {
+        bundle: bool,
+        writable: bool,
+        offline: bool,
+        stop: bool,
+        requesters: u8,
+    },
     /// start#1: `StartAsync` -> `StartHostAsync`: register op, await the semaphore.
     Boot,
     /// The continuation after the semaphore is granted: `StartHostAsync` step 3 (or
@@ -58,6 +67,7 @@ pub enum Step {
 pub const ACTOR_STOP: u8 = 0xF0;
 pub const ACTOR_WORKER: u8 = 0xF1;
 pub const ACTOR_CHANNELS: u8 = 0xF2;
+pub const ACTOR_ENV: u8 = 0xF3;
 
 /// A step plus what it did (see `spec_log`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,6 +81,7 @@ impl Action {
     /// A short stable name of the step kind, for tests and trace fields.
     pub fn kind(&self) -> &'static str {
         match self.step {
+            Step::Setup { .. } => "setup",
             Step::Boot => "boot",
             Step::Enter {
                 config_error: false,

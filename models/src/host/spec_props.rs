@@ -5,13 +5,17 @@ use lockstep::report::WaitEdge;
 
 use super::spec::{HostSpec, Mutation};
 use super::spec_action::{
-    RestartKind, Step, WorkerOutcome, ACTOR_CHANNELS, ACTOR_STOP, ACTOR_WORKER,
+    RestartKind, Step, WorkerOutcome, ACTOR_CHANNELS, ACTOR_ENV, ACTOR_STOP, ACTOR_WORKER,
 };
 use super::spec_state::{host_bits, Actor, Chan, HostSt, HostState, Mode, Op, Pc, StopPc, NONE};
 
 impl HostSpec {
     /// The steps enabled in `s`, without their logs.
     pub(crate) fn candidates(&self, s: &HostSt, out: &mut Vec<(u8, Step)>) {
+        if !s.configured {
+            self.setup_choices(out);
+            return;
+        }
         let no_skip = |a: &Actor| !s.offline && a.mode == Mode::Normal;
         for i in 0..self.n_actors() {
             let a = s.actors[i];
@@ -221,5 +225,31 @@ impl HostSpec {
             }
         }
         edges
+    }
+
+    /// Every environment the knobs allow (`None` = both values), fewest requesters first.
+    fn setup_choices(&self, out: &mut Vec<(u8, Step)>) {
+        let both = |v: Option<bool>| match v {
+            Some(b) => vec![b],
+            None => vec![false, true],
+        };
+        for bundle in both(self.env.bundle) {
+            for writable in both(self.env.writable) {
+                for offline in both(self.env.offline) {
+                    for stop in both(self.env.stop) {
+                        for requesters in 0..=self.cfg.restarts {
+                            let step = Step::Setup {
+                                bundle,
+                                writable,
+                                offline,
+                                stop,
+                                requesters,
+                            };
+                            out.push((ACTOR_ENV, step));
+                        }
+                    }
+                }
+            }
+        }
     }
 }

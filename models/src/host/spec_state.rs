@@ -197,8 +197,10 @@ pub struct HostSt {
     pub used_storage: u8,
     pub used_worker: u8,
     pub used_exceptions: u8,
-    /// Environment of this run (fixed at start): extension bundle configured, writable
-    /// file system, `app_offline.htm` present.
+    /// The environment below has been chosen (the model's first step).
+    pub configured: bool,
+    /// Environment of this run (fixed by the first step): extension bundle configured,
+    /// writable file system, `app_offline.htm` present.
     pub bundle: bool,
     pub writable: bool,
     pub offline: bool,

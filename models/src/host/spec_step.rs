@@ -37,6 +37,21 @@ impl HostSpec {
     /// the step is enabled.
     pub(crate) fn apply(&self, s: &mut HostSt, actor: u8, step: Step, log: &mut Log) {
         match step {
+            Step::Setup {
+                bundle,
+                writable,
+                offline,
+                stop,
+                requesters,
+            } => {
+                s.configured = true;
+                (s.bundle, s.writable, s.offline) = (bundle, writable, offline);
+                s.stop = if stop { StopPc::Idle } else { StopPc::Absent };
+                let first = self.cfg.attempts as usize + 1;
+                for r in first..first + requesters as usize {
+                    s.actors[r].pc = Pc::Idle;
+                }
+            }
             Step::Boot => self.boot(s, log),
             Step::Enter { config_error } => self.enter(s, actor, config_error, log),
             Step::MetaResume => self.meta_resume(s, actor, log),

@@ -1,17 +1,16 @@
-//! Tests of the host protocol model. Every verdict is found by exploring the model (the
-//! local BFS in `test_bfs`); nothing is declared. Counts are pinned so that a change to
-//! the model's semantics shows up as a test diff.
+//! Tests of the host protocol model. Every verdict is found by exploring the model with
+//! the harness checker (`lockstep::explore::protocol::check`, BFS); nothing is declared.
+//! Counterexample shapes, lengths and state counts are pinned, so a change of semantics
+//! shows up as a test diff. The small local BFS in `test_bfs` cross-checks the counts.
 
-use lockstep::explore::Model;
-use lockstep::report::{Bounds, WaitEdge};
+use lockstep::explore::{protocol, walk, CheckOptions, Model};
+use lockstep::report::{Bounds, Report, Verdict, WaitEdge};
 
 use super::spec::{HostEnv, HostSpec, Mutation};
 use super::spec_action::Action;
 use super::spec_log::Ev;
 use super::spec_state::HostState;
-use super::test_bfs::{explore, Outcome};
-
-const BUDGET: usize = 2_000_000;
+use super::test_bfs::explore;
 
 fn bounds(pairs: &[(&str, i64)]) -> Bounds {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -25,21 +24,60 @@ fn env(pairs: &[(&str, bool)]) -> HostEnv {
     e
 }
 
-fn check(variant: &str, b: &[(&str, i64)], e: &[(&str, bool)]) -> (HostSpec, Outcome<HostSpec>) {
-    let m = HostSpec::with_env(variant, &bounds(b), env(e)).unwrap();
-    let o = explore(&m, BUDGET);
-    (m, o)
+fn model(variant: &str, b: &[(&str, i64)], e: &[(&str, bool)]) -> HostSpec {
+    HostSpec::with_env(variant, &bounds(b), env(e)).unwrap()
 }
 
-/// `actor:kind` of each step, the shape of a counterexample.
+fn check(m: &HostSpec) -> Report {
+    protocol::check(m, &CheckOptions::default())
+}
+
+/// The counterexample's actions, recovered by re-walking the model along the trace.
+fn actions_of(m: &HostSpec, report: &Report) -> Vec<Action> {
+    let schedule = walk::schedule_of_trace(m, &report.trace).expect("trace replays on the model");
+    let mut state = m.init_states()[0];
+    let mut path = Vec::new();
+    for index in walk::parse_schedule(&schedule).unwrap() {
+        let mut enabled = Vec::new();
+        m.actions(&state, &mut enabled);
+        state = m.next_state(&state, &enabled[index]).unwrap();
+        path.push(enabled[index]);
+    }
+    path
+}
+
+/// `actor:kind` of each step after the environment setup: the shape of a counterexample.
 fn shape(m: &HostSpec, path: &[Action]) -> Vec<String> {
-    path.iter()
+    assert_eq!(path[0].kind(), "setup");
+    path[1..]
+        .iter()
         .map(|a| format!("{}:{}", m.actor(a), a.kind()))
         .collect()
 }
 
-fn violated(o: &Outcome<HostSpec>) -> Vec<&str> {
-    o.violated.keys().map(|k| k.as_str()).collect()
+fn verdict_of(report: &Report, property: &str) -> Verdict {
+    let found = report.properties.iter().find(|p| p.name == property);
+    found
+        .unwrap_or_else(|| panic!("no result for {property}: {:?}", report.properties))
+        .verdict
+}
+
+fn assert_all_hold(report: &Report) {
+    assert_eq!(
+        report.verdict,
+        Verdict::Holds,
+        "{:?} {:?}",
+        report.property,
+        report.notes
+    );
+    assert!(
+        report
+            .properties
+            .iter()
+            .all(|p| p.verdict == Verdict::Holds),
+        "{:?}",
+        report.properties
+    );
 }
 
 const SEED_ENV: &[(&str, bool)] = &[("bundle", true), ("writable", true), ("stop", false)];
@@ -74,6 +112,16 @@ fn constructor_rejects_bad_input_with_clear_errors() {
     assert!(err.contains("too large"), "{err}");
     let err = HostEnv::default().set("bundel", true).err().unwrap();
     assert!(err.contains("unknown host parameter `bundel`"), "{err}");
+    let params = [("offline".to_string(), "maybe".to_string())]
+        .into_iter()
+        .collect();
+    let err = HostSpec::from_params("fix-11825", &Bounds::new(), &params)
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("`offline`") && err.contains("true or false"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -90,6 +138,8 @@ fn bounds_default_and_are_echoed() {
         (m.name(), m.variant()),
         ("host".to_string(), "pre-10766".to_string())
     );
+    let report = check(&HostSpec::new("fix-11825", &Bounds::new()).unwrap());
+    assert_eq!(report.bounds, HostSpec::default_bounds());
 }
 
 /// #10766: the first start fails on storage, the retry's BuildHost reaches the provider,
@@ -97,10 +147,13 @@ fn bounds_default_and_are_echoed() {
 /// semaphore its own start holds.
 #[test]
 fn pre_10766_deadlocks_on_the_seed_story() {
-    let (m, o) = check("pre-10766", SEED_BOUNDS, SEED_ENV);
-    let path = o.deadlock.as_ref().expect("pre-10766 must deadlock");
+    let m = model("pre-10766", SEED_BOUNDS, SEED_ENV);
+    let report = check(&m);
+    assert_eq!(report.verdict, Verdict::Violated);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let path = actions_of(&m, &report);
     assert_eq!(
-        shape(&m, path),
+        shape(&m, &path),
         [
             "start#1:boot",
             "start#1:enter",
@@ -112,39 +165,49 @@ fn pre_10766_deadlocks_on_the_seed_story() {
         ]
     );
     let last = path.last().unwrap();
+    assert!(last.log.contains(Ev::MetaShutdownAll));
     assert!(last.log.contains(Ev::MetaNoChannels {
         state: HostState::Error,
         starting: false
     }));
     assert!(last.log.contains(Ev::InlineRestart) && last.log.contains(Ev::InlineWaitsOwnSem));
-    let text = m.format_action(last);
+    let text = &report.trace.last().unwrap().fields["action"];
     assert!(
         text.contains(
             "metadata provider: no channels, state Error (not starting) -> RestartHost inline"
         ),
         "{text}"
     );
-    let wait_for = m.wait_for(o.deadlock_state.as_ref().unwrap());
+    assert_eq!(report.trace.last().unwrap().task, "start#2");
+    assert_eq!(verdict_of(&report, "non-reentrancy"), Verdict::Violated);
+    assert_eq!(report.states, 15);
+}
+
+/// The wait-for cycle of the seed story's deadlock: start#2 waits on the semaphore it holds.
+#[test]
+fn the_deadlock_wait_for_cycle_is_a_self_loop_through_restart() {
+    let m = model("pre-10766", SEED_BOUNDS, SEED_ENV);
+    let o = explore(&m, 1_000);
+    let state = o.deadlock_state.expect("deadlock");
     assert_eq!(
-        wait_for,
+        m.wait_for(&state),
         [WaitEdge {
             task: "start#2 (RestartHost inline)".into(),
             resource: "host-start-semaphore".into(),
             holder: Some("start#2".into()),
         }]
     );
-    assert!(violated(&o).contains(&"non-reentrancy"));
-    assert_eq!(o.states, 14);
 }
 
 #[test]
 fn pre_10766_deadlocks_at_default_bounds() {
-    let (m, o) = check("pre-10766", &[], &[]);
-    let path = o.deadlock.as_ref().expect("pre-10766 must deadlock");
+    let m = HostSpec::new("pre-10766", &Bounds::new()).unwrap();
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
     // Shortest: without a bundle the provider is reached at call site (ii), in the retry's
     // host StartAsync, before anything was cached.
     assert_eq!(
-        shape(&m, path),
+        shape(&m, &actions_of(&m, &report)),
         [
             "start#1:boot",
             "start#1:enter",
@@ -154,7 +217,7 @@ fn pre_10766_deadlocks_at_default_bounds() {
             "start#2:host-start",
         ]
     );
-    assert_eq!(o.states, 20_432);
+    assert_eq!(report.states, 20_433);
 }
 
 /// #11617 / #11824: the worker misses its startup deadline on the first start, BuildHost
@@ -167,10 +230,12 @@ fn fix_11142_deadlocks_on_the_worker_timeout_story() {
         ("worker_timeouts", 1),
         ("host_exceptions", 0),
     ];
-    let (m, o) = check("fix-11142", b, &[("bundle", true), ("stop", false)]);
-    let path = o.deadlock.as_ref().expect("fix-11142 must deadlock");
+    let m = model("fix-11142", b, &[("bundle", true), ("stop", false)]);
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let path = actions_of(&m, &report);
     assert_eq!(
-        shape(&m, path),
+        shape(&m, &path),
         [
             "start#1:boot",
             "start#1:enter",
@@ -180,12 +245,18 @@ fn fix_11142_deadlocks_on_the_worker_timeout_story() {
             "start#2:enter",
         ]
     );
-    assert!(path[3].log.contains(Ev::ErrorHandler { active: true }));
+    assert!(path[4].log.contains(Ev::ErrorHandler { active: true }));
+    assert!(!path[4]
+        .log
+        .events()
+        .any(|e| matches!(e, Ev::HostBuilt { .. })));
     // The default check finds the same 6-step story.
-    let (m, o) = check("fix-11142", &[], &[]);
-    let path = o.deadlock.as_ref().expect("fix-11142 must deadlock");
-    assert_eq!(path.len(), 6);
-    assert!(shape(&m, path).contains(&"worker:worker-timeout".to_string()));
+    let m = HostSpec::new("fix-11142", &Bounds::new()).unwrap();
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let path = actions_of(&m, &report);
+    assert_eq!(path.len(), 7);
+    assert!(shape(&m, &path).contains(&"worker:worker-timeout".to_string()));
 }
 
 /// The brief's "fix-11142 deadlocks only via a worker timeout" holds where the channel
@@ -199,56 +270,63 @@ fn fix_11142_needs_a_worker_timeout_on_a_read_only_file_system() {
         ("worker_timeouts", 0),
         ("host_exceptions", 1),
     ];
-    let (_, o) = check("fix-11142", b, e);
-    assert!(
-        o.deadlock.is_none(),
-        "no deadlock without worker timeouts on a read-only FS"
-    );
-    assert!(
-        o.holds(),
-        "{:?} {:?}",
-        o.violated.keys(),
-        o.sometimes_unreached
-    );
-    let (m, o) = check("fix-11142", &[("restarts", 0), ("worker_timeouts", 1)], e);
-    let path = o
-        .deadlock
-        .as_ref()
-        .expect("a worker timeout deadlocks fix-11142");
-    assert!(shape(&m, path).contains(&"worker:worker-timeout".to_string()));
+    assert_all_hold(&check(&model("fix-11142", b, e)));
+    let m = model("fix-11142", &[("restarts", 0), ("worker_timeouts", 1)], e);
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    assert!(shape(&m, &actions_of(&m, &report)).contains(&"worker:worker-timeout".to_string()));
 }
 
 /// Spec A.5.4: on a writable file system the retry's BuildHost shuts the channels down
 /// itself, and in a retry ActiveHost is null, so a storage outage alone deadlocks 11142.
+/// A restart's NotifyHostStopping does the same on a read-only file system.
 #[test]
-fn fix_11142_deadlocks_after_a_storage_outage_on_a_writable_file_system() {
-    let (m, o) = check("fix-11142", SEED_BOUNDS, SEED_ENV);
-    let path = o
-        .deadlock
-        .as_ref()
-        .expect("A.5.4: fix-11142 is incomplete at call site (i)");
-    assert_eq!(path.len(), 7);
-    assert!(shape(&m, path).contains(&"start#1:host-start-storage-error".to_string()));
+fn fix_11142_deadlocks_after_a_storage_outage_when_the_channel_is_gone() {
+    let m = model("fix-11142", SEED_BOUNDS, SEED_ENV);
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let path = actions_of(&m, &report);
+    assert_eq!(path.len(), 8);
+    assert!(shape(&m, &path).contains(&"start#1:host-start-storage-error".to_string()));
+    let b = &[
+        ("restarts", 1),
+        ("storage_failures", 1),
+        ("worker_timeouts", 0),
+        ("host_exceptions", 0),
+    ];
+    let m = model(
+        "fix-11142",
+        b,
+        &[("writable", false), ("bundle", true), ("stop", false)],
+    );
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let steps = shape(&m, &actions_of(&m, &report));
+    assert!(
+        steps.contains(&"channel-manager:channel-shutdown".to_string()),
+        "{steps:?}"
+    );
     // The same fault without a bundle (call site (ii) only) is fixed by 11142.
-    let (_, o) = check(
+    assert_all_hold(&check(&model(
         "fix-11142",
         SEED_BOUNDS,
         &[("bundle", false), ("stop", false)],
-    );
-    assert!(o.holds());
+    )));
 }
 
 #[test]
 fn fix_11825_holds_at_default_bounds() {
-    let (_, o) = check("fix-11825", &[], &[]);
-    assert!(o.deadlock.is_none());
-    assert!(o.violated.is_empty(), "{:?}", o.violated.keys());
-    assert!(
-        o.sometimes_unreached.is_empty(),
-        "{:?}",
-        o.sometimes_unreached
-    );
-    assert_eq!((o.states, o.edges), (47_733, 81_455));
+    let m = HostSpec::new("fix-11825", &Bounds::new()).unwrap();
+    let report = check(&m);
+    assert_all_hold(&report);
+    let sometimes: Vec<&str> = report
+        .properties
+        .iter()
+        .filter(|p| p.kind == "sometimes")
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(sometimes.len(), 8, "{sometimes:?}");
+    assert_eq!(report.states, 47_734);
 }
 
 #[test]
@@ -259,14 +337,9 @@ fn fix_11825_holds_at_larger_bounds() {
         ("worker_timeouts", 2),
         ("attempts", 6),
     ];
-    let (_, o) = check("fix-11825", b, &[]);
-    assert!(
-        o.holds(),
-        "{:?} {:?}",
-        o.violated.keys(),
-        o.sometimes_unreached
-    );
-    assert_eq!(o.states, 241_375);
+    let report = check(&model("fix-11825", b, &[]));
+    assert_all_hold(&report);
+    assert_eq!(report.states, 241_376);
 }
 
 /// Two quick restarts: the first one's start fails and spawns a retry that queues behind
@@ -280,42 +353,46 @@ fn fix_11825_two_restarts_let_a_stale_retry_replace_a_running_host() {
         ("worker_timeouts", 0),
         ("host_exceptions", 0),
     ];
-    let (m, o) = check("fix-11825", b, &[("stop", false)]);
-    assert!(o.deadlock.is_none());
-    let path = &o.violated["single-active-host"];
-    let steps = shape(&m, path);
+    let m = model("fix-11825", b, &[("stop", false)]);
+    let report = check(&m);
+    assert_eq!(verdict_of(&report, "deadlock"), Verdict::Holds);
+    assert_eq!(report.property.as_deref(), Some("single-active-host"));
+    let steps = shape(&m, &actions_of(&m, &report));
     assert_eq!(steps.last().unwrap(), "start#2:enter");
+    let failed = steps
+        .iter()
+        .find(|s| s.ends_with(":host-start-storage-error"))
+        .unwrap();
+    let other = if failed.starts_with("restart#1") {
+        "restart#2"
+    } else {
+        "restart#1"
+    };
+    assert!(failed.starts_with("restart#"), "{steps:?}");
     assert!(
-        steps.contains(&"restart#1:host-start-storage-error".to_string()),
+        steps.contains(&format!("{other}:dispatcher-init")),
         "{steps:?}"
     );
-    assert!(
-        steps.contains(&"restart#2:dispatcher-init".to_string()),
-        "{steps:?}"
-    );
-    assert_eq!(path.len(), 13);
+    assert_eq!(steps.len(), 13);
 }
 
 #[test]
 fn offline_start_holds_and_the_what_if_deadlocks() {
-    let (_, o) = check("fix-11825", &[], &[("offline", true)]);
-    assert!(o.deadlock.is_none());
-    assert!(
-        o.sometimes_unreached.is_empty(),
-        "{:?}",
-        o.sometimes_unreached
-    );
-    assert!(o.violated.is_empty(), "{:?}", o.violated.keys());
+    let report = check(&model("fix-11825", &[], &[("offline", true)]));
+    assert_all_hold(&report);
+    assert_eq!(verdict_of(&report, "offline-start"), Verdict::Holds);
     // If an offline BuildHost reached the provider (A.5.5's open question), Offline is not
     // "starting" for any variant: the first start deadlocks.
-    let (m, o) = check(
+    let m = model(
         "fix-11825",
         &[],
         &[("offline", true), ("offline_reaches_metadata", true)],
     );
-    let path = o.deadlock.as_ref().expect("offline what-if deadlocks");
-    assert_eq!(shape(&m, path), ["start#1:boot", "start#1:enter"]);
-    assert!(path[1].log.contains(Ev::MetaNoChannels {
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let path = actions_of(&m, &report);
+    assert_eq!(shape(&m, &path), ["start#1:boot", "start#1:enter"]);
+    assert!(path[2].log.contains(Ev::MetaNoChannels {
         state: HostState::Offline,
         starting: false
     }));
@@ -326,11 +403,10 @@ fn planted_permit_leak_is_found() {
     let m = HostSpec::new("fix-11825", &Bounds::new())
         .unwrap()
         .with_mutation(Mutation::LeakOnCancel);
-    let o = explore(&m, BUDGET);
-    assert!(
-        violated(&o).contains(&"permit-conservation"),
-        "{:?}",
-        o.violated.keys()
+    let report = check(&m);
+    assert_eq!(
+        verdict_of(&report, "permit-conservation"),
+        Verdict::Violated
     );
 }
 
@@ -339,11 +415,9 @@ fn planted_double_host_is_found() {
     let m = HostSpec::new("fix-11825", &Bounds::new())
         .unwrap()
         .with_mutation(Mutation::RestartKeepsPrev);
-    let o = explore(&m, BUDGET);
-    assert!(
-        violated(&o).contains(&"single-active-host"),
-        "{:?}",
-        o.violated.keys()
+    assert_eq!(
+        verdict_of(&check(&m), "single-active-host"),
+        Verdict::Violated
     );
 }
 
@@ -351,13 +425,10 @@ fn planted_double_host_is_found() {
 /// `ShutdownRequested`, the provider's inline restart no longer returns early.
 #[test]
 fn stopping_before_the_shutdown_flag_deadlocks_fix_11825() {
-    let base = HostSpec::with_env("fix-11825", &Bounds::new(), env(&[("stop", true)])).unwrap();
-    let m = base.with_mutation(Mutation::StoppingBeforeFlag);
-    let o = explore(&m, BUDGET);
-    let path = o
-        .deadlock
-        .as_ref()
-        .expect("Stopping without the flag deadlocks");
+    let m = model("fix-11825", &[], &[("stop", true)]).with_mutation(Mutation::StoppingBeforeFlag);
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let path = actions_of(&m, &report);
     assert!(path.iter().any(|a| a.kind() == "stop-async"));
     assert!(path.iter().any(|a| a.log.contains(Ev::InlineWaitsOwnSem)));
 }
@@ -365,14 +436,15 @@ fn stopping_before_the_shutdown_flag_deadlocks_fix_11825() {
 /// Liveness must be able to fail: with fewer retry slots than faults the host gives up.
 #[test]
 fn liveness_fails_when_attempts_do_not_cover_the_faults() {
-    let (m, o) = check("fix-11825", &[("attempts", 1)], &[]);
-    assert!(o.deadlock.is_none());
-    let path = &o.violated["eventually-running-or-stopped"];
-    assert!(
-        path.last().unwrap().log.contains(Ev::RetryCapReached),
-        "{}",
-        m.format_action(path.last().unwrap())
+    let m = model("fix-11825", &[("attempts", 1)], &[]);
+    let report = check(&m);
+    assert_eq!(verdict_of(&report, "deadlock"), Verdict::Holds);
+    assert_eq!(
+        report.property.as_deref(),
+        Some("eventually-running-or-stopped")
     );
+    let path = actions_of(&m, &report);
+    assert!(path.iter().any(|a| a.log.contains(Ev::RetryCapReached)));
 }
 
 #[test]
@@ -397,41 +469,64 @@ fn sometimes_properties_follow_the_bounds_and_environment() {
         ("worker_timeouts", 0),
         ("host_exceptions", 0),
     ];
-    let m = HostSpec::with_env(
-        "fix-11825",
-        &bounds(quiet),
-        env(&[("stop", false), ("offline", false)]),
-    )
-    .unwrap();
-    assert_eq!(
-        names(&m)
-            .iter()
-            .filter(|n| !n.contains("running") && !n.contains("-"))
-            .count(),
-        0
-    );
+    let m = model("fix-11825", quiet, &[("stop", false), ("offline", false)]);
     assert!(!names(&m).contains(&"storage-outage") && !names(&m).contains(&"stop-during-start"));
-    let o = explore(&m, BUDGET);
-    assert!(
-        o.holds(),
-        "{:?} {:?}",
-        o.violated.keys(),
-        o.sometimes_unreached
-    );
+    assert_all_hold(&check(&m));
+}
+
+/// A `sometimes` that cannot be reached fails the check (the vacuity guard): with no retry
+/// slot, a non-transient error can never park the host.
+#[test]
+fn an_unreachable_sometimes_fails_the_check() {
+    let m = model("fix-11825", &[("attempts", 0), ("host_exceptions", 1)], &[]);
+    let report = check(&m);
+    assert_eq!(report.verdict, Verdict::Violated);
+    assert_eq!(verdict_of(&report, "non-transient-park"), Verdict::Violated);
+    assert_eq!(verdict_of(&report, "deadlock"), Verdict::Holds);
+}
+
+/// The harness checker and the independent local BFS agree on state counts and on which
+/// properties are violated.
+#[test]
+fn two_checkers_agree() {
+    for (variant, b, e) in [
+        ("pre-10766", &[][..], &[][..]),
+        ("fix-11142", &[("restarts", 2)][..], &[("stop", false)][..]),
+        ("fix-11825", &[][..], &[][..]),
+        (
+            "fix-11825",
+            &[("restarts", 2), ("host_exceptions", 0)][..],
+            &[("stop", false)][..],
+        ),
+    ] {
+        let m = model(variant, b, e);
+        let report = check(&m);
+        let local = explore(&m, 2_000_000);
+        assert_eq!(report.states as usize, local.states, "{variant} {b:?}");
+        let mut by_harness: Vec<&str> = report
+            .properties
+            .iter()
+            .filter(|p| p.verdict == Verdict::Violated)
+            .map(|p| p.name.as_str())
+            .collect();
+        let mut by_local: Vec<&str> = local.violated.keys().map(|k| k.as_str()).collect();
+        by_local.extend(local.sometimes_unreached.iter().map(|k| k.as_str()));
+        if local.deadlock.is_some() {
+            by_local.push("deadlock");
+        }
+        by_harness.sort_unstable();
+        by_local.sort_unstable();
+        assert_eq!(by_harness, by_local, "{variant} {b:?}");
+    }
 }
 
 #[test]
-fn exploration_is_deterministic() {
-    let (m, a) = check("pre-10766", &[], &[]);
-    let (_, b) = check("pre-10766", &[], &[]);
-    assert_eq!((a.states, a.edges), (b.states, b.edges));
-    let fmt = |o: &Outcome<HostSpec>| {
-        o.deadlock
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|x| m.format_action(x))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(fmt(&a), fmt(&b));
+fn checks_are_deterministic() {
+    let m = HostSpec::new("pre-10766", &Bounds::new()).unwrap();
+    let (a, b) = (check(&m), check(&m));
+    assert_eq!(a.states, b.states);
+    assert_eq!(
+        serde_json::to_string(&a.trace).unwrap(),
+        serde_json::to_string(&b.trace).unwrap()
+    );
 }

@@ -10,7 +10,6 @@ use lockstep::explore::{Model, PropertyKind};
 /// Everything one exploration found.
 pub struct Outcome<M: Model> {
     pub states: usize,
-    pub edges: usize,
     /// Shortest path to a deadlock (a terminal state that is not at rest).
     pub deadlock: Option<Vec<M::Action>>,
     /// Per violated property, a shortest counterexample (liveness: a path to a bad end).
@@ -18,12 +17,6 @@ pub struct Outcome<M: Model> {
     pub sometimes_unreached: Vec<String>,
     /// The terminal state of the deadlock path.
     pub deadlock_state: Option<M::State>,
-}
-
-impl<M: Model> Outcome<M> {
-    pub fn holds(&self) -> bool {
-        self.deadlock.is_none() && self.violated.is_empty() && self.sometimes_unreached.is_empty()
-    }
 }
 
 fn fingerprint<S: Hash>(s: &S) -> u64 {
@@ -52,7 +45,6 @@ pub fn explore<M: Model>(model: &M, max_states: usize) -> Outcome<M> {
     let mut reached: BTreeMap<String, bool> = BTreeMap::new();
     let mut deadlock_at: Option<u32> = None;
     let mut actions = Vec::new();
-    let mut edges = 0;
     let mut i = 0;
     while i < states.len() {
         let s = states[i].clone();
@@ -79,7 +71,6 @@ pub fn explore<M: Model>(model: &M, max_states: usize) -> Outcome<M> {
             let next = model
                 .next_state(&s, &a)
                 .expect("enumerated action is enabled");
-            edges += 1;
             let fp = fingerprint(&next);
             let j = match index.get(&fp) {
                 Some(&j) => j,
@@ -136,7 +127,6 @@ pub fn explore<M: Model>(model: &M, max_states: usize) -> Outcome<M> {
         .collect();
     Outcome {
         states: states.len(),
-        edges,
         deadlock: deadlock_at.map(path_to),
         deadlock_state: deadlock_at.map(|k| states[k as usize].clone()),
         violated,
