@@ -376,6 +376,52 @@ fn fix_11825_two_restarts_let_a_stale_retry_replace_a_running_host() {
     assert_eq!(steps.len(), 13);
 }
 
+/// Two quick restarts again, with a bad host.json: the second restart's BuildHost throws
+/// HostConfigurationException and spawns an error-mode retry; the first restart (queued
+/// before that retry existed) then fails too and spawns a normal retry. The error-mode
+/// retry parks the host in Error with a *started* minimal host; the stale normal retry's
+/// provider sees Error with a started tracked host, which fix-11825 still reads as "not
+/// starting": RestartHost inline, and the same self-deadlock.
+#[test]
+fn fix_11825_deadlocks_when_a_stale_retry_follows_a_parked_host() {
+    let b = &[("restarts", 2), ("attempts", 4), ("worker_timeouts", 0)];
+    let m = model(
+        "fix-11825",
+        b,
+        &[("stop", false), ("offline", false), ("bundle", true)],
+    );
+    let report = check(&m);
+    assert_eq!(report.property.as_deref(), Some("deadlock"));
+    let path = actions_of(&m, &report);
+    let steps = shape(&m, &path);
+    assert_eq!(steps.len(), 14, "{steps:?}");
+    assert!(
+        steps.iter().any(|s| s.ends_with(":enter-config-error")),
+        "{steps:?}"
+    );
+    assert!(path.iter().any(|a| a.log.contains(Ev::Parked)));
+    let last = path.last().unwrap();
+    assert!(last.log.contains(Ev::MetaNoChannels {
+        state: HostState::Error,
+        starting: false
+    }));
+    assert!(last.log.contains(Ev::InlineWaitsOwnSem));
+    assert_eq!(report.states, 27_727);
+    // Without non-transient errors the same two restarts cannot deadlock fix-11825.
+    let b = &[
+        ("restarts", 2),
+        ("attempts", 4),
+        ("worker_timeouts", 0),
+        ("host_exceptions", 0),
+    ];
+    let report = check(&model(
+        "fix-11825",
+        b,
+        &[("stop", false), ("offline", false), ("bundle", true)],
+    ));
+    assert_eq!(verdict_of(&report, "deadlock"), Verdict::Holds);
+}
+
 #[test]
 fn offline_start_holds_and_the_what_if_deadlocks() {
     let report = check(&model("fix-11825", &[], &[("offline", true)]));
@@ -529,4 +575,42 @@ fn checks_are_deterministic() {
         serde_json::to_string(&a.trace).unwrap(),
         serde_json::to_string(&b.trace).unwrap()
     );
+}
+
+/// Figures for the report (release: `cargo test --release -p lockstep-models host_figures
+/// -- --ignored --nocapture`). Prints, asserts nothing timed.
+#[test]
+#[ignore]
+fn host_figures() {
+    for (variant, b) in [
+        ("pre-10766", &[][..]),
+        ("fix-11142", &[][..]),
+        ("fix-11825", &[][..]),
+        (
+            "fix-11825",
+            &[
+                ("restarts", 1),
+                ("storage_failures", 2),
+                ("worker_timeouts", 2),
+                ("attempts", 6),
+            ][..],
+        ),
+        ("fix-11825", &[("restarts", 2), ("attempts", 5)][..]),
+        (
+            "fix-11825",
+            &[("restarts", 3), ("host_exceptions", 0), ("attempts", 5)][..],
+        ),
+    ] {
+        let m = model(variant, b, &[]);
+        let r = check(&m);
+        println!(
+            "{variant} {:?}: {} property={:?} states={} elapsed_ms={} trace_len={}",
+            m.bounds(),
+            r.verdict.as_str(),
+            r.property,
+            r.states,
+            r.elapsed_ms,
+            r.trace.len().saturating_sub(1)
+        );
+    }
 }
