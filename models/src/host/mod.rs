@@ -10,6 +10,8 @@ mod spec_step;
 #[cfg(test)]
 mod spec_tests;
 #[cfg(test)]
+mod spec_tests_guard;
+#[cfg(test)]
 mod test_bfs;
 
 pub use spec::{HostEnv, HostSpec, Variant, BOUND_DEFAULTS};
