@@ -44,7 +44,11 @@ pub fn host_abstract_rows(r_values: &[u32], threads: &[usize]) -> Vec<BenchRow> 
             Err(_) => continue, // R beyond the packed state's capacity
         };
         for &t in threads {
-            let opts = CheckOptions { threads: t, budget_states: u64::MAX, ..Default::default() };
+            let opts = CheckOptions {
+                threads: t,
+                budget_states: u64::MAX,
+                ..Default::default()
+            };
             let (report, _) = check_with(&model, &opts, &ProtocolOptions::default());
             let secs = (report.elapsed_ms as f64 / 1000.0).max(1e-3);
             rows.push(BenchRow {
@@ -84,7 +88,9 @@ mod tests {
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[0].states, rows[1].states);
         assert_eq!(rows[2].states, rows[3].states);
-        assert!(rows.iter().all(|r| r.verdict == Verdict::Holds && r.bytes_per_state > 0.0));
+        assert!(rows
+            .iter()
+            .all(|r| r.verdict == Verdict::Holds && r.bytes_per_state > 0.0));
     }
 
     /// Prints the benchmark table: `cargo test --release -p lockstep-models
@@ -100,7 +106,10 @@ mod tests {
             }
         };
         let rs = parse("BENCH_R", "1..6");
-        let ts: Vec<usize> = parse("BENCH_T", "1,2").into_iter().map(|t| t as usize).collect();
+        let ts: Vec<usize> = parse("BENCH_T", "1,2")
+            .into_iter()
+            .map(|t| t as usize)
+            .collect();
         for row in host_abstract_rows(&rs, &ts) {
             println!("{}", serde_json::to_string(&row).unwrap());
         }
@@ -113,10 +122,27 @@ mod scratch {
     #[ignore]
     fn split() {
         let r: i64 = std::env::var("R").unwrap().parse().unwrap();
-        let bounds = Bounds::from([("R".to_string(), r), ("F".to_string(), 3), ("A".to_string(), 4)]);
+        let bounds = Bounds::from([
+            ("R".to_string(), r),
+            ("F".to_string(), 3),
+            ("A".to_string(), 4),
+        ]);
         let model = HostAbstract::new("fixed", &bounds).unwrap();
-        let opts = CheckOptions { budget_states: u64::MAX, ..Default::default() };
-        let (rep, _) = check_with(&model, &opts, &ProtocolOptions { stop_at_first: false, liveness: false });
-        println!("bfs only: {} states {} ms {:?}", rep.states, rep.elapsed_ms, rep.notes);
+        let opts = CheckOptions {
+            budget_states: u64::MAX,
+            ..Default::default()
+        };
+        let (rep, _) = check_with(
+            &model,
+            &opts,
+            &ProtocolOptions {
+                stop_at_first: false,
+                liveness: false,
+            },
+        );
+        println!(
+            "bfs only: {} states {} ms {:?}",
+            rep.states, rep.elapsed_ms, rep.notes
+        );
     }
 }

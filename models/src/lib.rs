@@ -4,3 +4,4 @@
 pub mod bench;
 pub mod host;
 pub mod host_abstract;
+pub mod registry;

@@ -5,7 +5,7 @@ use std::io::Write;
 use super::args::{ReplayArgs, RunArgs, SearchArgs, SweepArgs};
 use super::commands::{build_request, resolve};
 use super::output::{print_report, thousands};
-use super::registry::{Registry, Request};
+use super::registry::{Registry, ReplayWhat, Request};
 use super::UsageError;
 use crate::explore::Strategy;
 use crate::report::{Report, Verdict};
@@ -213,19 +213,18 @@ pub fn replay(registry: &Registry, args: &ReplayArgs, out: &mut dyn Write) -> Cm
         args.target.clone()
     };
     let (_, _, level_entry) = resolve(registry, &model, Some(&level))?;
-    let report = match (&args.schedule, args.seed) {
-        (Some(schedule), _) => (level_entry.replay)(&request, schedule).map_err(UsageError)?,
+    let what = match (&args.schedule, args.seed) {
+        (Some(schedule), _) => ReplayWhat::Schedule(schedule.clone()),
         (None, Some(seed)) => {
-            // A seed names one random / PCT run: check exactly that run.
-            request.opts.seed = seed;
+            // A seed names one random / PCT run.
             if !matches!(request.opts.strategy, Strategy::Random | Strategy::Pct) {
                 request.opts.strategy = Strategy::Random;
             }
-            request.opts.budget_schedules = 1;
-            (level_entry.check)(&request).map_err(UsageError)?
+            ReplayWhat::Seed(seed)
         }
         (None, None) => return Err(UsageError("replay needs --schedule S or --seed N".into())),
     };
+    let report = (level_entry.replay)(&request, &what).map_err(UsageError)?;
     let rendered = render_trace(&report, &args.format)?;
     if args.format == "text" {
         print_report(out, &report).map_err(io)?;

@@ -8,6 +8,7 @@
 //! every state. Liveness verdicts need the whole graph, so a replay only
 //! re-checks deadlock and `always` properties.
 
+use crate::explore::protocol::{outcome, Counterexample};
 use crate::explore::{Model, PropertyKind, DEADLOCK};
 use crate::report::{PropertyResult, Report, Stopwatch, Verdict};
 use crate::trace::TraceEvent;
@@ -30,21 +31,6 @@ pub fn parse_schedule(schedule: &str) -> Result<Vec<usize>, String> {
             })
         })
         .collect()
-}
-
-fn init_event<M: Model>(model: &M, state: &M::State) -> TraceEvent {
-    TraceEvent::new(0, 0, "model", "init").with("state", model.format_state(state))
-}
-
-fn action_event<M: Model>(
-    model: &M,
-    step: u64,
-    action: &M::Action,
-    after: &M::State,
-) -> TraceEvent {
-    TraceEvent::new(step, 0, model.actor(action), "action")
-        .with("action", model.format_action(action))
-        .with("state", model.format_state(after))
 }
 
 /// Walks `schedule` from the (first) initial state and reports what it shows.
@@ -72,7 +58,6 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
             }
         }
     };
-    report.trace.push(init_event(model, &state));
     check_safety(&state, &mut violated);
     let mut actions = Vec::new();
     for (step, &index) in indices.iter().enumerate() {
@@ -93,11 +78,16 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
                 model.format_action(action)
             )
         })?;
-        report
-            .trace
-            .push(action_event(model, step as u64 + 1, action, &state));
         check_safety(&state, &mut violated);
     }
+    // The events are built exactly as the checker builds its counterexamples,
+    // so a replay is byte-identical to the check that printed it.
+    let path = Counterexample {
+        init: 0,
+        actions: indices.iter().map(|&i| i as u32).collect(),
+        loop_to: None,
+    };
+    report.trace = outcome::replay(model, &path)?;
     actions.clear();
     model.actions(&state, &mut actions);
     if actions.is_empty() && !model.at_rest(&state) {

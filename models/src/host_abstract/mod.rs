@@ -73,7 +73,11 @@ enum Actor {
 impl HostAbstract {
     /// Bounds used when none are given: `R=2, F=1, A=F+1`.
     pub fn default_bounds() -> Bounds {
-        Bounds::from([("R".to_string(), 2), ("F".to_string(), 1), ("A".to_string(), 2)])
+        Bounds::from([
+            ("R".to_string(), 2),
+            ("F".to_string(), 1),
+            ("A".to_string(), 2),
+        ])
     }
 
     /// Builds the model. Missing bounds default to `R=2`, `F=1`, `A=F+1`;
@@ -88,7 +92,10 @@ impl HostAbstract {
                 ))
             }
         };
-        if let Some(name) = bounds.keys().find(|k| !matches!(k.as_str(), "R" | "F" | "A")) {
+        if let Some(name) = bounds
+            .keys()
+            .find(|k| !matches!(k.as_str(), "R" | "F" | "A"))
+        {
             return Err(format!(
                 "unknown bound `{name}` for model host-abstract (expected R, F and A)"
             ));
@@ -354,7 +361,12 @@ impl Model for HostAbstract {
     }
 
     fn actions(&self, state: &HaState, out: &mut Vec<HaAction>) {
-        self.each_step(state, |slot, step| out.push(HaAction { slot: slot as u8, step }));
+        self.each_step(state, |slot, step| {
+            out.push(HaAction {
+                slot: slot as u8,
+                step,
+            })
+        });
     }
 
     fn next_state(&self, state: &HaState, action: &HaAction) -> Option<HaState> {
@@ -363,7 +375,9 @@ impl Model for HostAbstract {
             return None;
         }
         let mut enabled = false;
-        self.steps_at(state, slot, state.pc(slot), |step| enabled |= step == action.step);
+        self.steps_at(state, slot, state.pc(slot), |step| {
+            enabled |= step == action.step
+        });
         if !enabled {
             return None;
         }

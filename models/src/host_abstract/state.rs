@@ -53,8 +53,13 @@ pub enum Status {
 }
 
 impl Status {
-    const ALL: [Status; 5] =
-        [Status::Default, Status::Starting, Status::Running, Status::Error, Status::Stopped];
+    const ALL: [Status; 5] = [
+        Status::Default,
+        Status::Starting,
+        Status::Running,
+        Status::Error,
+        Status::Stopped,
+    ];
 }
 
 // Bit layout of the shared variables (low 16 bits), then 3 bits per actor slot.
@@ -177,7 +182,13 @@ impl HaState {
     }
     /// The SWAR mask of slots `from..to`.
     pub fn slot_range(from: u32, to: u32) -> u128 {
-        let below = |n: u32| if n == 0 { 0 } else { FIELD_LSB & (u128::MAX >> (128 - PC_BITS * n)) };
+        let below = |n: u32| {
+            if n == 0 {
+                0
+            } else {
+                FIELD_LSB & (u128::MAX >> (128 - PC_BITS * n))
+            }
+        };
         below(to) & !below(from)
     }
     /// Program counter of actor slot `slot` (`slot < MAX_SLOTS`).

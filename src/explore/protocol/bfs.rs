@@ -80,7 +80,11 @@ impl Nodes {
             let action = self.action(node);
             if parent == ROOT {
                 actions.reverse();
-                return Counterexample { init: action as usize, actions, loop_to: None };
+                return Counterexample {
+                    init: action as usize,
+                    actions,
+                    loop_to: None,
+                };
             }
             actions.push(action);
             node = parent;
@@ -213,7 +217,8 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
     let safety = ctx.table.safety();
     let mut skip = vec![false; props];
     let mut found: Vec<Option<u32>> = vec![None; props];
-    let mut expanded: Vec<Expanded<M::State>> = (0..threads).map(|_| Expanded::new(props)).collect();
+    let mut expanded: Vec<Expanded<M::State>> =
+        (0..threads).map(|_| Expanded::new(props)).collect();
     let mut new_states: Vec<Vec<M::State>> = (0..SHARDS).map(|_| Vec::new()).collect();
     let mut new_nodes: Vec<Vec<(u32, u32)>> = (0..SHARDS).map(|_| Vec::new()).collect();
     let per_worker = SHARDS.div_ceil(threads);
@@ -238,7 +243,13 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 });
             }
             if threads == 1 {
-                insert(0..SHARDS, &mut tables, &mut new_states, &mut new_nodes, &expanded);
+                insert(
+                    0..SHARDS,
+                    &mut tables,
+                    &mut new_states,
+                    &mut new_nodes,
+                    &expanded,
+                );
             } else {
                 let expanded = &expanded;
                 std::thread::scope(|scope| {
@@ -313,6 +324,8 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
 /// Node ids are u32: stop (inconclusive) before they would overflow.
 fn node_limit(states: u64) -> Option<Stop> {
     (states >= u64::from(ROOT) - 1).then(|| {
-        Stop(format!("node index limit: {states} states is the most one BFS can number"))
+        Stop(format!(
+            "node index limit: {states} states is the most one BFS can number"
+        ))
     })
 }

@@ -33,7 +33,11 @@ pub struct Stack<M: Model> {
 
 impl<M: Model> Stack<M> {
     pub fn new(track_on_stack: bool) -> Self {
-        Stack { frames: Vec::new(), depth: 0, on_stack: track_on_stack.then(BTreeSet::new) }
+        Stack {
+            frames: Vec::new(),
+            depth: 0,
+            on_stack: track_on_stack.then(BTreeSet::new),
+        }
     }
     pub fn depth(&self) -> usize {
         self.depth
@@ -63,7 +67,13 @@ impl<M: Model> Stack<M> {
         } else {
             let mut actions = Vec::new();
             model.actions(&state, &mut actions);
-            self.frames.push(Frame { state, fp, actions, next: 0, via });
+            self.frames.push(Frame {
+                state,
+                fp,
+                actions,
+                next: 0,
+                via,
+            });
         }
         self.depth += 1;
     }

@@ -106,8 +106,16 @@ mod tests {
     fn fingerprints_are_value_stable() {
         // Pinned values: a change here changes every exploration order.
         assert_eq!(fingerprint(&0u64), fingerprint(&0u64));
-        let pinned = [fingerprint(&1u128), fingerprint(&(7u32, 9u8)), fingerprint("abc")];
-        let again = [fingerprint(&1u128), fingerprint(&(7u32, 9u8)), fingerprint("abc")];
+        let pinned = [
+            fingerprint(&1u128),
+            fingerprint(&(7u32, 9u8)),
+            fingerprint("abc"),
+        ];
+        let again = [
+            fingerprint(&1u128),
+            fingerprint(&(7u32, 9u8)),
+            fingerprint("abc"),
+        ];
         assert_eq!(pinned, again);
         assert_ne!(fingerprint(&1u128), fingerprint(&2u128));
         assert_ne!(fingerprint(&(1u64 << 40)), fingerprint(&(1u64 << 41)));
@@ -116,8 +124,9 @@ mod tests {
     #[test]
     fn no_collisions_on_dense_small_structured_states() {
         // Structured inputs (small fields, many words) are what models produce.
-        let mut fps: Vec<u64> =
-            (0u32..200_000).map(|i| fingerprint(&(i & 0xff, i >> 8, [0u8; 3], i % 7))).collect();
+        let mut fps: Vec<u64> = (0u32..200_000)
+            .map(|i| fingerprint(&(i & 0xff, i >> 8, [0u8; 3], i % 7)))
+            .collect();
         fps.sort_unstable();
         fps.dedup();
         assert_eq!(fps.len(), 200_000);
@@ -133,6 +142,11 @@ mod tests {
         low.dedup();
         high.sort_unstable();
         high.dedup();
-        assert!(low.len() > 240 && high.len() > 240, "{} {}", low.len(), high.len());
+        assert!(
+            low.len() > 240 && high.len() > 240,
+            "{} {}",
+            low.len(),
+            high.len()
+        );
     }
 }

@@ -81,8 +81,12 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         };
         out.decided[i] = true;
     }
-    let open: Vec<usize> =
-        table.eventually_always.iter().copied().filter(|&i| !already[i]).collect();
+    let open: Vec<usize> = table
+        .eventually_always
+        .iter()
+        .copied()
+        .filter(|&i| !already[i])
+        .collect();
     if open.is_empty() {
         return Ok(());
     }
@@ -95,7 +99,8 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         open.iter().for_each(|&i| out.decided[i] = true);
         return Ok(());
     }
-    out.notes.push("liveness: the reachable graph has cycles; nested DFS per property".into());
+    out.notes
+        .push("liveness: the reachable graph has cycles; nested DFS per property".into());
     for i in open {
         let accepting = |s: &M::State| !table.holds(i, model, s);
         out.found[i] = nested(ctx, new_table, &accepting)?;
@@ -166,7 +171,9 @@ fn search<M: Model, V: VisitedSet<M::State>>(
             }
             let a = top.next;
             top.next += 1;
-            let Some(next) = model.next_state(&top.state, &top.actions[a]) else { continue };
+            let Some(next) = model.next_state(&top.state, &top.actions[a]) else {
+                continue;
+            };
             if !inside(&next) {
                 continue;
             }
@@ -220,14 +227,20 @@ fn shortest_terminal<M: Model, V: VisitedSet<M::State>>(
                 let (parent, a) = parents[at as usize];
                 if parent == ROOT {
                     path.reverse();
-                    return Ok(Counterexample { init: a as usize, actions: path, loop_to: None });
+                    return Ok(Counterexample {
+                        init: a as usize,
+                        actions: path,
+                        loop_to: None,
+                    });
                 }
                 path.push(a);
                 at = parent;
             }
         }
         for (a, action) in actions.iter().enumerate() {
-            let Some(next) = model.next_state(&state, action) else { continue };
+            let Some(next) = model.next_state(&state, action) else {
+                continue;
+            };
             let fp = fingerprint(&next);
             if inside(&next) && visited.insert(fp, &next) {
                 parents.push((node, a as u32));
@@ -236,7 +249,9 @@ fn shortest_terminal<M: Model, V: VisitedSet<M::State>>(
             }
         }
     }
-    Err(Stop("liveness: the DFS found a terminal state the BFS did not (nondeterministic model?)".into()))
+    Err(Stop(
+        "liveness: the DFS found a terminal state the BFS did not (nondeterministic model?)".into(),
+    ))
 }
 
 /// Nested DFS: a reachable cycle through an `accepting` state, as a lasso
@@ -262,7 +277,9 @@ fn nested<M: Model, V: VisitedSet<M::State>>(
             if top.next < top.actions.len() {
                 let a = top.next;
                 top.next += 1;
-                let Some(next) = model.next_state(&top.state, &top.actions[a]) else { continue };
+                let Some(next) = model.next_state(&top.state, &top.actions[a]) else {
+                    continue;
+                };
                 let fp = fingerprint(&next);
                 if outer_seen.insert(fp, &next) {
                     outer.push(model, next, fp, a as u32);
@@ -306,7 +323,9 @@ fn inner_search<M: Model, V: VisitedSet<M::State>>(
         }
         let a = top.next;
         top.next += 1;
-        let Some(next) = model.next_state(&top.state, &top.actions[a]) else { continue };
+        let Some(next) = model.next_state(&top.state, &top.actions[a]) else {
+            continue;
+        };
         let fp = fingerprint(&next);
         let back = if fp == seed.fp && (!exact || next == seed.state) {
             Some(seed_at)
@@ -315,9 +334,11 @@ fn inner_search<M: Model, V: VisitedSet<M::State>>(
         };
         if let Some(j) = back {
             let mut cex = outer.path();
-            cex.actions.extend((1..inner.depth()).map(|k| inner.frame(k).via));
+            cex.actions
+                .extend((1..inner.depth()).map(|k| inner.frame(k).via));
             cex.actions.push(a as u32);
-            cex.actions.extend((j + 1..=seed_at).map(|k| outer.frame(k).via));
+            cex.actions
+                .extend((j + 1..=seed_at).map(|k| outer.frame(k).via));
             cex.loop_to = Some(seed_at);
             while inner.depth() > 0 {
                 inner.pop();

@@ -11,12 +11,12 @@ pub mod bfs;
 pub mod dfs;
 pub mod hash;
 pub mod liveness;
+pub mod outcome;
 pub mod props;
 pub mod random;
-pub mod outcome;
-pub mod visited;
 #[cfg(test)]
 mod tests;
+pub mod visited;
 
 use std::collections::BTreeMap;
 
@@ -40,7 +40,10 @@ pub struct ProtocolOptions {
 
 impl Default for ProtocolOptions {
     fn default() -> Self {
-        ProtocolOptions { stop_at_first: false, liveness: true }
+        ProtocolOptions {
+            stop_at_first: false,
+            liveness: true,
+        }
     }
 }
 
@@ -83,7 +86,11 @@ pub struct Exploration {
 
 impl Exploration {
     fn new(len: usize) -> Self {
-        Exploration { found: vec![None; len], reached: vec![false; len], ..Default::default() }
+        Exploration {
+            found: vec![None; len],
+            reached: vec![false; len],
+            ..Default::default()
+        }
     }
     /// Whether every index in `indices` has a counterexample.
     fn all_found(&self, indices: &[usize]) -> bool {
@@ -175,7 +182,9 @@ pub fn check_property<M: Model>(
     name: &str,
 ) -> Result<Report, String> {
     let props = model.properties();
-    let known: Vec<&str> = std::iter::once(DEADLOCK).chain(props.iter().map(|p| p.name)).collect();
+    let known: Vec<&str> = std::iter::once(DEADLOCK)
+        .chain(props.iter().map(|p| p.name))
+        .collect();
     if !known.contains(&name) {
         return Err(format!(
             "unknown property `{name}` of model {} (known: {})",

@@ -16,8 +16,10 @@ use crate::trace::TraceEvent;
 /// per action with the actor as `task`, the action and the state after it.
 pub fn replay<M: Model>(model: &M, cex: &Counterexample) -> Result<Vec<TraceEvent>, String> {
     let inits = model.init_states();
-    let mut state =
-        inits.get(cex.init).cloned().ok_or_else(|| format!("no initial state #{}", cex.init))?;
+    let mut state = inits
+        .get(cex.init)
+        .cloned()
+        .ok_or_else(|| format!("no initial state #{}", cex.init))?;
     let mut events =
         vec![TraceEvent::new(0, 0, "init", "init").with("state", model.format_state(&state))];
     let mut actions = Vec::new();
@@ -25,11 +27,14 @@ pub fn replay<M: Model>(model: &M, cex: &Counterexample) -> Result<Vec<TraceEven
         actions.clear();
         model.actions(&state, &mut actions);
         let action = actions.get(a as usize).ok_or_else(|| {
-            format!("step {}: action #{a} is not enabled (the model is not deterministic)", k + 1)
+            format!(
+                "step {}: action #{a} is not enabled (the model is not deterministic)",
+                k + 1
+            )
         })?;
-        state = model.next_state(&state, action).ok_or_else(|| {
-            format!("step {}: next_state refused an enabled action", k + 1)
-        })?;
+        state = model
+            .next_state(&state, action)
+            .ok_or_else(|| format!("step {}: next_state refused an enabled action", k + 1))?;
         let mut event = TraceEvent::new(k as u64 + 1, 0, model.actor(action), "action")
             .with("action", model.format_action(action))
             .with("state", model.format_state(&state));
@@ -46,7 +51,11 @@ pub fn replay<M: Model>(model: &M, cex: &Counterexample) -> Result<Vec<TraceEven
 /// `lockstep check <model> --variant <v> --level spec --bound k=v ...` plus
 /// the options that change the result.
 pub fn replay_command<M: Model>(model: &M, opts: &CheckOptions) -> String {
-    let mut cmd = format!("lockstep check {} --variant {} --level spec", model.name(), model.variant());
+    let mut cmd = format!(
+        "lockstep check {} --variant {} --level spec",
+        model.name(),
+        model.variant()
+    );
     for (k, v) in model.bounds() {
         cmd += &format!(" --bound {k}={v}");
     }
@@ -74,7 +83,11 @@ fn judge<M: Model>(
     if let Some(cex) = &x.found[i] {
         return (Verdict::Violated, Some(cex.clone()));
     }
-    let kind = if i == 0 { None } else { Some(ctx.table.props[i - 1].kind) };
+    let kind = if i == 0 {
+        None
+    } else {
+        Some(ctx.table.props[i - 1].kind)
+    };
     match kind {
         None | Some(PropertyKind::Always) if covered => (Verdict::Holds, None),
         Some(PropertyKind::Sometimes) if x.reached[i] => (Verdict::Holds, None),
@@ -121,7 +134,10 @@ pub fn assemble<M: Model>(
         if verdict == Verdict::Violated {
             let events = match &cex {
                 Some(cex) => replay(model, cex).unwrap_or_else(|e| {
-                    notes.push(format!("{}: counterexample replay failed: {e}", table.name(i)));
+                    notes.push(format!(
+                        "{}: counterexample replay failed: {e}",
+                        table.name(i)
+                    ));
                     Vec::new()
                 }),
                 None => {
@@ -175,7 +191,10 @@ fn describe<M: Model>(
         ));
     }
     if let Some(stop) = &x.stopped {
-        notes.push(format!("inconclusive: {} ({} states explored)", stop.0, x.states));
+        notes.push(format!(
+            "inconclusive: {} ({} states explored)",
+            stop.0, x.states
+        ));
     }
     if x.stopped_early {
         notes.push(

@@ -20,7 +20,12 @@ pub struct PropTable<M: Model> {
 impl<M: Model> PropTable<M> {
     pub fn new(props: Vec<Property<M>>, deadlock: bool) -> Self {
         let of = |kind: PropertyKind| -> Vec<usize> {
-            props.iter().enumerate().filter(|(_, p)| p.kind == kind).map(|(i, _)| i + 1).collect()
+            props
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.kind == kind)
+                .map(|(i, _)| i + 1)
+                .collect()
         };
         PropTable {
             always: of(PropertyKind::Always),

@@ -52,7 +52,11 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
         x.walks += 1;
         let init = below(&mut rng, inits.len());
         let mut state = inits[init].clone();
-        let mut path = Counterexample { init, actions: Vec::new(), loop_to: None };
+        let mut path = Counterexample {
+            init,
+            actions: Vec::new(),
+            loop_to: None,
+        };
         let mut walk: Vec<M::State> = Vec::new();
         let mut at: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         // `eventually` properties already satisfied on this walk.
@@ -63,12 +67,24 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
             actions.clear();
             model.actions(&state, &mut actions);
             let terminal = actions.is_empty();
-            table.evaluate(model, &state, terminal, &skip, |p| hits.push(p), |p| x.reached[p] = true);
+            table.evaluate(
+                model,
+                &state,
+                terminal,
+                &skip,
+                |p| hits.push(p),
+                |p| x.reached[p] = true,
+            );
             for &p in &table.eventually {
                 satisfied[p] |= table.holds(p, model, &state);
             }
             if terminal {
-                hits.extend(table.eventually.iter().filter(|&&p| !satisfied[p] && !skip[p]));
+                hits.extend(
+                    table
+                        .eventually
+                        .iter()
+                        .filter(|&&p| !satisfied[p] && !skip[p]),
+                );
             }
             for p in hits.drain(..) {
                 x.found[p].get_or_insert_with(|| path.clone());
@@ -80,14 +96,16 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 break;
             }
             let a = below(&mut rng, actions.len());
-            let Some(next) = model.next_state(&state, &actions[a]) else { break };
+            let Some(next) = model.next_state(&state, &actions[a]) else {
+                break;
+            };
             path.actions.push(a as u32);
             state = next;
             // A state seen earlier on this walk closes a lasso.
             let fp = fingerprint(&state);
-            let back = at.get(&fp).and_then(|v| {
-                v.iter().copied().find(|&j| !opts.exact || walk[j] == state)
-            });
+            let back = at
+                .get(&fp)
+                .and_then(|v| v.iter().copied().find(|&j| !opts.exact || walk[j] == state));
             if let Some(j) = back {
                 let mut lasso = path.clone();
                 lasso.loop_to = Some(j);

@@ -70,7 +70,10 @@ pub struct FpTable {
 
 impl FpTable {
     pub fn new() -> Self {
-        FpTable { slots: vec![0; MIN_CAP], len: 0 }
+        FpTable {
+            slots: vec![0; MIN_CAP],
+            len: 0,
+        }
     }
 
     fn grow(&mut self) {
@@ -172,7 +175,10 @@ pub struct ExactTable<S> {
 
 impl<S> Default for ExactTable<S> {
     fn default() -> Self {
-        ExactTable { slots: vec![0; MIN_CAP], entries: Vec::new() }
+        ExactTable {
+            slots: vec![0; MIN_CAP],
+            entries: Vec::new(),
+        }
     }
 }
 
