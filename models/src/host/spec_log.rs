@@ -253,7 +253,7 @@ pub fn render_state(s: &HostSt, n_actors: usize, attempts: u8) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "state={} active={} sem={} waiters=[",
+        "{} active={} sem={} waiters=[",
         state_name(s.state),
         host_name(s.active, attempts),
         actor_name(s.holder, attempts)
@@ -284,10 +284,14 @@ pub fn render_state(s: &HostSt, n_actors: usize, attempts: u8) -> String {
     if s.stop != StopPc::Absent {
         let _ = write!(out, " stop:{:?}", s.stop);
     }
-    let _ = write!(
-        out,
-        " env[bundle={} writable={} offline={}]",
-        s.bundle, s.writable, s.offline
-    );
+    if s.configured {
+        let _ = write!(
+            out,
+            " env[bundle={} writable={} offline={}]",
+            s.bundle, s.writable, s.offline
+        );
+    } else {
+        out.push_str(" env[not chosen yet]");
+    }
     out
 }
