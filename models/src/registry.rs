@@ -59,7 +59,7 @@ pub fn registry() -> Registry {
         })
         .collect();
     Registry {
-        models: vec![host_abstract()],
+        models: vec![crate::host::registry_entry(), host_abstract()],
         headline,
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
