@@ -9,6 +9,7 @@ pub mod args;
 pub mod bench_table;
 pub mod commands;
 pub mod commands_scenarios;
+pub mod emit_test;
 pub mod output;
 pub mod registry;
 

@@ -92,6 +92,7 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
     model.actions(&state, &mut actions);
     if actions.is_empty() && !model.at_rest(&state) {
         violated = Some(DEADLOCK.to_string());
+        report.wait_for = model.wait_for(&state);
         report
             .notes
             .push("the path ends in a state with no enabled action that is not at rest".into());
