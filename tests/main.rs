@@ -2,4 +2,5 @@
 
 mod cli;
 mod hygiene;
+mod readable;
 mod scenarios;

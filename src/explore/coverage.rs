@@ -194,9 +194,12 @@ pub fn implementation<I: ImplModel + ?Sized>(model: &I, runs: u64, seed: u64) ->
         for e in &outcome.trace {
             match e.kind.as_str() {
                 "fault" => tally.fault(e.fields.get("value").cloned().unwrap_or_default()),
-                "choose" if e.fields.get("value").is_some_and(|v| v != "0") => tally.fault(
-                    format!("choose:{}", e.fields.get("label").cloned().unwrap_or_default()),
-                ),
+                "choose" if e.fields.get("value").is_some_and(|v| v != "0") => {
+                    tally.fault(format!(
+                        "choose:{}",
+                        e.fields.get("label").cloned().unwrap_or_default()
+                    ))
+                }
                 _ => {}
             }
             tally.add(role(&e.task), e.kind.clone());

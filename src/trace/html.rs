@@ -7,7 +7,8 @@
 //! * the timeline as SVG: one lane (`<g class="lane">`) per task in order of
 //!   first appearance, one marker per event (hover for its text), bars for
 //!   held resources and dashed bars for waits, a dashed rule where virtual
-//!   time moves, and a mark on every task stuck in the deadlock;
+//!   time moves, and a mark on every task stuck in the deadlock; a marker links
+//!   to its row in the event table;
 //! * the events as a table (step, time, task, what happened), then notes and
 //!   per-property verdicts.
 //!
@@ -69,7 +70,10 @@ pub fn to_html(report: &Report) -> String {
             .map_or(String::new(), |p| format!(": {p}"))
     );
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    h.push_str(&format!("<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n", esc(&title)));
+    h.push_str(&format!(
+        "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&title)
+    ));
     h.push_str(&format!(
         "<h1>{} <span class=\"muted\">{}</span></h1>\n",
         esc(&format!("{} {}", report.model, report.variant)),
@@ -87,12 +91,18 @@ pub fn to_html(report: &Report) -> String {
     header_tables(&mut h, report);
     if !report.wait_for.is_empty() {
         h.push_str("<h2>Deadlock: who waits on whom</h2>\n");
-        h.push_str(&format!("<p>{}</p>\n", esc(&explain_deadlock(&report.wait_for)).replace('\n', "<br>")));
+        h.push_str(&format!(
+            "<p>{}</p>\n",
+            esc(&explain_deadlock(&report.wait_for)).replace('\n', "<br>")
+        ));
         h.push_str(&waitfor_svg(&report.wait_for));
     }
     if !report.trace.is_empty() {
         let stuck: Vec<&str> = report.wait_for.iter().map(|e| e.task.as_str()).collect();
-        h.push_str(&format!("<h2>Timeline ({} events)</h2>\n<div class=\"scroll\">\n", report.trace.len()));
+        h.push_str(&format!(
+            "<h2>Timeline ({} events)</h2>\n<div class=\"scroll\">\n",
+            report.trace.len()
+        ));
         h.push_str(&timeline_svg(&report.trace, &stuck));
         h.push_str("</div>\n<h2>Events</h2>\n");
         event_table(&mut h, &report.trace);
@@ -103,7 +113,8 @@ pub fn to_html(report: &Report) -> String {
     h
 }
 
-const SCRIPT: &str = "<script>\n(function(){var l=document.querySelectorAll('svg.timeline g.lane'),ok=true;\
+const SCRIPT: &str =
+    "<script>\n(function(){var l=document.querySelectorAll('svg.timeline g.lane'),ok=true;\
 for(var i=0;i<l.length;i++){var b=l[i].getBBox();if(!(b.width>0&&b.height>0))ok=false;}\
 var t=document.querySelector('svg.timeline');if(t&&!(t.getBBox().width>0))ok=false;\
 document.body.setAttribute('data-lanes',String(l.length));\
@@ -111,15 +122,29 @@ document.body.setAttribute('data-rendered',ok?'ok':'broken');})();\n</script>\n"
 
 fn header_tables(h: &mut String, report: &Report) {
     h.push_str("<h2>Bounds and figures</h2>\n<table>\n");
-    let bounds: Vec<String> = report.bounds.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let bounds: Vec<String> = report
+        .bounds
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let rows = [
-        ("bounds", if bounds.is_empty() { "(none)".to_string() } else { bounds.join(" ") }),
+        (
+            "bounds",
+            if bounds.is_empty() {
+                "(none)".to_string()
+            } else {
+                bounds.join(" ")
+            },
+        ),
         ("states", report.states.to_string()),
         ("schedules", report.schedules.to_string()),
         (
             "counterexample",
             match report.minimized_from {
-                Some(from) => format!("{} events (minimized from {from} steps)", report.trace.len()),
+                Some(from) => format!(
+                    "{} events (minimized from {from} steps)",
+                    report.trace.len()
+                ),
                 None => format!("{} events", report.trace.len()),
             },
         ),
@@ -130,10 +155,23 @@ fn header_tables(h: &mut String, report: &Report) {
     h.push_str("</table>\n");
     if !report.replay.is_empty() {
         h.push_str("<h2>Reproduce</h2>\n");
-        h.push_str(&format!("<pre><code>{}</code></pre>\n", esc(&report.replay)));
+        h.push_str(&format!(
+            "<pre><code>{}</code></pre>\n",
+            esc(&report.replay)
+        ));
     }
     if let Some(s) = &report.schedule {
-        h.push_str(&format!("<p class=\"muted\">schedule: <code>{}</code></p>\n", esc(s)));
+        h.push_str(&format!(
+            "<p class=\"muted\">schedule: <code>{}</code></p>\n",
+            esc(s)
+        ));
+    }
+    if let Some(s) = &report.semantic_schedule {
+        h.push_str(&format!(
+            "<p class=\"muted\">semantic schedule (replays by task and operation, survives \
+             small code changes): <code>{}</code></p>\n",
+            esc(s)
+        ));
     }
 }
 
@@ -165,7 +203,9 @@ fn event_table(h: &mut String, events: &[TraceEvent]) {
         // Protocol counterexamples carry the action and the state after it: show both.
         let what = match (e.fields.get("action"), e.fields.get("state")) {
             (Some(a), Some(s)) => format!("{}<div class=\"muted\">{}</div>", esc(a), esc(s)),
-            (None, Some(s)) if e.kind == "init" => format!("initial state<div class=\"muted\">{}</div>", esc(s)),
+            (None, Some(s)) if e.kind == "init" => {
+                format!("initial state<div class=\"muted\">{}</div>", esc(s))
+            }
             _ => esc(&event_text(e)),
         };
         h.push_str(&format!(
@@ -180,7 +220,10 @@ fn event_table(h: &mut String, events: &[TraceEvent]) {
 }
 
 fn object_of(e: &TraceEvent) -> Option<&str> {
-    OBJECT_FIELDS.iter().find_map(|k| e.fields.get(*k)).map(String::as_str)
+    OBJECT_FIELDS
+        .iter()
+        .find_map(|k| e.fields.get(*k))
+        .map(String::as_str)
 }
 
 /// The colour of an event marker, by kind.
@@ -284,7 +327,11 @@ pub fn timeline_svg(events: &[TraceEvent], stuck: &[&str]) -> String {
             y(l) + 6,
             x2 - x1,
             if dashed { "#f59e0b" } else { "#3b82f6" },
-            if dashed { " stroke=\"#d97706\" stroke-dasharray=\"4 2\"" } else { "" },
+            if dashed {
+                " stroke=\"#d97706\" stroke-dasharray=\"4 2\""
+            } else {
+                ""
+            },
             esc(&label)
         ));
     }
@@ -296,10 +343,18 @@ pub fn timeline_svg(events: &[TraceEvent], stuck: &[&str]) -> String {
                 y(lane(child))
             ));
         }
-        let text = format!("step {} · {} · {}: {}", e.step, format_millis(e.time_ms), e.task, event_text(e));
+        let text = format!(
+            "step {} · {} · {}: {}",
+            e.step,
+            format_millis(e.time_ms),
+            e.task,
+            event_text(e)
+        );
         s.push_str(&format!(
-            "<circle class=\"event\" cx=\"{xi}\" cy=\"{yl}\" r=\"6\" fill=\"{}\"><title>{}</title></circle>\
-             <text x=\"{xi}\" y=\"{}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#64748b\">{}</text>\n",
+            "<a href=\"#step-{}\"><circle class=\"event\" cx=\"{xi}\" cy=\"{yl}\" r=\"6\" fill=\"{}\">\
+             <title>{}</title></circle></a><text x=\"{xi}\" y=\"{}\" text-anchor=\"middle\" \
+             font-size=\"9\" fill=\"#64748b\">{}</text>\n",
+            e.step,
             colour(&e.kind),
             esc(&text),
             yl - 9,
@@ -330,14 +385,20 @@ pub fn waitfor_svg(edges: &[WaitEdge]) -> String {
         .collect();
     let n = names.len().max(1);
     let radius = 70.0 + 28.0 * n as f64;
-    let (cx, cy) = (radius + 110.0, radius + 40.0);
-    let (width, height) = ((2.0 * cx) as usize, (2.0 * cy) as usize);
-    let pos: Vec<(f64, f64)> = (0..n)
+    let circle: Vec<(f64, f64)> = (0..n)
         .map(|i| {
             let angle = std::f64::consts::PI + 2.0 * std::f64::consts::PI * i as f64 / n as f64;
-            (cx + radius * angle.cos(), cy + radius * angle.sin())
+            (radius * angle.cos(), radius * angle.sin())
         })
         .collect();
+    // Fit the drawing to the nodes (two nodes lie on one line: no tall empty box).
+    let min_x = circle.iter().map(|p| p.0).fold(f64::MAX, f64::min) - 120.0;
+    let max_x = circle.iter().map(|p| p.0).fold(f64::MIN, f64::max) + 120.0;
+    let min_y = circle.iter().map(|p| p.1).fold(f64::MAX, f64::min) - 60.0;
+    let max_y = circle.iter().map(|p| p.1).fold(f64::MIN, f64::max) + 60.0;
+    let pos: Vec<(f64, f64)> = circle.iter().map(|(x, y)| (x - min_x, y - min_y)).collect();
+    let (cx, cy) = (-min_x, -min_y);
+    let (width, height) = ((max_x - min_x) as usize, (max_y - min_y) as usize);
     let at = |name: &str, task: bool| {
         names
             .iter()
@@ -355,7 +416,10 @@ pub fn waitfor_svg(edges: &[WaitEdge]) -> String {
         let len = (dx * dx + dy * dy).sqrt().max(1.0);
         let (ux, uy) = (dx / len, dy / len);
         // Bend to the right of the direction, so A->B and B->A do not overlap.
-        let (bx, by) = ((from.0 + to.0) / 2.0 - uy * 34.0, (from.1 + to.1) / 2.0 + ux * 34.0);
+        let (bx, by) = (
+            (from.0 + to.0) / 2.0 - uy * 34.0,
+            (from.1 + to.1) / 2.0 + ux * 34.0,
+        );
         let (sx, sy) = (from.0 + ux * 46.0, from.1 + uy * 22.0);
         let (ex, ey) = (to.0 - ux * 50.0, to.1 - uy * 24.0);
         s.push_str(&format!(
@@ -374,7 +438,11 @@ pub fn waitfor_svg(edges: &[WaitEdge]) -> String {
     for ((name, task), (x, y)) in names.iter().zip(&pos) {
         let label = esc(&super::truncate(name, 28));
         let w = 16.0 + 7.0 * label.chars().count().min(28) as f64;
-        let (rx, fill) = if *task { (4.0, "#e0e7ff") } else { (18.0, "#fef3c7") };
+        let (rx, fill) = if *task {
+            (4.0, "#e0e7ff")
+        } else {
+            (18.0, "#fef3c7")
+        };
         s.push_str(&format!(
             "<g class=\"{}\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"32\" rx=\"{rx}\" fill=\"{fill}\" \
              stroke=\"#334155\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>\

@@ -45,8 +45,8 @@ pub mod text;
 pub mod waitfor_text;
 
 pub use chrome::to_chrome_json;
-pub use html::to_html;
 pub use event::TraceEvent;
+pub use html::to_html;
 pub use jsonl::{from_jsonl, to_jsonl, TraceParseError};
 pub use mermaid::to_mermaid;
 pub use text::{render_list, render_timeline, render_timeline_with, TimelineOptions};

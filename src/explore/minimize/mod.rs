@@ -44,12 +44,13 @@ pub(crate) fn ddmin<T: Clone>(
             return (items, tests, true);
         }
         n = n.min(len);
+        let chunks = n;
         let mut reduced = false;
-        for i in 0..n {
+        for i in 0..chunks {
             if tests >= budget {
                 return (items, tests, false);
             }
-            let range = chunk(len, n, i);
+            let range = chunk(len, chunks, i);
             let candidate: Vec<T> = items[..range.start]
                 .iter()
                 .chain(&items[range.end..])
@@ -59,7 +60,7 @@ pub(crate) fn ddmin<T: Clone>(
             if let Some(smaller) = test(&candidate) {
                 if smaller.len() < len {
                     items = smaller;
-                    n = n.saturating_sub(1).max(2);
+                    n = chunks.saturating_sub(1).max(2);
                     reduced = true;
                     break;
                 }

@@ -2,10 +2,15 @@
 //!
 //! A path is kept as its steps' names (actor, [`Model::action_name`]). A candidate
 //! (some steps removed) is walked leniently from the initial state: each step takes
-//! the enabled action of that actor and name, and a step with no such action is
-//! skipped. The walk stops at the first state that shows the violation; the steps
+//! the enabled action of that actor and name (failing that, the same step of another
+//! actor: removing steps renumbers actors created later), and a step with no such
+//! action is skipped. The walk stops at the first state that shows the violation; the steps
 //! actually taken become the new path. So every accepted candidate is a real path
 //! of the model, and the result is re-verified by a strict replay of its indices.
+//!
+//! Between rounds of delta debugging, each step is also tried replaced by another
+//! action its actor has enabled there (another environment, the no-fault branch of
+//! a fault, another request): a replacement is kept when the path gets shorter.
 
 use super::{ddmin, DEFAULT_BUDGET};
 use crate::explore::protocol::{outcome, Counterexample};
@@ -91,9 +96,13 @@ fn walk<M: Model>(
         }
         let next = loop {
             let (actor, name) = remaining.next()?;
+            let same = |a: &M::Action| model.action_name(a) == *name;
+            // Removing steps renames actors created later (a retry child spawned
+            // sooner gets a lower number): leniently, the same step of another actor will do.
             let found = actions
                 .iter()
-                .position(|a| model.actor(a) == *actor && model.action_name(a) == *name);
+                .position(|a| same(a) && model.actor(a) == *actor)
+                .or_else(|| lenient.then(|| actions.iter().position(same)).flatten());
             match found {
                 Some(i) => break i,
                 None if lenient => continue,
@@ -102,7 +111,10 @@ fn walk<M: Model>(
         };
         state = model.next_state(&state, &actions[next])?;
         path.indices.push(next as u32);
-        path.keys.push((model.actor(&actions[next]), model.action_name(&actions[next])));
+        path.keys.push((
+            model.actor(&actions[next]),
+            model.action_name(&actions[next]),
+        ));
     }
 }
 
@@ -149,9 +161,19 @@ pub fn shrink_path<M: Model>(
         .collect();
     let original = walk(model, &goal, &init, &keys, false)
         .ok_or_else(|| format!("the path does not show `{property}`"))?;
-    let (keys, tests, one_minimal) = ddmin(original.keys.clone(), budget, |candidate| {
-        walk(model, &goal, &init, candidate, true).map(|p| p.keys)
-    });
+    let mut keys = original.keys.clone();
+    let mut tests = 0u64;
+    let one_minimal = loop {
+        let (shrunk, spent, one_minimal) = ddmin(keys, budget.saturating_sub(tests), |c| {
+            walk(model, &goal, &init, c, true).map(|p| p.keys)
+        });
+        tests += spent;
+        keys = shrunk;
+        match substitute(model, &goal, &init, &keys, &mut tests, budget) {
+            Some(better) => keys = better,
+            None => break one_minimal && tests < budget,
+        }
+    };
     // Re-verify strictly: every step must match, and the violation shows at the end.
     let shrunk = walk(model, &goal, &init, &keys, false)
         .filter(|p| p.keys.len() == keys.len())
@@ -166,6 +188,47 @@ pub fn shrink_path<M: Model>(
         tests: tests + 2,
         one_minimal,
     })
+}
+
+/// Tries each step replaced by another action its actor has enabled there (a
+/// different environment, no fault instead of a fault, another kind of request);
+/// returns the first replacement whose lenient walk shows the violation sooner.
+fn substitute<M: Model>(
+    model: &M,
+    goal: &Goal<M>,
+    init: &M::State,
+    keys: &[Key],
+    tests: &mut u64,
+    budget: u64,
+) -> Option<Vec<Key>> {
+    let mut state = init.clone();
+    let mut actions = Vec::new();
+    for (i, (actor, name)) in keys.iter().enumerate() {
+        actions.clear();
+        model.actions(&state, &mut actions);
+        for a in &actions {
+            let other = model.action_name(a);
+            if model.actor(a) != *actor || other == *name {
+                continue;
+            }
+            if *tests >= budget {
+                return None;
+            }
+            *tests += 1;
+            let mut candidate = keys.to_vec();
+            candidate[i] = (actor.clone(), other);
+            if let Some(p) = walk(model, goal, init, &candidate, true) {
+                if p.keys.len() < keys.len() {
+                    return Some(p.keys);
+                }
+            }
+        }
+        let taken = actions
+            .iter()
+            .find(|a| model.actor(a) == *actor && model.action_name(a) == *name)?;
+        state = model.next_state(&state, taken)?;
+    }
+    None
 }
 
 fn count_faults<M: Model>(model: &M, indices: &[u32]) -> usize {
@@ -202,7 +265,11 @@ pub fn shrink_report<M: Model>(model: &M, report: &mut Report) {
         return;
     }
     let property = report.property.clone().unwrap_or_default();
-    if report.trace.iter().any(|e| e.fields.contains_key("loop_to")) {
+    if report
+        .trace
+        .iter()
+        .any(|e| e.fields.contains_key("loop_to"))
+    {
         report.notes.push(
             "not minimized: a lasso (cycle) counterexample; only finite paths are shrunk".into(),
         );
@@ -236,9 +303,9 @@ pub fn shrink_report<M: Model>(model: &M, report: &mut Report) {
     match outcome::replay(model, &cex) {
         Ok(trace) => report.trace = trace,
         Err(e) => {
-            report
-                .notes
-                .push(format!("not minimized: the shrunk path does not replay: {e}"));
+            report.notes.push(format!(
+                "not minimized: the shrunk path does not replay: {e}"
+            ));
             return;
         }
     }

@@ -157,7 +157,10 @@ fn move_deviations<I: ImplModel + ?Sized>(
         let (at, decision) = best.applied[i];
         let mut improved = false;
         'window: for delta in 1..=MOVE_WINDOW {
-            for to in [at.checked_add(delta), at.checked_sub(delta)].into_iter().flatten() {
+            for to in [at.checked_add(delta), at.checked_sub(delta)]
+                .into_iter()
+                .flatten()
+            {
                 let mut moved = best.applied.clone();
                 moved[i] = (to, decision);
                 moved.sort_by_key(|d| d.0);
@@ -208,7 +211,9 @@ pub fn shrink_schedule<I: ImplModel + ?Sized>(
         runs += tests + 1;
         let dropped = trial(model, &devs);
         if !fails(&dropped) {
-            return Err("the shrunk deviations no longer fail (the model is not deterministic?)".into());
+            return Err(
+                "the shrunk deviations no longer fail (the model is not deterministic?)".into(),
+            );
         }
         best = dropped;
         if !move_deviations(model, &mut best, &fails, &mut runs, budget) || runs >= budget {

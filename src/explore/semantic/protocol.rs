@@ -17,7 +17,10 @@ pub fn of_path<M: Model>(model: &M, indices: &[u32]) -> Result<SemanticSchedule,
         let action = actions
             .get(i as usize)
             .ok_or_else(|| format!("step {}: action #{i} is not enabled", k + 1))?;
-        steps.push(SemStep::step(model.actor(action), model.action_name(action)));
+        steps.push(SemStep::step(
+            model.actor(action),
+            model.action_name(action),
+        ));
         state = model
             .next_state(&state, action)
             .ok_or_else(|| format!("step {}: next_state refused an enabled action", k + 1))?;

@@ -87,7 +87,8 @@ pub fn of_run(trace: &[TraceEvent], schedule: &Schedule) -> Result<SemanticSched
         && steps.iter().zip(&schedule.decisions).all(|(s, d)| {
             matches!(
                 (s, d),
-                (SemStep::Step { .. }, Decision::Task(_)) | (SemStep::Choice { .. }, Decision::Choice(_))
+                (SemStep::Step { .. }, Decision::Task(_))
+                    | (SemStep::Choice { .. }, Decision::Choice(_))
             )
         });
     if !fits {
@@ -244,7 +245,8 @@ pub fn follow<I: ImplModel + ?Sized>(
     let steps = &schedule.steps;
     let mut out = FollowedRun::default();
     let mut decisions: Vec<Decision> = Vec::new();
-    let (mut outcome, mut probe) = run_full(model, PrefixScheduler::probe(Vec::new(), None, vec![]));
+    let (mut outcome, mut probe) =
+        run_full(model, PrefixScheduler::probe(Vec::new(), None, vec![]));
     let mut inserted = 0usize;
     let mut k = 0usize;
     while k < steps.len() {
