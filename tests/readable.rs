@@ -5,6 +5,7 @@
 
 mod coverage;
 mod emitted;
+mod impl_cli;
 mod minimize;
 mod renderers;
 mod semantic;

@@ -231,6 +231,7 @@ pub fn replay(registry: &Registry, args: &ReplayArgs, out: &mut dyn Write) -> Cm
     if args.emit_test {
         let command = format!("{} --emit-test", report.replay);
         let test = super::emit_test::emit(
+            &model,
             &report,
             &request,
             &command,

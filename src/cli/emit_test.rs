@@ -108,9 +108,11 @@ pub fn test_name(parts: &[&str]) -> String {
     name
 }
 
-/// The `#[test]` source for the violated `report` (replayed from `request`).
-/// `command` is the replay command line shown in the test's comment.
+/// The `#[test]` source for the violated `report`, replayed from `request` on
+/// the registry's model `model` (its registered name, which the report's own
+/// `model` need not be). `command` is the replay command shown in a comment.
 pub fn emit(
+    model: &str,
     report: &Report,
     request: &Request,
     command: &str,
@@ -128,12 +130,15 @@ pub fn emit(
         .clone()
         .or_else(|| report.schedule.clone())
         .ok_or("the report has no schedule to replay")?;
-    let steps = report.trace.iter().filter(|e| e.kind != "init").count();
-    let name = test_name(&[&report.model, &request.variant, &report.level, property]);
+    let steps = match schedule.parse::<crate::explore::semantic::SemanticSchedule>() {
+        Ok(s) if crate::explore::semantic::looks_semantic(&schedule) => s.len(),
+        _ => report.trace.iter().filter(|e| e.kind != "init").count(),
+    };
+    let name = test_name(&[model, &request.variant, &report.level, property]);
     let mut s = String::new();
     s.push_str(&format!(
-        "/// Regression test: {} {} ({} level) violated `{property}` along these {steps}\n",
-        report.model, request.variant, report.level
+        "/// Regression test: {model} {} ({} level) violated `{property}` along these {steps}\n",
+        request.variant, report.level
     ));
     s.push_str(
         "/// steps. It replays them by task and operation and fails while the violation\n\
@@ -143,7 +148,7 @@ pub fn emit(
     s.push_str(&format!("#[test]\nfn {name}() {{\n"));
     s.push_str(&format!("    let registry = {registry_expr};\n"));
     s.push_str("    lockstep::cli::emit_test::Regression {\n");
-    s.push_str(&format!("        model: {:?},\n", report.model));
+    s.push_str(&format!("        model: {model:?},\n"));
     s.push_str(&format!("        variant: {:?},\n", request.variant));
     s.push_str(&format!("        level: {:?},\n", report.level));
     if request.bounds.is_empty() {
@@ -193,7 +198,8 @@ mod tests {
     #[test]
     fn a_report_without_violation_emits_nothing() {
         let report = Report::new("m", "v", "spec", "bfs", Default::default());
-        let err = emit(&report, &Request::default(), "cmd", DEFAULT_REGISTRY_EXPR).unwrap_err();
+        let request = Request::default();
+        let err = emit("m", &report, &request, "cmd", DEFAULT_REGISTRY_EXPR).unwrap_err();
         assert!(err.contains("no violation"));
     }
 }

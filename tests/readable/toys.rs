@@ -216,3 +216,28 @@ pub fn noisy_deadlock() -> Toy {
         });
     })
 }
+
+/// A fault of severity 0..=3 sends task `b` down the opposite lock order, which
+/// can deadlock with `a`; any severity will do, so the minimizer should lower it to 1.
+pub fn faulty_order() -> Toy {
+    Toy::new("faulty-order", "fault", || async {
+        let s1 = rt::Semaphore::new("s1", 1);
+        let s2 = rt::Semaphore::new("s2", 1);
+        let (a1, a2) = (s1.clone(), s2.clone());
+        rt::spawn("a", async move {
+            let _p = a1.acquire().await;
+            rt::yield_now().await;
+            let _q = a2.acquire().await;
+        });
+        rt::spawn("b", async move {
+            if rt::choose("fault", 4) == 0 {
+                let _p = s1.acquire().await;
+                let _q = s2.acquire().await;
+            } else {
+                let _p = s2.acquire().await;
+                rt::yield_now().await;
+                let _q = s1.acquire().await;
+            }
+        });
+    })
+}

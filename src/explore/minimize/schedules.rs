@@ -8,10 +8,12 @@
 //!
 //! 1. Delta debugging drops deviations while the run still fails with the same
 //!    property (a deviation that no longer applies falls back to the default).
-//! 2. Each surviving deviation is tried a few decision points later or earlier;
-//!    a move is kept when the run still fails and has fewer preemptions, fewer
-//!    faults, or (same counts) fewer steps. This is how a preemption becomes an
-//!    ordinary switch at a point where the previous task blocks anyway.
+//! 2. Each surviving choice is tried with smaller non-zero values (a shorter
+//!    delay, a milder fault), and each deviation a few decision points later or
+//!    earlier; a change is kept when the run still fails and has fewer
+//!    preemptions, fewer faults, smaller choice values or (all equal) fewer
+//!    steps. This is how a preemption becomes an ordinary switch at a point
+//!    where the previous task blocks anyway.
 //! 3. The final schedule is re-verified by strict replay.
 
 use std::collections::BTreeMap;
@@ -88,11 +90,21 @@ struct Trial {
 }
 
 impl Trial {
-    /// Preemptions, faults, steps: what "smaller" means, in that order.
-    fn cost(&self) -> (u32, u32, usize) {
+    /// Preemptions, faults, the sum of choice values (a shorter delay, a milder
+    /// fault), steps: what "smaller" means, in that order.
+    fn cost(&self) -> (u32, u32, u64, usize) {
+        let values = self
+            .applied
+            .iter()
+            .map(|(_, d)| match d {
+                Decision::Choice(c) => u64::from(*c),
+                Decision::Task(_) => 0,
+            })
+            .sum();
         (
             self.preemptions,
             self.faults,
+            values,
             self.outcome.schedule.decisions.len(),
         )
     }
@@ -142,8 +154,9 @@ pub struct ShrunkSchedule {
     pub one_minimal: bool,
 }
 
-/// Step 2: moves each deviation up to [`MOVE_WINDOW`] points later or earlier,
-/// keeping strict improvements of [`Trial::cost`]; whether anything improved.
+/// Step 2: lowers each choice, and moves each deviation up to [`MOVE_WINDOW`]
+/// points later or earlier, keeping strict improvements of [`Trial::cost`];
+/// whether anything improved.
 fn move_deviations<I: ImplModel + ?Sized>(
     model: &I,
     best: &mut Trial,
@@ -156,6 +169,27 @@ fn move_deviations<I: ImplModel + ?Sized>(
     while i < best.applied.len() && *runs < budget {
         let (at, decision) = best.applied[i];
         let mut improved = false;
+        // A choice answered with a smaller non-zero value (0 was tried by dropping it).
+        if let Decision::Choice(c) = decision {
+            for smaller in 1..c {
+                let mut lowered = best.applied.clone();
+                lowered[i] = (at, Decision::Choice(smaller));
+                let t = trial(model, &lowered);
+                *runs += 1;
+                if fails(&t) && t.cost() < best.cost() {
+                    *best = t;
+                    improved = true;
+                    break;
+                }
+                if *runs >= budget {
+                    break;
+                }
+            }
+            if improved {
+                any = true;
+                continue;
+            }
+        }
         'window: for delta in 1..=MOVE_WINDOW {
             for to in [at.checked_add(delta), at.checked_sub(delta)]
                 .into_iter()
