@@ -114,6 +114,7 @@ impl CountTable {
         })
     }
 
+    #[inline(always)]
     pub fn prefetch_fp(&self, fp: u64) {
         #[cfg(target_arch = "x86_64")]
         if let Some(slot) = self.slots.get(home(fp, self.slots.len())) {

@@ -98,7 +98,7 @@ pub fn run<M: Model>(
     let threads = ctx.opts.threads.clamp(1, SHARDS);
     let total: u64 = tables
         .iter()
-        .map(|t| super::visited::VisitedSet::<M::State>::len(t))
+        .map(super::visited::VisitedSet::<M::State>::len)
         .sum();
     let mut frontier: Vec<(M::State, u8)> = Vec::new();
     for init in ctx.model.init_states() {
