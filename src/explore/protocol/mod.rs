@@ -2,10 +2,15 @@
 //!
 //! * [`check`] runs the strategy of [`CheckOptions`] ([`bfs`]: level-synchronous,
 //!   sharded fingerprint tables, multi-threaded, shortest counterexamples;
-//!   [`dfs`]: explicit stack; [`random`]: seeded walks), then the liveness
-//!   passes of [`liveness`] when the main pass covered the whole space.
+//!   [`dfs`]: explicit stack; [`random`]: seeded walks), then, when the main
+//!   pass covered the whole space, the liveness passes of [`liveness`]:
+//!   [`kahn`] after a BFS (in-degrees counted by the BFS in [`counting`]
+//!   tables), [`acyclic`] after a DFS, and the cycle-aware DFS / nested-DFS
+//!   passes when the graph has a cycle or in exact mode.
 //! * [`check_detailed`] also returns every violated property's counterexample;
-//!   [`check_property`] checks one named property alone.
+//!   [`check_property`] checks one named property alone; [`check_with`] takes
+//!   this checker's own [`ProtocolOptions`].
+//! * [`outcome`] turns what the passes found into the [`Report`].
 
 pub mod acyclic;
 pub mod bfs;
