@@ -1,7 +1,8 @@
 //! Kahn's pass: the fast liveness check after a complete BFS (fingerprint
 //! mode). The BFS counted every state's incoming edges (`CountTable`); this
 //! pass re-expands the states in topological order (a state once all its
-//! predecessors are done), sharded and multi-threaded like the BFS. It
+//! predecessors are done), in batches routed to shards and multi-threaded
+//! like the BFS. It
 //! proves the graph acyclic (every state gets done) and, going forward,
 //! computes for up to 8 `eventually p` properties which states lie on a
 //! path of `!p` states from an initial state (G'): `<> p` fails iff a
@@ -125,54 +126,57 @@ pub fn run<M: Model>(
     let mut next: Vec<Vec<(M::State, u8)>> = (0..SHARDS).map(|_| Vec::new()).collect();
     let per_worker = SHARDS.div_ceil(threads);
     let (mut done, mut bad) = (0u64, 0u8);
+    // The ready states form a stack, taken a batch at a time from the top:
+    // Kahn's algorithm may take ready states in any order, and last-in
+    // first-out keeps the ready set small (depth-first-like), where
+    // level-by-level would hold whole topological layers.
+    let mut batch: Vec<(M::State, u8)> = Vec::new();
     while !frontier.is_empty() {
-        for batch in frontier.chunks(BATCH) {
-            parts
-                .iter_mut()
-                .for_each(|p| p.buckets.iter_mut().for_each(Vec::clear));
-            let chunk = batch.len().div_ceil(threads);
-            let mut consistent = true;
-            if threads == 1 {
-                expand(ctx, props, batch, &mut parts[0]);
-                consistent = consume(tables, &mut next, &parts, 0);
-            } else {
-                std::thread::scope(|scope| {
-                    for (part, out) in batch.chunks(chunk).zip(parts.iter_mut()) {
-                        scope.spawn(move || expand(ctx, props, part, out));
-                    }
-                });
-                let parts = &parts;
-                consistent = std::thread::scope(|scope| {
-                    let workers: Vec<_> = tables
-                        .chunks_mut(per_worker)
-                        .zip(next.chunks_mut(per_worker))
-                        .enumerate()
-                        .map(|(w, (tabs, nexts))| {
-                            scope.spawn(move || consume(tabs, nexts, parts, w * per_worker))
-                        })
-                        .collect();
-                    workers.into_iter().all(|w| w.join().unwrap_or(false))
-                }) && consistent;
-            }
-            if !consistent {
-                return Err(Stop(
-                    "kahn: a successor is missing from the BFS table (nondeterministic model?)"
-                        .into(),
-                ));
-            }
-            done += batch.len() as u64;
-            ctx.progress.update("liveness (kahn)", done, &ctx.clock);
-            if let Some(stop) = ctx.budget_stop(0) {
-                return Err(stop);
-            }
+        let from = frontier.len().saturating_sub(BATCH);
+        batch.clear();
+        batch.extend(frontier.drain(from..));
+        parts
+            .iter_mut()
+            .for_each(|p| p.buckets.iter_mut().for_each(Vec::clear));
+        let chunk = batch.len().div_ceil(threads);
+        let consistent = if threads == 1 {
+            expand(ctx, props, &batch, &mut parts[0]);
+            consume(tables, &mut next, &parts, 0)
+        } else {
+            std::thread::scope(|scope| {
+                for (part, out) in batch.chunks(chunk).zip(parts.iter_mut()) {
+                    scope.spawn(move || expand(ctx, props, part, out));
+                }
+            });
+            let parts = &parts;
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = tables
+                    .chunks_mut(per_worker)
+                    .zip(next.chunks_mut(per_worker))
+                    .enumerate()
+                    .map(|(w, (tabs, nexts))| {
+                        scope.spawn(move || consume(tabs, nexts, parts, w * per_worker))
+                    })
+                    .collect();
+                workers.into_iter().all(|w| w.join().unwrap_or(false))
+            })
+        };
+        if !consistent {
+            return Err(Stop(
+                "kahn: a successor is missing from the BFS table (nondeterministic model?)".into(),
+            ));
         }
         for part in &mut parts {
             bad |= part.bad;
             part.bad = 0;
         }
-        frontier.clear();
         for n in &mut next {
             frontier.append(n);
+        }
+        done += batch.len() as u64;
+        ctx.progress.update("liveness (kahn)", done, &ctx.clock);
+        if let Some(stop) = ctx.budget_stop(0) {
+            return Err(stop);
         }
     }
     Ok(KahnOutcome {
