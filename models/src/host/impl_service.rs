@@ -1,0 +1,601 @@
+//! `WebJobsScriptHostService` as async Rust on `lockstep::rt`, step for step after spec
+//! A.3: `StartAsync`, `StartHostAsync`, `UnsynchronizedStartHostAsync` with its error
+//! handler, `RestartHostAsync`, `StopAsync`, and the startup-operation registry.
+//!
+//! Every C# `await` is one `.await` here and each step carries a comment naming its A.3
+//! step. Code between two awaits is atomic, as on the explorer's single-threaded
+//! executor. The metadata provider, the channel manager and the worker live in
+//! `impl_provider` (same `Service` type: the provider calls back into
+//! `RestartHostAsync`, as the real one does through `IScriptHostManager`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use lockstep::rt::{self, CancellationToken, CancellationTokenSource, Latch, Semaphore, SemaphorePermit, Shared};
+
+use super::impl_provider::{ChanMap, ChanState};
+use super::spec::{Cfg, Variant};
+use super::spec_action::backoff_secs;
+use super::spec_state::{HostState, Mode};
+
+pub(crate) type BoxFut = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The environment of one run (chosen by the model's main task).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub(crate) struct RunEnv {
+    pub bundle: bool,
+    pub writable: bool,
+    pub offline: bool,
+    pub offline_reaches_metadata: bool,
+}
+
+/// One built host (`IHost`), named by its index in `Fields::hosts`.
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+pub(crate) struct HostRec {
+    pub orphaned: bool,
+    /// `ApplicationStarted` fired.
+    pub started: bool,
+    /// Built with the job host start skipped.
+    pub minimal: bool,
+    /// A restart took it out of `ActiveHost` and will orphan it once its `Unsync` yields.
+    pub pending_orphan: bool,
+}
+
+/// The service's fields (A.2), plus a mirror of who is inside the critical section.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub(crate) struct Fields {
+    pub state: HostState,
+    /// `ActiveHost`; the provider's `_currentJobHost` mirrors it (null included).
+    pub active: Option<usize>,
+    pub hosts: Vec<HostRec>,
+    /// `_applicationStopping` (set by the ApplicationStopping callback) / `_applicationStopped`.
+    pub stopping: bool,
+    pub loop_created: bool,
+    /// Task names inside the host-start critical section (at most one, or the semaphore broke).
+    pub holders: Vec<String>,
+    pub retries_spawned: u8,
+    /// The process exited after a shutdown (end of run); abandoned awaits return.
+    pub process_exited: bool,
+    /// Running, offline, parked or shut down was reached at some point of the run.
+    pub ever_settled: bool,
+}
+
+impl Fields {
+    pub fn shutdown_requested(&self) -> bool {
+        self.stopping
+    }
+    /// Running, shut down, offline as configured, or parked after a non-transient error.
+    pub fn settled(&self, offline: bool) -> bool {
+        let parked = self.state == HostState::Error
+            && self.active.is_some_and(|h| self.hosts[h].minimal && self.hosts[h].started);
+        self.state == HostState::Running
+            || self.stopping
+            || (offline && self.state == HostState::Offline)
+            || parked
+    }
+    /// At most one live host that no restart is about to orphan; ActiveHost is live.
+    pub fn single_active_host(&self) -> bool {
+        let live = self.hosts.iter().filter(|h| !h.orphaned && !h.pending_orphan).count();
+        live <= 1 && self.active.is_none_or(|h| !self.hosts[h].orphaned)
+    }
+}
+
+/// Faults used so far.
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+pub(crate) struct Budget {
+    pub storage: u8,
+    pub worker: u8,
+    pub exceptions: u8,
+}
+
+/// Exceptions that reach `Unsync`'s catch blocks (A.3.3 steps 5-6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exc {
+    Canceled,
+    Storage,
+    Metadata,
+    Init,
+    Config,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `WebJobsScriptHostService` with the web-host singletons it talks to.
+pub(crate) struct Service {
+    pub variant: Variant,
+    pub cfg: Cfg,
+    pub env: RunEnv,
+    /// `_hostStartSemaphore`.
+    pub sem: Semaphore,
+    pub fields: Shared<Fields>,
+    pub budget: Shared<Budget>,
+    /// `_hostStartedSource`.
+    pub host_started: Latch<()>,
+    /// `_startupLoopTokenSource` (its existence is mirrored in `Fields::loop_created`).
+    loop_cts: Mutex<Option<CancellationTokenSource>>,
+    /// The startup-operation registry; `op_ids` mirrors it for the explorer's footprints.
+    ops: Mutex<Vec<(u32, CancellationTokenSource)>>,
+    op_ids: Shared<(u32, Vec<u32>)>,
+    /// The provider's `_functions` cache is populated.
+    pub cached: Shared<bool>,
+    /// The channel map (one runtime, one worker) and the pending channel's TCS.
+    pub chan: Shared<ChanMap>,
+    pub(crate) chan_tcs: Mutex<Option<(u32, Latch<()>)>>,
+}
+
+impl Service {
+    pub fn new(variant: Variant, cfg: Cfg, env: RunEnv) -> Arc<Service> {
+        Arc::new(Service {
+            variant,
+            cfg,
+            env,
+            sem: Semaphore::new("host-start-semaphore", 1),
+            fields: Shared::new(
+                "host-service",
+                Fields {
+                    state: HostState::Default,
+                    active: None,
+                    hosts: Vec::new(),
+                    stopping: false,
+                    loop_created: false,
+                    holders: Vec::new(),
+                    retries_spawned: 0,
+                    process_exited: false,
+                    ever_settled: false,
+                },
+            ),
+            budget: Shared::new("fault-budget", Budget::default()),
+            host_started: Latch::new("_hostStarted"),
+            loop_cts: Mutex::new(None),
+            ops: Mutex::new(Vec::new()),
+            op_ids: Shared::new("startup-operations", (0, Vec::new())),
+            cached: Shared::new("metadata-cache", false),
+            chan: Shared::new("channel-map", ChanMap { state: ChanState::None, created: 0 }),
+            chan_tcs: Mutex::new(None),
+        })
+    }
+
+    /// A nondeterministic fault, while its bound allows one more.
+    pub fn fault(&self, label: &str, counter: fn(&mut Budget) -> &mut u8, bound: u8) -> bool {
+        let used = self.budget.read(|b| {
+            let mut copy = *b;
+            *counter(&mut copy)
+        });
+        if used >= bound || !rt::choose_bool(label) {
+            return false;
+        }
+        self.budget.write(|b| *counter(b) += 1);
+        true
+    }
+
+    fn note_settled(&self) {
+        let offline = self.env.offline;
+        self.fields.write(|f| {
+            if f.settled(offline) {
+                f.ever_settled = true;
+            }
+        });
+    }
+
+    // ---- critical section mirror -----------------------------------------------------------
+
+    async fn enter_critical(&self) -> SemaphorePermit {
+        let permit = self.sem.acquire().await;
+        let me = rt::current_task();
+        let was_free = self.fields.write(|f| {
+            let free = f.holders.is_empty();
+            f.holders.push(me);
+            free
+        });
+        rt::always("permit-conservation", was_free, || "two holders of the host-start semaphore".into());
+        permit
+    }
+
+    fn leave_critical(&self, permit: SemaphorePermit) {
+        let me = rt::current_task();
+        self.fields.write(|f| f.holders.retain(|h| *h != me));
+        permit.release();
+    }
+
+    // ---- startup-operation registry (ScriptHostStartupOperation) -----------------------------
+
+    /// `Create(token, parentId)`: registered at once, its CTS linked to `parent`.
+    pub fn create_op(&self, parent: &CancellationToken) -> (u32, CancellationTokenSource) {
+        let id = self.op_ids.write(|(next, ids)| {
+            *next += 1;
+            ids.push(*next);
+            *next
+        });
+        let cts = CancellationTokenSource::linked(format!("startup-op-{id}"), &[parent]);
+        lock(&self.ops).push((id, cts.clone()));
+        (id, cts)
+    }
+
+    /// `Dispose`: unregister; the CTS is dropped with it, which also unlinks it.
+    pub fn dispose_op(&self, id: u32) {
+        self.op_ids.write(|(_, ids)| ids.retain(|&i| i != id));
+        lock(&self.ops).retain(|(i, _)| *i != id);
+    }
+
+    /// RestartHostAsync steps 3-4: cancel the startup loop and every registered operation.
+    pub fn cancel_loop_and_ops(&self) {
+        self.cancel_loop();
+        self.op_ids.read(|(_, ids)| ids.len());
+        let all: Vec<CancellationTokenSource> = lock(&self.ops).iter().map(|(_, c)| c.clone()).collect();
+        for cts in all {
+            cts.cancel();
+        }
+    }
+
+    fn cancel_loop(&self) {
+        if self.fields.read(|f| f.loop_created) {
+            let cts = lock(&self.loop_cts).clone();
+            if let Some(cts) = cts {
+                cts.cancel();
+            }
+        }
+    }
+
+    // ---- hosts ---------------------------------------------------------------------------------
+
+    pub fn new_host(&self, minimal: bool) -> usize {
+        self.fields.write(|f| {
+            f.hosts.push(HostRec { minimal, ..HostRec::default() });
+            f.hosts.len() - 1
+        })
+    }
+
+    /// `ActiveHost = value` (raises ActiveHostChanged; the provider's copy follows).
+    pub fn set_active(&self, value: Option<usize>) {
+        let ok = self.fields.write(|f| {
+            f.active = value;
+            f.single_active_host()
+        });
+        rt::always("single-active-host", ok, || "a second live host became active".into());
+    }
+
+    /// Fire-and-forget `Orphan(host)`: stop and dispose (A.3.6), at once here.
+    pub fn orphan(&self, host: usize) {
+        self.fields.write(|f| {
+            f.hosts[host].orphaned = true;
+            f.hosts[host].pending_orphan = false;
+        });
+    }
+
+    // ---- A.3.1 StartAsync ----------------------------------------------------------------------
+
+    pub fn start_async(self: &Arc<Self>) -> BoxFut {
+        let svc = self.clone();
+        Box::pin(async move {
+            // 1. If ShutdownRequested, return.
+            if svc.fields.read(|f| f.shutdown_requested()) {
+                return;
+            }
+            // 2. _startupLoopTokenSource := new CTS; linked := Link(loopToken, ct).
+            let loop_cts = CancellationTokenSource::new("startup-loop");
+            let token = loop_cts.token();
+            *lock(&svc.loop_cts) = Some(loop_cts);
+            svc.fields.write(|f| f.loop_created = true);
+            // 3. await StartHostAsync(linked.Token); 4. OperationCanceled is swallowed.
+            let (op_id, op) = svc.create_op(&token);
+            svc.start_host(op_id, op, 0, Mode::Normal).await;
+        })
+    }
+
+    // ---- A.3.2 StartHostAsync --------------------------------------------------------------------
+
+    /// Steps 2-5. Step 1 (register the op) is done by the caller, in the caller's await
+    /// segment: a fire-and-forget child registers before its parent releases the semaphore.
+    /// The child's *enqueue* on the semaphore happens when its task first runs; anything
+    /// that could overtake it is a restart, which cancels the child's op first, so the
+    /// child can only exit at C1 either way.
+    pub fn start_host(self: &Arc<Self>, op_id: u32, op: CancellationTokenSource, attempt: u8, mode: Mode) -> BoxFut {
+        let svc = self.clone();
+        Box::pin(async move {
+            // 2. await sem.WaitAsync() (no token, no timeout).
+            let permit = svc.enter_critical().await;
+            // 3. Set _hostStartedSource.
+            svc.host_started.set(Ok(()));
+            // 4. await UnsynchronizedStartHostAsync(op, attempt, mode).
+            svc.unsync(&op, attempt, mode, None).await;
+            // 5. finally: dispose op, release sem.
+            svc.dispose_op(op_id);
+            svc.leave_critical(permit);
+        })
+    }
+
+    // ---- A.3.3 UnsynchronizedStartHostAsync ---------------------------------------------------------
+
+    /// `restart_prev`: a restart's previous host, orphaned when this call first yields.
+    pub async fn unsync(self: &Arc<Self>, op: &CancellationTokenSource, attempt: u8, mode: Mode, restart_prev: Option<usize>) {
+        let mut prev = restart_prev;
+        let result = self.unsync_try(op, mode, &mut prev).await;
+        if let Err((exc, local)) = result {
+            if exc != Exc::Canceled {
+                self.error_handler(op, local, exc, attempt, &mut prev).await;
+            }
+        }
+        self.orphan_prev(&mut prev);
+    }
+
+    fn orphan_prev(&self, prev: &mut Option<usize>) {
+        if let Some(h) = prev.take() {
+            self.orphan(h);
+        }
+    }
+
+    async fn unsync_try(
+        self: &Arc<Self>,
+        op: &CancellationTokenSource,
+        mode: Mode,
+        prev: &mut Option<usize>,
+    ) -> Result<(), (Exc, Option<usize>)> {
+        // 1. CheckFileSystem: no run-from-package failure marker in this model.
+        // 2. If ShutdownRequested, return (no state change).
+        if self.fields.read(|f| f.shutdown_requested()) {
+            return Ok(());
+        }
+        // 3. t := op.CTS.Token.
+        let t = op.token();
+        // 4.1 [C1]
+        if t.is_cancelled() {
+            return Err((Exc::Canceled, None));
+        }
+        // 4.2 Error is retained across retries; 4.3 app_offline.htm gives Offline.
+        let offline = self.env.offline;
+        self.fields.write(|f| {
+            if f.state != HostState::Error {
+                f.state = HostState::Default;
+            }
+            if offline {
+                f.state = HostState::Offline;
+            }
+        });
+        self.note_settled();
+        rt::sometimes("offline-start", offline);
+        // 4.4 handlingError, skipJobHostStartup, skipHostJson.
+        let skip = offline || mode != Mode::Normal;
+        // 4.5 localHost := BuildHost(...) (synchronous; may block the thread in the provider).
+        let local = self.build_host(mode, skip).await.map_err(|e| (e, None))?;
+        // 4.6 ActiveHost = localHost. 4.7-4.8: subscriptions, logs, counters.
+        self.set_active(Some(local));
+        // 4.9 [C2]
+        if t.is_cancelled() {
+            return Err((Exc::Canceled, Some(local)));
+        }
+        // 4.10 await localHost.StartAsync(t): the first real yield of this call.
+        self.orphan_prev(prev);
+        self.host_start_async(&t, local, skip).await.map_err(|e| (e, Some(local)))?;
+        // 4.11 If not handlingError: LastError = null; if not offline, State = Running.
+        self.fields.write(|f| {
+            f.hosts[local].started = true;
+            if mode == Mode::Normal && !offline {
+                f.state = HostState::Running;
+            }
+        });
+        self.note_settled();
+        rt::sometimes("host-running", self.fields.read(|f| f.state == HostState::Running));
+        rt::sometimes("non-transient-park", mode != Mode::Normal);
+        // 4.12 Publish HostStartEvent.
+        Ok(())
+    }
+
+    /// BuildHost (A.3.3 step 4.5). With the job host start skipped the external startup
+    /// (ScriptStartupTypeLocator) is not installed, so the provider is not reached.
+    async fn build_host(self: &Arc<Self>, mode: Mode, skip: bool) -> Result<usize, Exc> {
+        if !skip && self.fault("host.json invalid", |b| &mut b.exceptions, self.cfg.host_exceptions) {
+            return Err(Exc::Config);
+        }
+        let offline_full = self.env.offline && mode == Mode::Normal && self.env.offline_reaches_metadata;
+        if self.env.bundle && (!skip || offline_full) {
+            // ScriptStartupTypeLocator -> FunctionMetadataManager.GetFunctionMetadata(
+            // forceRefresh: true), which blocks its thread on the provider's async call.
+            rt::block_on_thread("GetFunctionMetadataAsync", self.get_function_metadata(true)).await?;
+        }
+        Ok(self.new_host(skip))
+    }
+
+    /// `localHost.StartAsync(t)` -> `ScriptHost.StartAsyncCore`.
+    async fn host_start_async(self: &Arc<Self>, t: &CancellationToken, _local: usize, skip: bool) -> Result<(), Exc> {
+        // Hosted services start (storage-touching ones first); a real await.
+        rt::yield_now().await;
+        if t.is_cancelled() {
+            return Err(Exc::Canceled);
+        }
+        if skip {
+            return Ok(());
+        }
+        if self.fault("storage outage", |b| &mut b.storage, self.cfg.storage_failures) {
+            rt::sometimes("storage-outage", true);
+            return Err(Exc::Storage);
+        }
+        // InitializeAsync: GetFunctionMetadata(forceRefresh: false), sync-over-async again.
+        rt::block_on_thread("GetFunctionMetadataAsync", self.get_function_metadata(false)).await?;
+        // await dispatcher.InitializeAsync(functions, t).
+        rt::yield_now().await;
+        if t.is_cancelled() {
+            return Err(Exc::Canceled);
+        }
+        if self.fault("host initialization error", |b| &mut b.exceptions, self.cfg.host_exceptions) {
+            return Err(Exc::Init);
+        }
+        Ok(())
+    }
+
+    /// A.3.3 step 6: the error handler.
+    async fn error_handler(
+        self: &Arc<Self>,
+        op: &CancellationTokenSource,
+        local: Option<usize>,
+        exc: Exc,
+        attempt: u8,
+        prev: &mut Option<usize>,
+    ) {
+        let t = op.token();
+        // 6.1 isActiveHost; 6.2 State = Error if active; 6.5 ActiveHost = null if active.
+        let active = self.fields.write(|f| {
+            let active = f.active == local;
+            if active {
+                f.state = HostState::Error;
+            }
+            active
+        });
+        // 6.3 attempt += 1. 6.4 ShutdownHostIfUnhealthy: health samples are not modelled.
+        let attempt = attempt.saturating_add(1);
+        if active {
+            self.set_active(None);
+        }
+        // 6.6 Fire-and-forget Orphan(localHost).
+        if let Some(h) = local {
+            self.orphan(h);
+        }
+        // 6.7 [C3]
+        if t.is_cancelled() {
+            return;
+        }
+        // 6.8 Next mode.
+        let next = match exc {
+            Exc::Config => Mode::ConfigError,
+            Exc::Init => Mode::InitError,
+            _ => Mode::Normal,
+        };
+        // 6.9 Not Normal: fire-and-forget the child immediately, then return.
+        if next != Mode::Normal {
+            self.spawn_retry(&t, attempt, next);
+            return;
+        }
+        // 6.10 await DelayWithBackoffAsync while holding sem (a cancel ends it early).
+        self.orphan_prev(prev);
+        rt::sometimes("retry-backoff", true);
+        rt::sleep_cancellable(Duration::from_secs(backoff_secs(attempt) as u64), &t).await;
+        // [C4]
+        if t.is_cancelled() {
+            return;
+        }
+        self.spawn_retry(&t, attempt, Mode::Normal);
+    }
+
+    /// Fire-and-forget `StartHostAsync(t, attempt, mode, op.Id)`; at most `attempts` of
+    /// them in a run (the real host has no cap, #9924).
+    fn spawn_retry(self: &Arc<Self>, t: &CancellationToken, attempt: u8, mode: Mode) {
+        let cap = self.cfg.attempts;
+        if !self.fields.write(|f| {
+            let ok = f.retries_spawned < cap;
+            f.retries_spawned += ok as u8;
+            ok
+        }) {
+            rt::emit("retry-cap", &[("attempts", &cap.to_string())]);
+            return;
+        }
+        let (op_id, op) = self.create_op(t);
+        rt::spawn("start", self.start_host(op_id, op, attempt, mode));
+    }
+
+    // ---- A.3.4 RestartHostAsync ------------------------------------------------------------------
+
+    /// `inline`: called by the metadata provider on a start's own stack.
+    pub fn restart_host(self: &Arc<Self>, inline: bool) -> BoxFut {
+        let svc = self.clone();
+        Box::pin(async move {
+            // 1. If ShutdownRequested, return.
+            if svc.fields.read(|f| f.shutdown_requested()) {
+                return;
+            }
+            // 2. Await _hostStarted if the first start has not entered the semaphore yet.
+            if !svc.host_started.is_set() {
+                let _ = svc.host_started.wait().await;
+                // Woken by the process exit (see `release_abandoned`): nothing runs after it.
+                if svc.fields.read(|f| f.process_exited) {
+                    return;
+                }
+            }
+            // 3-4. Cancel the loop token and every registered operation.
+            svc.cancel_loop_and_ops();
+            let me = rt::current_task();
+            let (holder_is_me, someone) = svc.fields.read(|f| (f.holders.contains(&me), !f.holders.is_empty()));
+            if inline {
+                rt::always("non-reentrancy", !holder_is_me, || {
+                    format!("RestartHost waits on the host-start semaphore held by its caller {me}")
+                });
+            } else {
+                rt::sometimes("restart-during-start", someone);
+            }
+            // 5. await sem.WaitAsync() (no token, no timeout).
+            let permit = svc.enter_critical().await;
+            // 6. Stopping/Stopped: return (finally releases).
+            if svc.fields.read(|f| matches!(f.state, HostState::Stopping | HostState::Stopped)) {
+                svc.leave_critical(permit);
+                return;
+            }
+            // 7. State = Default; prev := ActiveHost; ActiveHost = null.
+            let prev = svc.fields.write(|f| {
+                f.state = HostState::Default;
+                let prev = f.active;
+                if let Some(h) = prev {
+                    f.hosts[h].pending_orphan = true;
+                }
+                prev
+            });
+            svc.set_active(None);
+            // 8. op := Create(ct).
+            let (op_id, op) = svc.create_op(&CancellationToken::none());
+            // 9. NotifyHostStopping(prev): an unawaited shutdown of all web-host channels;
+            //    start Unsync(op) (runs synchronously up to its first await); Orphan(prev)
+            //    once that call has yielded.
+            if prev.is_some() {
+                let channels = svc.clone();
+                rt::spawn("channel-shutdown", async move { channels.shutdown_channels() });
+            }
+            // 10. await the start task; dispose op. 11. OperationCanceled is swallowed.
+            svc.unsync(&op, 0, Mode::Normal, prev).await;
+            svc.dispose_op(op_id);
+            // 12. finally: release.
+            svc.leave_critical(permit);
+        })
+    }
+
+    /// At the end of a run with a shutdown, restarts still awaiting `_hostStarted` (the
+    /// first start returned at StartAsync step 1 and never set it) are abandoned by the
+    /// process exit rather than deadlocked: wake them so they return. True if any did.
+    pub fn release_abandoned(&self) -> bool {
+        let abandon = self.fields.write(|f| {
+            let abandon = f.stopping && !f.process_exited;
+            f.process_exited |= abandon;
+            abandon
+        });
+        abandon && !self.host_started.is_set() && self.host_started.set(Ok(()))
+    }
+
+    // ---- A.3.5 StopAsync -----------------------------------------------------------------------
+
+    /// The `ApplicationStopping` callback (sets the flag) and then `StopAsync`; the flag
+    /// comes first, the ordering A.5.5 asks to keep explicit.
+    pub fn stop(self: &Arc<Self>) -> BoxFut {
+        let svc = self.clone();
+        Box::pin(async move {
+            svc.fields.write(|f| f.stopping = true);
+            rt::sometimes("stop-during-start", svc.fields.read(|f| !f.holders.is_empty()));
+            // StopAsync is called later by the host's shutdown.
+            rt::yield_now().await;
+            // 1. Cancel _startupLoopTokenSource (operations are not cancelled).
+            svc.cancel_loop();
+            // 2. State = Stopping; cur := ActiveHost; ActiveHost = null.
+            let cur = svc.fields.write(|f| {
+                f.state = HostState::Stopping;
+                f.active
+            });
+            svc.set_active(None);
+            if let Some(h) = cur {
+                svc.orphan(h);
+            }
+            // 3. await WhenAny(Orphan(cur), 10 s delay).
+            rt::yield_now().await;
+            // 4. State = Stopped.
+            svc.fields.write(|f| f.state = HostState::Stopped);
+        })
+    }
+}
