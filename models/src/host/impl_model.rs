@@ -96,20 +96,29 @@ impl ImplModel for HostImpl {
                 offline: pick(env.offline, "app_offline.htm"),
                 offline_reaches_metadata: env.offline_reaches_metadata,
             };
-            let stop = pick(env.stop, "a shutdown comes");
-            let requesters = rt::choose("restart requesters", cfg.restarts as usize + 1);
             let svc = Service::new(variant, cfg, run_env);
             rt::spawn("start", svc.start_async());
-            for _ in 0..requesters {
-                rt::spawn("restart", svc.restart_host(false));
+            // Each requester and the shutdown arrive in a window between timer firings, or
+            // never (so "fewer requesters" and "no shutdown" are covered too).
+            for _ in 0..cfg.restarts {
+                let svc = svc.clone();
+                rt::spawn("restart", async move {
+                    if svc.arrival(false).await {
+                        svc.restart_host(false).await;
+                    }
+                });
             }
-            if stop {
-                rt::spawn("stop", svc.stop());
+            if env.stop != Some(false) {
+                let (svc, must) = (svc.clone(), env.stop == Some(true));
+                rt::spawn("stop", async move {
+                    if svc.arrival(must).await {
+                        svc.stop().await;
+                    }
+                });
             }
             rt::until_quiescent().await;
-            if svc.release_abandoned() {
-                rt::until_quiescent().await;
-            }
+            svc.end_run();
+            rt::until_quiescent().await;
             end_of_run(&svc, run_env.offline);
         })
     }

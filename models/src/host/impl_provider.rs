@@ -134,6 +134,7 @@ impl Service {
             rt::sometimes("worker-timeout", true);
             let init_phase = rt::choose_bool("timeout after StartStream");
             rt::sleep(if init_phase { INITIALIZATION_TIMEOUT } else { PROCESS_STARTUP_TIMEOUT }).await;
+            self.tick();
             Err(if init_phase { "init timeout" } else { "StartStream timeout" }.to_string())
         } else {
             Ok(())

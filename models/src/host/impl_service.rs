@@ -56,8 +56,8 @@ pub(crate) struct Fields {
     /// Task names inside the host-start critical section (at most one, or the semaphore broke).
     pub holders: Vec<String>,
     pub retries_spawned: u8,
-    /// The process exited after a shutdown (end of run); abandoned awaits return.
-    pub process_exited: bool,
+    /// The run is over (nothing could move); abandoned awaits return.
+    pub ended: bool,
     /// Running, offline, parked or shut down was reached at some point of the run.
     pub ever_settled: bool,
 }
@@ -125,6 +125,9 @@ pub(crate) struct Service {
     /// The channel map (one runtime, one worker) and the pending channel's TCS.
     pub chan: Shared<ChanMap>,
     pub(crate) chan_tcs: Mutex<Option<(u32, Latch<()>)>>,
+    /// Timer firings so far, and one latch per firing: `ticks[k]` is set by the k-th.
+    clock: Shared<u32>,
+    ticks: Vec<Latch<()>>,
 }
 
 impl Service {
@@ -144,7 +147,7 @@ impl Service {
                     loop_created: false,
                     holders: Vec::new(),
                     retries_spawned: 0,
-                    process_exited: false,
+                    ended: false,
                     ever_settled: false,
                 },
             ),
@@ -156,7 +159,48 @@ impl Service {
             cached: Shared::new("metadata-cache", false),
             chan: Shared::new("channel-map", ChanMap { state: ChanState::None, created: 0 }),
             chan_tcs: Mutex::new(None),
+            clock: Shared::new("timer-firings", 0),
+            ticks: (0..=Service::max_ticks(&cfg)).map(|k| Latch::new(format!("tick-{k}"))).collect(),
         })
+    }
+
+    /// An upper bound on timer firings in a run: one backoff per failed start (faults, and
+    /// one channel race per restart) plus one per worker timeout.
+    fn max_ticks(cfg: &Cfg) -> usize {
+        let failures = cfg.storage_failures + cfg.worker_timeouts + cfg.host_exceptions + cfg.restarts;
+        failures as usize + cfg.worker_timeouts as usize + 1
+    }
+
+    /// Called after a timer fired (a backoff or a worker deadline passed).
+    pub fn tick(&self) {
+        let k = self.clock.write(|t| {
+            *t += 1;
+            *t
+        });
+        if let Some(latch) = self.ticks.get(k as usize) {
+            latch.set(Ok(()));
+        }
+    }
+
+    /// When an external event (a restart request, the shutdown) happens. The executor
+    /// fires timers only when nothing else can run, so an event that is ready at once
+    /// always beats every timer; instead, the event picks the window between two timer
+    /// firings it arrives in (any point inside a window is explored by the scheduler), or
+    /// never arrives. `must`: it arrives at the latest when the run is otherwise over.
+    pub async fn arrival(&self, must: bool) -> bool {
+        loop {
+            if rt::choose_bool("arrives now") {
+                return true;
+            }
+            let next = self.clock.read(|t| *t) as usize + 1;
+            let Some(latch) = self.ticks.get(next) else {
+                return must;
+            };
+            let _ = latch.wait().await;
+            if self.fields.read(|f| f.ended) {
+                return must;
+            }
+        }
     }
 
     /// A nondeterministic fault, while its bound allows one more.
@@ -471,7 +515,10 @@ impl Service {
         // 6.10 await DelayWithBackoffAsync while holding sem (a cancel ends it early).
         self.orphan_prev(prev);
         rt::sometimes("retry-backoff", true);
-        rt::sleep_cancellable(Duration::from_secs(backoff_secs(attempt) as u64), &t).await;
+        let backoff = Duration::from_secs(backoff_secs(attempt) as u64);
+        if !rt::sleep_cancellable(backoff, &t).await {
+            self.tick();
+        }
         // [C4]
         if t.is_cancelled() {
             return;
@@ -508,8 +555,8 @@ impl Service {
             // 2. Await _hostStarted if the first start has not entered the semaphore yet.
             if !svc.host_started.is_set() {
                 let _ = svc.host_started.wait().await;
-                // Woken by the process exit (see `release_abandoned`): nothing runs after it.
-                if svc.fields.read(|f| f.process_exited) {
+                // Woken by the process exit (see `end_run`): nothing runs after it.
+                if svc.fields.read(|f| f.ended) {
                     return;
                 }
             }
@@ -558,16 +605,21 @@ impl Service {
         })
     }
 
-    /// At the end of a run with a shutdown, restarts still awaiting `_hostStarted` (the
-    /// first start returned at StartAsync step 1 and never set it) are abandoned by the
-    /// process exit rather than deadlocked: wake them so they return. True if any did.
-    pub fn release_abandoned(&self) -> bool {
-        let abandon = self.fields.write(|f| {
-            let abandon = f.stopping && !f.process_exited;
-            f.process_exited |= abandon;
-            abandon
+    /// The run is over: wake every event still waiting for a timer window (it never
+    /// arrives, or arrives now if it must), and, after a shutdown, the restarts still
+    /// awaiting `_hostStarted` (the first start returned at StartAsync step 1 and never set
+    /// it): the process exit abandons them rather than deadlocking them.
+    pub fn end_run(&self) {
+        let stopping = self.fields.write(|f| {
+            f.ended = true;
+            f.stopping
         });
-        abandon && !self.host_started.is_set() && self.host_started.set(Ok(()))
+        for latch in &self.ticks {
+            latch.set(Ok(()));
+        }
+        if stopping && !self.host_started.is_set() {
+            self.host_started.set(Ok(()));
+        }
     }
 
     // ---- A.3.5 StopAsync -----------------------------------------------------------------------
