@@ -139,21 +139,21 @@ impl ImplModel for HostImpl {
 
 /// Properties judged when nothing can move any more.
 fn end_of_run(svc: &Service, offline: bool) {
-    let f = svc.fields.get();
-    let leak = f.hosts.iter().enumerate().any(|(i, h)| !h.orphaned && f.active != Some(i));
+    let hosts = svc.hosts.get();
+    let state = svc.state.get();
+    let leak = hosts.recs.iter().enumerate().any(|(i, h)| !h.orphaned && hosts.active != Some(i));
     rt::always("no-orphan-leak", !leak, || "a built host is neither active nor orphaned".into());
+    let inside = svc.holders.read(|h| !h.is_empty());
     let free = svc.sem.available() == 1;
-    rt::always("permit-conservation", !f.holders.is_empty() || free, || {
+    rt::always("permit-conservation", inside || free, || {
         "nobody is inside a start, yet the semaphore has no permit".into()
     });
-    rt::always("eventually-running-or-stopped", f.ever_settled || f.settled(offline), || {
-        format!("never Running, offline, parked or stopped (state {:?})", f.state)
+    let settled = svc.settled_now();
+    let ever = svc.ever_settled.get();
+    rt::always("eventually-running-or-stopped", ever || settled, || {
+        format!("never Running, offline, parked or stopped (state {state:?})")
     });
-    rt::always("ends-running-or-stopped", f.settled(offline), || {
-        format!("the run ends in state {:?}", f.state)
-    });
-    rt::sometimes("offline-start", f.state == HostState::Offline);
-    let parked = f.state == HostState::Error
-        && f.active.is_some_and(|h| f.hosts[h].minimal && f.hosts[h].started);
-    rt::sometimes("non-transient-park", parked);
+    rt::always("ends-running-or-stopped", settled, || format!("the run ends in state {state:?}"));
+    rt::sometimes("offline-start", offline && state == HostState::Offline);
+    rt::sometimes("non-transient-park", hosts.parked(state));
 }

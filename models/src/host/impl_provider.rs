@@ -52,10 +52,11 @@ impl Service {
     /// host is `ActiveHost` (the provider copies every `ActiveHostChanged`, null included).
     pub(crate) fn is_job_host_starting(&self) -> bool {
         let variant = self.variant;
-        self.fields.read(|f| {
-            let tracked = f.active;
-            let tracked_started = tracked.is_some_and(|h| f.hosts[h].started);
-            match f.state {
+        let state = self.state.read(|s| *s);
+        self.hosts.read(|h| {
+            let tracked = h.active;
+            let tracked_started = tracked.is_some_and(|t| h.recs[t].started);
+            match state {
                 HostState::Default => true,
                 HostState::Error => match variant {
                     Variant::Pre10766 => false,

@@ -31,7 +31,7 @@ pub(crate) struct RunEnv {
     pub offline_reaches_metadata: bool,
 }
 
-/// One built host (`IHost`), named by its index in `Fields::hosts`.
+/// One built host (`IHost`), named by its index in `Hosts::recs`.
 #[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
 pub(crate) struct HostRec {
     pub orphaned: bool,
@@ -43,43 +43,32 @@ pub(crate) struct HostRec {
     pub pending_orphan: bool,
 }
 
-/// The service's fields (A.2), plus a mirror of who is inside the critical section.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub(crate) struct Fields {
-    pub state: HostState,
-    /// `ActiveHost`; the provider's `_currentJobHost` mirrors it (null included).
+/// `ActiveHost` (the provider's `_currentJobHost` mirrors it, null included) and every
+/// host built so far.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub(crate) struct Hosts {
     pub active: Option<usize>,
-    pub hosts: Vec<HostRec>,
-    /// `_applicationStopping` (set by the ApplicationStopping callback) / `_applicationStopped`.
-    pub stopping: bool,
-    pub loop_created: bool,
-    /// Task names inside the host-start critical section (at most one, or the semaphore broke).
-    pub holders: Vec<String>,
-    pub retries_spawned: u8,
-    /// The run is over (nothing could move); abandoned awaits return.
-    pub ended: bool,
-    /// Running, offline, parked or shut down was reached at some point of the run.
-    pub ever_settled: bool,
+    pub recs: Vec<HostRec>,
 }
 
-impl Fields {
-    pub fn shutdown_requested(&self) -> bool {
-        self.stopping
-    }
-    /// Running, shut down, offline as configured, or parked after a non-transient error.
-    pub fn settled(&self, offline: bool) -> bool {
-        let parked = self.state == HostState::Error
-            && self.active.is_some_and(|h| self.hosts[h].minimal && self.hosts[h].started);
-        self.state == HostState::Running
-            || self.stopping
-            || (offline && self.state == HostState::Offline)
-            || parked
-    }
+impl Hosts {
     /// At most one live host that no restart is about to orphan; ActiveHost is live.
     pub fn single_active_host(&self) -> bool {
-        let live = self.hosts.iter().filter(|h| !h.orphaned && !h.pending_orphan).count();
-        live <= 1 && self.active.is_none_or(|h| !self.hosts[h].orphaned)
+        let live = self.recs.iter().filter(|h| !h.orphaned && !h.pending_orphan).count();
+        live <= 1 && self.active.is_none_or(|h| !self.recs[h].orphaned)
     }
+    /// In Error with a started minimal host active: parked after a non-transient error.
+    pub fn parked(&self, state: HostState) -> bool {
+        state == HostState::Error && self.active.is_some_and(|h| self.recs[h].minimal && self.recs[h].started)
+    }
+}
+
+/// Running, shut down, offline as configured, or parked after a non-transient error.
+pub(crate) fn settled(state: HostState, stopping: bool, hosts: &Hosts, offline: bool) -> bool {
+    state == HostState::Running
+        || stopping
+        || (offline && state == HostState::Offline)
+        || hosts.parked(state)
 }
 
 /// Faults used so far.
@@ -111,11 +100,24 @@ pub(crate) struct Service {
     pub env: RunEnv,
     /// `_hostStartSemaphore`.
     pub sem: Semaphore,
-    pub fields: Shared<Fields>,
+    /// The service's fields (A.2), one cell each so that the explorer sees which steps
+    /// touch what (independent steps are not interleaved twice).
+    pub state: Shared<HostState>,
+    pub hosts: Shared<Hosts>,
+    /// `_applicationStopping` / `_applicationStopped`: `ShutdownRequested`.
+    pub stopping: Shared<bool>,
+    loop_created: Shared<bool>,
+    /// Task names inside the host-start critical section (a mirror of the semaphore).
+    pub holders: Shared<Vec<String>>,
+    retries_spawned: Shared<u8>,
+    /// Running, offline, parked or shut down was reached at some point of the run.
+    pub ever_settled: Shared<bool>,
+    /// The run is over (nothing could move); abandoned awaits return.
+    ended: Shared<bool>,
     pub budget: Shared<Budget>,
     /// `_hostStartedSource`.
     pub host_started: Latch<()>,
-    /// `_startupLoopTokenSource` (its existence is mirrored in `Fields::loop_created`).
+    /// `_startupLoopTokenSource` (its existence is mirrored in `loop_created`).
     loop_cts: Mutex<Option<CancellationTokenSource>>,
     /// The startup-operation registry; `op_ids` mirrors it for the explorer's footprints.
     ops: Mutex<Vec<(u32, CancellationTokenSource)>>,
@@ -137,20 +139,14 @@ impl Service {
             cfg,
             env,
             sem: Semaphore::new("host-start-semaphore", 1),
-            fields: Shared::new(
-                "host-service",
-                Fields {
-                    state: HostState::Default,
-                    active: None,
-                    hosts: Vec::new(),
-                    stopping: false,
-                    loop_created: false,
-                    holders: Vec::new(),
-                    retries_spawned: 0,
-                    ended: false,
-                    ever_settled: false,
-                },
-            ),
+            state: Shared::new("State", HostState::Default),
+            hosts: Shared::new("ActiveHost", Hosts::default()),
+            stopping: Shared::new("ShutdownRequested", false),
+            loop_created: Shared::new("startup-loop-created", false),
+            holders: Shared::new("critical-section", Vec::new()),
+            retries_spawned: Shared::new("retries-spawned", 0),
+            ever_settled: Shared::new("ever-settled", false),
+            ended: Shared::new("run-ended", false),
             budget: Shared::new("fault-budget", Budget::default()),
             host_started: Latch::new("_hostStarted"),
             loop_cts: Mutex::new(None),
@@ -197,7 +193,7 @@ impl Service {
                 return must;
             };
             let _ = latch.wait().await;
-            if self.fields.read(|f| f.ended) {
+            if self.ended.read(|e| *e) {
                 return must;
             }
         }
@@ -216,13 +212,20 @@ impl Service {
         true
     }
 
+    pub fn settled_now(&self) -> bool {
+        let state = self.state.read(|s| *s);
+        let stopping = self.stopping.read(|s| *s);
+        self.hosts.read(|h| settled(state, stopping, h, self.env.offline))
+    }
+
     fn note_settled(&self) {
-        let offline = self.env.offline;
-        self.fields.write(|f| {
-            if f.settled(offline) {
-                f.ever_settled = true;
-            }
-        });
+        if !self.ever_settled.read(|e| *e) && self.settled_now() {
+            self.ever_settled.set(true);
+        }
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.stopping.read(|s| *s)
     }
 
     // ---- critical section mirror -----------------------------------------------------------
@@ -230,9 +233,9 @@ impl Service {
     async fn enter_critical(&self) -> SemaphorePermit {
         let permit = self.sem.acquire().await;
         let me = rt::current_task();
-        let was_free = self.fields.write(|f| {
-            let free = f.holders.is_empty();
-            f.holders.push(me);
+        let was_free = self.holders.write(|h| {
+            let free = h.is_empty();
+            h.push(me);
             free
         });
         rt::always("permit-conservation", was_free, || "two holders of the host-start semaphore".into());
@@ -241,7 +244,7 @@ impl Service {
 
     fn leave_critical(&self, permit: SemaphorePermit) {
         let me = rt::current_task();
-        self.fields.write(|f| f.holders.retain(|h| *h != me));
+        self.holders.write(|h| h.retain(|t| *t != me));
         permit.release();
     }
 
@@ -276,7 +279,7 @@ impl Service {
     }
 
     fn cancel_loop(&self) {
-        if self.fields.read(|f| f.loop_created) {
+        if self.loop_created.read(|c| *c) {
             let cts = lock(&self.loop_cts).clone();
             if let Some(cts) = cts {
                 cts.cancel();
@@ -287,26 +290,26 @@ impl Service {
     // ---- hosts ---------------------------------------------------------------------------------
 
     pub fn new_host(&self, minimal: bool) -> usize {
-        self.fields.write(|f| {
-            f.hosts.push(HostRec { minimal, ..HostRec::default() });
-            f.hosts.len() - 1
+        self.hosts.write(|h| {
+            h.recs.push(HostRec { minimal, ..HostRec::default() });
+            h.recs.len() - 1
         })
     }
 
     /// `ActiveHost = value` (raises ActiveHostChanged; the provider's copy follows).
     pub fn set_active(&self, value: Option<usize>) {
-        let ok = self.fields.write(|f| {
-            f.active = value;
-            f.single_active_host()
+        let ok = self.hosts.write(|h| {
+            h.active = value;
+            h.single_active_host()
         });
         rt::always("single-active-host", ok, || "a second live host became active".into());
     }
 
     /// Fire-and-forget `Orphan(host)`: stop and dispose (A.3.6), at once here.
     pub fn orphan(&self, host: usize) {
-        self.fields.write(|f| {
-            f.hosts[host].orphaned = true;
-            f.hosts[host].pending_orphan = false;
+        self.hosts.write(|h| {
+            h.recs[host].orphaned = true;
+            h.recs[host].pending_orphan = false;
         });
     }
 
@@ -316,14 +319,14 @@ impl Service {
         let svc = self.clone();
         Box::pin(async move {
             // 1. If ShutdownRequested, return.
-            if svc.fields.read(|f| f.shutdown_requested()) {
+            if svc.shutdown_requested() {
                 return;
             }
             // 2. _startupLoopTokenSource := new CTS; linked := Link(loopToken, ct).
             let loop_cts = CancellationTokenSource::new("startup-loop");
             let token = loop_cts.token();
             *lock(&svc.loop_cts) = Some(loop_cts);
-            svc.fields.write(|f| f.loop_created = true);
+            svc.loop_created.set(true);
             // 3. await StartHostAsync(linked.Token); 4. OperationCanceled is swallowed.
             let (op_id, op) = svc.create_op(&token);
             svc.start_host(op_id, op, 0, Mode::Normal).await;
@@ -380,7 +383,7 @@ impl Service {
     ) -> Result<(), (Exc, Option<usize>)> {
         // 1. CheckFileSystem: no run-from-package failure marker in this model.
         // 2. If ShutdownRequested, return (no state change).
-        if self.fields.read(|f| f.shutdown_requested()) {
+        if self.shutdown_requested() {
             return Ok(());
         }
         // 3. t := op.CTS.Token.
@@ -391,12 +394,12 @@ impl Service {
         }
         // 4.2 Error is retained across retries; 4.3 app_offline.htm gives Offline.
         let offline = self.env.offline;
-        self.fields.write(|f| {
-            if f.state != HostState::Error {
-                f.state = HostState::Default;
+        self.state.write(|s| {
+            if *s != HostState::Error {
+                *s = HostState::Default;
             }
             if offline {
-                f.state = HostState::Offline;
+                *s = HostState::Offline;
             }
         });
         self.note_settled();
@@ -415,14 +418,12 @@ impl Service {
         self.orphan_prev(prev);
         self.host_start_async(&t, local, skip).await.map_err(|e| (e, Some(local)))?;
         // 4.11 If not handlingError: LastError = null; if not offline, State = Running.
-        self.fields.write(|f| {
-            f.hosts[local].started = true;
-            if mode == Mode::Normal && !offline {
-                f.state = HostState::Running;
-            }
-        });
+        self.hosts.write(|h| h.recs[local].started = true);
+        if mode == Mode::Normal && !offline {
+            self.state.set(HostState::Running);
+            rt::sometimes("host-running", true);
+        }
         self.note_settled();
-        rt::sometimes("host-running", self.fields.read(|f| f.state == HostState::Running));
         rt::sometimes("non-transient-park", mode != Mode::Normal);
         // 4.12 Publish HostStartEvent.
         Ok(())
@@ -481,13 +482,10 @@ impl Service {
     ) {
         let t = op.token();
         // 6.1 isActiveHost; 6.2 State = Error if active; 6.5 ActiveHost = null if active.
-        let active = self.fields.write(|f| {
-            let active = f.active == local;
-            if active {
-                f.state = HostState::Error;
-            }
-            active
-        });
+        let active = self.hosts.read(|h| h.active == local);
+        if active {
+            self.state.set(HostState::Error);
+        }
         // 6.3 attempt += 1. 6.4 ShutdownHostIfUnhealthy: health samples are not modelled.
         let attempt = attempt.saturating_add(1);
         if active {
@@ -530,9 +528,9 @@ impl Service {
     /// them in a run (the real host has no cap, #9924).
     fn spawn_retry(self: &Arc<Self>, t: &CancellationToken, attempt: u8, mode: Mode) {
         let cap = self.cfg.attempts;
-        if !self.fields.write(|f| {
-            let ok = f.retries_spawned < cap;
-            f.retries_spawned += ok as u8;
+        if !self.retries_spawned.write(|r| {
+            let ok = *r < cap;
+            *r += ok as u8;
             ok
         }) {
             rt::emit("retry-cap", &[("attempts", &cap.to_string())]);
@@ -549,21 +547,21 @@ impl Service {
         let svc = self.clone();
         Box::pin(async move {
             // 1. If ShutdownRequested, return.
-            if svc.fields.read(|f| f.shutdown_requested()) {
+            if svc.shutdown_requested() {
                 return;
             }
             // 2. Await _hostStarted if the first start has not entered the semaphore yet.
             if !svc.host_started.is_set() {
                 let _ = svc.host_started.wait().await;
                 // Woken by the process exit (see `end_run`): nothing runs after it.
-                if svc.fields.read(|f| f.ended) {
+                if svc.ended.read(|e| *e) {
                     return;
                 }
             }
             // 3-4. Cancel the loop token and every registered operation.
             svc.cancel_loop_and_ops();
             let me = rt::current_task();
-            let (holder_is_me, someone) = svc.fields.read(|f| (f.holders.contains(&me), !f.holders.is_empty()));
+            let (holder_is_me, someone) = svc.holders.read(|h| (h.contains(&me), !h.is_empty()));
             if inline {
                 rt::always("non-reentrancy", !holder_is_me, || {
                     format!("RestartHost waits on the host-start semaphore held by its caller {me}")
@@ -574,16 +572,16 @@ impl Service {
             // 5. await sem.WaitAsync() (no token, no timeout).
             let permit = svc.enter_critical().await;
             // 6. Stopping/Stopped: return (finally releases).
-            if svc.fields.read(|f| matches!(f.state, HostState::Stopping | HostState::Stopped)) {
+            if svc.state.read(|s| matches!(s, HostState::Stopping | HostState::Stopped)) {
                 svc.leave_critical(permit);
                 return;
             }
             // 7. State = Default; prev := ActiveHost; ActiveHost = null.
-            let prev = svc.fields.write(|f| {
-                f.state = HostState::Default;
-                let prev = f.active;
-                if let Some(h) = prev {
-                    f.hosts[h].pending_orphan = true;
+            svc.state.set(HostState::Default);
+            let prev = svc.hosts.write(|h| {
+                let prev = h.active;
+                if let Some(p) = prev {
+                    h.recs[p].pending_orphan = true;
                 }
                 prev
             });
@@ -610,10 +608,8 @@ impl Service {
     /// awaiting `_hostStarted` (the first start returned at StartAsync step 1 and never set
     /// it): the process exit abandons them rather than deadlocking them.
     pub fn end_run(&self) {
-        let stopping = self.fields.write(|f| {
-            f.ended = true;
-            f.stopping
-        });
+        self.ended.set(true);
+        let stopping = self.shutdown_requested();
         for latch in &self.ticks {
             latch.set(Ok(()));
         }
@@ -629,17 +625,15 @@ impl Service {
     pub fn stop(self: &Arc<Self>) -> BoxFut {
         let svc = self.clone();
         Box::pin(async move {
-            svc.fields.write(|f| f.stopping = true);
-            rt::sometimes("stop-during-start", svc.fields.read(|f| !f.holders.is_empty()));
+            svc.stopping.set(true);
+            rt::sometimes("stop-during-start", svc.holders.read(|h| !h.is_empty()));
             // StopAsync is called later by the host's shutdown.
             rt::yield_now().await;
             // 1. Cancel _startupLoopTokenSource (operations are not cancelled).
             svc.cancel_loop();
             // 2. State = Stopping; cur := ActiveHost; ActiveHost = null.
-            let cur = svc.fields.write(|f| {
-                f.state = HostState::Stopping;
-                f.active
-            });
+            svc.state.set(HostState::Stopping);
+            let cur = svc.hosts.read(|h| h.active);
             svc.set_active(None);
             if let Some(h) = cur {
                 svc.orphan(h);
@@ -647,7 +641,7 @@ impl Service {
             // 3. await WhenAny(Orphan(cur), 10 s delay).
             rt::yield_now().await;
             // 4. State = Stopped.
-            svc.fields.write(|f| f.state = HostState::Stopped);
+            svc.state.set(HostState::Stopped);
         })
     }
 }
