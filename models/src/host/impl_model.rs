@@ -42,7 +42,10 @@ pub struct HostImpl {
 
 impl HostImpl {
     pub fn default_bounds() -> Bounds {
-        IMPL_BOUND_DEFAULTS.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        IMPL_BOUND_DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
     }
 
     pub fn new(variant: &str, bounds: &Bounds) -> Result<Self, String> {
@@ -54,7 +57,12 @@ impl HostImpl {
         let mut all = HostImpl::default_bounds();
         all.extend(bounds.iter().map(|(k, v)| (k.clone(), *v)));
         let spec = HostSpec::with_env(variant, &all, env)?;
-        Ok(HostImpl { variant: spec.variant, cfg: spec.cfg, env, bounds: spec.bounds() })
+        Ok(HostImpl {
+            variant: spec.variant,
+            cfg: spec.cfg,
+            env,
+            bounds: spec.bounds(),
+        })
     }
 
     /// The registry constructor (`--param k=v` as for the protocol model; no fault rules:
@@ -66,9 +74,11 @@ impl HostImpl {
         faults: &[lockstep::world::FaultSpec],
     ) -> Result<Self, String> {
         if !faults.is_empty() {
-            return Err("the host model takes no [[faults]]: faults are bounded choices \
+            return Err(
+                "the host model takes no [[faults]]: faults are bounded choices \
                         (storage_failures, worker_timeouts, host_exceptions)"
-                .to_string());
+                    .to_string(),
+            );
         }
         let spec = HostSpec::from_params(variant, &Bounds::new(), params)?;
         HostImpl::with_env(variant, bounds, spec.env)
@@ -89,7 +99,8 @@ impl ImplModel for HostImpl {
     fn main(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let (variant, cfg, env) = (self.variant, self.cfg, self.env);
         Box::pin(async move {
-            let pick = |fixed: Option<bool>, label: &str| fixed.unwrap_or_else(|| rt::choose_bool(label));
+            let pick =
+                |fixed: Option<bool>, label: &str| fixed.unwrap_or_else(|| rt::choose_bool(label));
             let run_env = RunEnv {
                 bundle: pick(env.bundle, "extension bundle"),
                 writable: pick(env.writable, "writable file system"),
@@ -133,7 +144,10 @@ impl ImplModel for HostImpl {
     }
 
     fn run_config(&self) -> RunConfig {
-        RunConfig { max_steps: 10_000, ..RunConfig::default() }
+        RunConfig {
+            max_steps: 10_000,
+            ..RunConfig::default()
+        }
     }
 }
 
@@ -141,8 +155,14 @@ impl ImplModel for HostImpl {
 fn end_of_run(svc: &Service, offline: bool) {
     let hosts = svc.hosts.get();
     let state = svc.state.get();
-    let leak = hosts.recs.iter().enumerate().any(|(i, h)| !h.orphaned && hosts.active != Some(i));
-    rt::always("no-orphan-leak", !leak, || "a built host is neither active nor orphaned".into());
+    let leak = hosts
+        .recs
+        .iter()
+        .enumerate()
+        .any(|(i, h)| !h.orphaned && hosts.active != Some(i));
+    rt::always("no-orphan-leak", !leak, || {
+        "a built host is neither active nor orphaned".into()
+    });
     let inside = svc.holders.read(|h| !h.is_empty());
     let free = svc.sem.available() == 1;
     rt::always("permit-conservation", inside || free, || {
@@ -153,7 +173,9 @@ fn end_of_run(svc: &Service, offline: bool) {
     rt::always("eventually-running-or-stopped", ever || settled, || {
         format!("never Running, offline, parked or stopped (state {state:?})")
     });
-    rt::always("ends-running-or-stopped", settled, || format!("the run ends in state {state:?}"));
+    rt::always("ends-running-or-stopped", settled, || {
+        format!("the run ends in state {state:?}")
+    });
     rt::sometimes("offline-start", offline && state == HostState::Offline);
     rt::sometimes("non-transient-park", hosts.parked(state));
 }

@@ -70,7 +70,10 @@ impl Service {
 
     /// `GetFunctionMetadataAsync(configs, forceRefresh)` (A.4.2, post-fix shape: errors
     /// are collected and thrown in every variant).
-    pub(crate) async fn get_function_metadata(self: &Arc<Self>, force_refresh: bool) -> Result<(), Exc> {
+    pub(crate) async fn get_function_metadata(
+        self: &Arc<Self>,
+        force_refresh: bool,
+    ) -> Result<(), Exc> {
         // 1. The cache, unless refreshing.
         if !force_refresh && self.cached.read(|c| *c) {
             return Ok(());
@@ -80,7 +83,10 @@ impl Service {
             self.shutdown_channels();
         }
         // 3-4. No channels: initialize one if the job host is starting, else restart.
-        if matches!(self.chan.read(|c| c.state), ChanState::None | ChanState::Empty) {
+        if matches!(
+            self.chan.read(|c| c.state),
+            ChanState::None | ChanState::Empty
+        ) {
             if self.is_job_host_starting() {
                 self.initialize_channel();
             } else {
@@ -92,7 +98,10 @@ impl Service {
             return Err(Exc::Metadata);
         };
         // 6.1 await the channel's TCS (the worker start).
-        let tcs = lock(&self.chan_tcs).as_ref().filter(|(i, _)| *i == id).map(|(_, l)| l.clone());
+        let tcs = lock(&self.chan_tcs)
+            .as_ref()
+            .filter(|(i, _)| *i == id)
+            .map(|(_, l)| l.clone());
         let started = match tcs {
             Some(latch) => latch.wait().await.is_ok(),
             None => false,
@@ -124,25 +133,45 @@ impl Service {
         let latch = Latch::new(format!("channel-{id}-tcs"));
         *lock(&self.chan_tcs) = Some((id, latch.clone()));
         let svc = self.clone();
-        rt::spawn("worker", async move { svc.start_worker_process(id, latch).await });
+        rt::spawn("worker", async move {
+            svc.start_worker_process(id, latch).await
+        });
     }
 
     /// `StartWorkerProcessAsync` and the process itself: StartStream and the init response
     /// arrive, or one of the two deadlines passes first (A.4.4).
     async fn start_worker_process(self: Arc<Self>, id: u32, tcs: Latch<()>) {
-        let timeout = self.fault("worker startup timeout", |b| &mut b.worker, self.cfg.worker_timeouts);
+        let timeout = self.fault(
+            "worker startup timeout",
+            |b| &mut b.worker,
+            self.cfg.worker_timeouts,
+        );
         let outcome = if timeout {
             rt::sometimes("worker-timeout", true);
             let init_phase = rt::choose_bool("timeout after StartStream");
-            rt::sleep(if init_phase { INITIALIZATION_TIMEOUT } else { PROCESS_STARTUP_TIMEOUT }).await;
+            rt::sleep(if init_phase {
+                INITIALIZATION_TIMEOUT
+            } else {
+                PROCESS_STARTUP_TIMEOUT
+            })
+            .await;
             self.tick();
-            Err(if init_phase { "init timeout" } else { "StartStream timeout" }.to_string())
+            Err(if init_phase {
+                "init timeout"
+            } else {
+                "StartStream timeout"
+            }
+            .to_string())
         } else {
             Ok(())
         };
         self.chan.write(|c| {
             if c.state == ChanState::Pending(id) {
-                c.state = if outcome.is_ok() { ChanState::Ready(id) } else { ChanState::Faulted(id) };
+                c.state = if outcome.is_ok() {
+                    ChanState::Ready(id)
+                } else {
+                    ChanState::Faulted(id)
+                };
             }
         });
         tcs.set(outcome);

@@ -13,7 +13,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use lockstep::rt::{self, CancellationToken, CancellationTokenSource, Latch, Semaphore, SemaphorePermit, Shared};
+use lockstep::rt::{
+    self, CancellationToken, CancellationTokenSource, Latch, Semaphore, SemaphorePermit, Shared,
+};
 
 use super::impl_provider::{ChanMap, ChanState};
 use super::spec::{Cfg, Variant};
@@ -54,12 +56,19 @@ pub(crate) struct Hosts {
 impl Hosts {
     /// At most one live host that no restart is about to orphan; ActiveHost is live.
     pub fn single_active_host(&self) -> bool {
-        let live = self.recs.iter().filter(|h| !h.orphaned && !h.pending_orphan).count();
+        let live = self
+            .recs
+            .iter()
+            .filter(|h| !h.orphaned && !h.pending_orphan)
+            .count();
         live <= 1 && self.active.is_none_or(|h| !self.recs[h].orphaned)
     }
     /// In Error with a started minimal host active: parked after a non-transient error.
     pub fn parked(&self, state: HostState) -> bool {
-        state == HostState::Error && self.active.is_some_and(|h| self.recs[h].minimal && self.recs[h].started)
+        state == HostState::Error
+            && self
+                .active
+                .is_some_and(|h| self.recs[h].minimal && self.recs[h].started)
     }
 }
 
@@ -153,17 +162,26 @@ impl Service {
             ops: Mutex::new(Vec::new()),
             op_ids: Shared::new("startup-operations", (0, Vec::new())),
             cached: Shared::new("metadata-cache", false),
-            chan: Shared::new("channel-map", ChanMap { state: ChanState::None, created: 0 }),
+            chan: Shared::new(
+                "channel-map",
+                ChanMap {
+                    state: ChanState::None,
+                    created: 0,
+                },
+            ),
             chan_tcs: Mutex::new(None),
             clock: Shared::new("timer-firings", 0),
-            ticks: (0..=Service::max_ticks(&cfg)).map(|k| Latch::new(format!("tick-{k}"))).collect(),
+            ticks: (0..=Service::max_ticks(&cfg))
+                .map(|k| Latch::new(format!("tick-{k}")))
+                .collect(),
         })
     }
 
     /// An upper bound on timer firings in a run: one backoff per failed start (faults, and
     /// one channel race per restart) plus one per worker timeout.
     fn max_ticks(cfg: &Cfg) -> usize {
-        let failures = cfg.storage_failures + cfg.worker_timeouts + cfg.host_exceptions + cfg.restarts;
+        let failures =
+            cfg.storage_failures + cfg.worker_timeouts + cfg.host_exceptions + cfg.restarts;
         failures as usize + cfg.worker_timeouts as usize + 1
     }
 
@@ -215,7 +233,8 @@ impl Service {
     pub fn settled_now(&self) -> bool {
         let state = self.state.read(|s| *s);
         let stopping = self.stopping.read(|s| *s);
-        self.hosts.read(|h| settled(state, stopping, h, self.env.offline))
+        self.hosts
+            .read(|h| settled(state, stopping, h, self.env.offline))
     }
 
     fn note_settled(&self) {
@@ -238,7 +257,9 @@ impl Service {
             h.push(me);
             free
         });
-        rt::always("permit-conservation", was_free, || "two holders of the host-start semaphore".into());
+        rt::always("permit-conservation", was_free, || {
+            "two holders of the host-start semaphore".into()
+        });
         permit
     }
 
@@ -272,7 +293,8 @@ impl Service {
     pub fn cancel_loop_and_ops(&self) {
         self.cancel_loop();
         self.op_ids.read(|(_, ids)| ids.len());
-        let all: Vec<CancellationTokenSource> = lock(&self.ops).iter().map(|(_, c)| c.clone()).collect();
+        let all: Vec<CancellationTokenSource> =
+            lock(&self.ops).iter().map(|(_, c)| c.clone()).collect();
         for cts in all {
             cts.cancel();
         }
@@ -291,7 +313,10 @@ impl Service {
 
     pub fn new_host(&self, minimal: bool) -> usize {
         self.hosts.write(|h| {
-            h.recs.push(HostRec { minimal, ..HostRec::default() });
+            h.recs.push(HostRec {
+                minimal,
+                ..HostRec::default()
+            });
             h.recs.len() - 1
         })
     }
@@ -302,7 +327,9 @@ impl Service {
             h.active = value;
             h.single_active_host()
         });
-        rt::always("single-active-host", ok, || "a second live host became active".into());
+        rt::always("single-active-host", ok, || {
+            "a second live host became active".into()
+        });
     }
 
     /// Fire-and-forget `Orphan(host)`: stop and dispose (A.3.6), at once here.
@@ -340,7 +367,13 @@ impl Service {
     /// The child's *enqueue* on the semaphore happens when its task first runs; anything
     /// that could overtake it is a restart, which cancels the child's op first, so the
     /// child can only exit at C1 either way.
-    pub fn start_host(self: &Arc<Self>, op_id: u32, op: CancellationTokenSource, attempt: u8, mode: Mode) -> BoxFut {
+    pub fn start_host(
+        self: &Arc<Self>,
+        op_id: u32,
+        op: CancellationTokenSource,
+        attempt: u8,
+        mode: Mode,
+    ) -> BoxFut {
         let svc = self.clone();
         Box::pin(async move {
             // 2. await sem.WaitAsync() (no token, no timeout).
@@ -358,7 +391,13 @@ impl Service {
     // ---- A.3.3 UnsynchronizedStartHostAsync ---------------------------------------------------------
 
     /// `restart_prev`: a restart's previous host, orphaned when this call first yields.
-    pub async fn unsync(self: &Arc<Self>, op: &CancellationTokenSource, attempt: u8, mode: Mode, restart_prev: Option<usize>) {
+    pub async fn unsync(
+        self: &Arc<Self>,
+        op: &CancellationTokenSource,
+        attempt: u8,
+        mode: Mode,
+        restart_prev: Option<usize>,
+    ) {
         let mut prev = restart_prev;
         let result = self.unsync_try(op, mode, &mut prev).await;
         if let Err((exc, local)) = result {
@@ -416,7 +455,9 @@ impl Service {
         }
         // 4.10 await localHost.StartAsync(t): the first real yield of this call.
         self.orphan_prev(prev);
-        self.host_start_async(&t, local, skip).await.map_err(|e| (e, Some(local)))?;
+        self.host_start_async(&t, local, skip)
+            .await
+            .map_err(|e| (e, Some(local)))?;
         // 4.11 If not handlingError: LastError = null; if not offline, State = Running.
         self.hosts.write(|h| h.recs[local].started = true);
         if mode == Mode::Normal && !offline {
@@ -432,20 +473,33 @@ impl Service {
     /// BuildHost (A.3.3 step 4.5). With the job host start skipped the external startup
     /// (ScriptStartupTypeLocator) is not installed, so the provider is not reached.
     async fn build_host(self: &Arc<Self>, mode: Mode, skip: bool) -> Result<usize, Exc> {
-        if !skip && self.fault("host.json invalid", |b| &mut b.exceptions, self.cfg.host_exceptions) {
+        if !skip
+            && self.fault(
+                "host.json invalid",
+                |b| &mut b.exceptions,
+                self.cfg.host_exceptions,
+            )
+        {
             return Err(Exc::Config);
         }
-        let offline_full = self.env.offline && mode == Mode::Normal && self.env.offline_reaches_metadata;
+        let offline_full =
+            self.env.offline && mode == Mode::Normal && self.env.offline_reaches_metadata;
         if self.env.bundle && (!skip || offline_full) {
             // ScriptStartupTypeLocator -> FunctionMetadataManager.GetFunctionMetadata(
             // forceRefresh: true), which blocks its thread on the provider's async call.
-            rt::block_on_thread("GetFunctionMetadataAsync", self.get_function_metadata(true)).await?;
+            rt::block_on_thread("GetFunctionMetadataAsync", self.get_function_metadata(true))
+                .await?;
         }
         Ok(self.new_host(skip))
     }
 
     /// `localHost.StartAsync(t)` -> `ScriptHost.StartAsyncCore`.
-    async fn host_start_async(self: &Arc<Self>, t: &CancellationToken, _local: usize, skip: bool) -> Result<(), Exc> {
+    async fn host_start_async(
+        self: &Arc<Self>,
+        t: &CancellationToken,
+        _local: usize,
+        skip: bool,
+    ) -> Result<(), Exc> {
         // Hosted services start (storage-touching ones first); a real await.
         rt::yield_now().await;
         if t.is_cancelled() {
@@ -454,18 +508,30 @@ impl Service {
         if skip {
             return Ok(());
         }
-        if self.fault("storage outage", |b| &mut b.storage, self.cfg.storage_failures) {
+        if self.fault(
+            "storage outage",
+            |b| &mut b.storage,
+            self.cfg.storage_failures,
+        ) {
             rt::sometimes("storage-outage", true);
             return Err(Exc::Storage);
         }
         // InitializeAsync: GetFunctionMetadata(forceRefresh: false), sync-over-async again.
-        rt::block_on_thread("GetFunctionMetadataAsync", self.get_function_metadata(false)).await?;
+        rt::block_on_thread(
+            "GetFunctionMetadataAsync",
+            self.get_function_metadata(false),
+        )
+        .await?;
         // await dispatcher.InitializeAsync(functions, t).
         rt::yield_now().await;
         if t.is_cancelled() {
             return Err(Exc::Canceled);
         }
-        if self.fault("host initialization error", |b| &mut b.exceptions, self.cfg.host_exceptions) {
+        if self.fault(
+            "host initialization error",
+            |b| &mut b.exceptions,
+            self.cfg.host_exceptions,
+        ) {
             return Err(Exc::Init);
         }
         Ok(())
@@ -572,7 +638,10 @@ impl Service {
             // 5. await sem.WaitAsync() (no token, no timeout).
             let permit = svc.enter_critical().await;
             // 6. Stopping/Stopped: return (finally releases).
-            if svc.state.read(|s| matches!(s, HostState::Stopping | HostState::Stopped)) {
+            if svc
+                .state
+                .read(|s| matches!(s, HostState::Stopping | HostState::Stopped))
+            {
                 svc.leave_critical(permit);
                 return;
             }
@@ -593,7 +662,10 @@ impl Service {
             //    once that call has yielded.
             if prev.is_some() {
                 let channels = svc.clone();
-                rt::spawn("channel-shutdown", async move { channels.shutdown_channels() });
+                rt::spawn(
+                    "channel-shutdown",
+                    async move { channels.shutdown_channels() },
+                );
             }
             // 10. await the start task; dispose op. 11. OperationCanceled is swallowed.
             svc.unsync(&op, 0, Mode::Normal, prev).await;

@@ -6,6 +6,8 @@ mod entry;
 pub mod impl_model;
 mod impl_provider;
 mod impl_service;
+#[cfg(test)]
+mod impl_tests;
 pub mod spec;
 mod spec_action;
 mod spec_log;
