@@ -5,6 +5,7 @@
 mod entry;
 pub mod impl_model;
 mod impl_provider;
+mod impl_restart;
 mod impl_service;
 #[cfg(test)]
 mod impl_tests;
