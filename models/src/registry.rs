@@ -1,7 +1,8 @@
 //! The registry of every model this crate provides: what `lockstep list`,
 //! `check`, `run`, `replay`, the headline and `bench` can use.
 
-use lockstep::cli::{BenchSection, ModelEntry, Registry};
+use lockstep::cli::{BenchSection, HeadlineItem, ModelEntry, Registry};
+use lockstep::explore::Strategy;
 
 use crate::host_abstract::HostAbstract;
 
@@ -45,12 +46,30 @@ fn benches() -> Vec<BenchSection> {
     }]
 }
 
+/// The headline: every host variant at the protocol level (shortest
+/// counterexamples, proof figures) and at the implementation level (the async
+/// re-implementation explored schedule by schedule), each at its default bounds.
+fn headline() -> Vec<HeadlineItem> {
+    let mut items = crate::host::headline_items();
+    let impl_items: Vec<HeadlineItem> = items
+        .iter()
+        .map(|item| HeadlineItem {
+            level: "impl".into(),
+            bounds: crate::host::HostImpl::default_bounds(),
+            strategy: Strategy::Dfs,
+            ..item.clone()
+        })
+        .collect();
+    items.extend(impl_items);
+    items
+}
+
 /// Everything this crate registers with the CLI.
 pub fn registry() -> Registry {
     Registry {
         models: vec![crate::host::registry_entry(), host_abstract()],
         // The headline: every host variant, counterexamples and proof figures.
-        headline: crate::host::headline_items(),
+        headline: headline(),
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
     }
