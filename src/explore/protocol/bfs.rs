@@ -8,9 +8,11 @@
 //! at the shortest depth) and the next frontier's order are all independent
 //! of `threads`.
 //!
-//! Memory: per stored state, a fingerprint slot (8 bytes at 72-90% load) and
-//! a parent record (u32 parent + u8 action index; wider indices spill to a
-//! map), plus the current and next frontier of whole states.
+//! Memory: per stored state, a fingerprint slot (8 bytes at 72-90% load,
+//! so 8.9-11.1 bytes; 12-byte slots with an in-degree when liveness
+//! properties need Kahn's pass) and a parent record (u32 parent + u8 action
+//! index; wider indices spill to a map), plus the current and next frontier
+//! of whole states and one batch of routed successors.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
