@@ -25,8 +25,9 @@ use crate::explore::model::Model;
 const SHARD_BITS: u32 = 4;
 pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Frontier states per batch. A constant (not derived from the thread count)
-/// so that where a budget stop falls is the same for any thread count.
-const BATCH: usize = 1 << 15;
+/// so that where a budget stop falls is the same for any thread count; tiny
+/// in unit tests so that small models cross batch boundaries too.
+const BATCH: usize = if cfg!(test) { 64 } else { 1 << 15 };
 /// How many bucket entries ahead phase 2 prefetches table slots.
 const PREFETCH: usize = 16;
 /// Parent of an initial state.
