@@ -28,22 +28,33 @@ pub fn reject_params(params: &lockstep::cli::Params) -> Result<(), String> {
 }
 
 fn benches() -> Vec<BenchSection> {
-    vec![BenchSection {
-        name: "host-abstract fixed, F=3, A=4 (protocol BFS)".to_string(),
-        run: Box::new(|opts| {
-            let r_values: Vec<u32> = if opts.quick {
-                (1..=4).collect()
-            } else {
-                (1..=7).collect()
-            };
-            let mut threads = vec![1];
-            if opts.threads > 1 {
-                threads.push(opts.threads);
-            }
-            serde_json::to_value(crate::bench::host_abstract_rows(&r_values, &threads))
-                .unwrap_or_default()
-        }),
-    }]
+    vec![
+        BenchSection {
+            name: "host fix-11825, protocol level, growing bounds".to_string(),
+            run: Box::new(|opts| crate::bench_host::spec_grid(opts.quick)),
+        },
+        BenchSection {
+            name: "host fix-11825, implementation level, exhaustive DFS with and without reduction"
+                .to_string(),
+            run: Box::new(|opts| crate::bench_host::impl_reduction(opts.quick)),
+        },
+        BenchSection {
+            name: "host-abstract fixed, F=3, A=4 (protocol BFS)".to_string(),
+            run: Box::new(|opts| {
+                let r_values: Vec<u32> = if opts.quick {
+                    (1..=4).collect()
+                } else {
+                    (1..=7).collect()
+                };
+                let mut threads = vec![1];
+                if opts.threads > 1 {
+                    threads.push(opts.threads);
+                }
+                serde_json::to_value(crate::bench::host_abstract_rows(&r_values, &threads))
+                    .unwrap_or_default()
+            }),
+        },
+    ]
 }
 
 /// The headline: every host variant at the protocol level (shortest
