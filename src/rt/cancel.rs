@@ -202,6 +202,9 @@ impl Future for Cancelled {
             engine::block_untracked();
             return Poll::Pending;
         };
+        // Every poll observes the flag: record it, or a cancel between the
+        // wake and this poll would look independent of it.
+        engine::record(inner.id, Access::Read);
         if inner.register(this.task, cx.waker()) {
             engine::fold(1);
             return Poll::Ready(());

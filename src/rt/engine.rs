@@ -187,6 +187,16 @@ pub(crate) fn task_name(t: TaskId) -> String {
     with_state(|st| st.tasks[t.index()].name.clone())
 }
 
+pub(crate) fn try_task_name(t: TaskId) -> Option<String> {
+    try_with_core(|core| {
+        core.st
+            .try_borrow()
+            .ok()
+            .and_then(|st| st.tasks.get(t.index()).map(|s| s.name.clone()))
+    })
+    .flatten()
+}
+
 pub(crate) fn task_history(t: TaskId) -> u64 {
     with_state(|st| st.tasks[t.index()].history)
 }

@@ -116,6 +116,7 @@ impl<T: Clone + Hash> Future for LatchWait<T> {
     type Output = Result<T, String>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        engine::record(this.inner.id, Access::Read);
         let mut st = this.inner.st.lock();
         if let Some(v) = &st.value {
             let v = v.clone();
@@ -271,6 +272,7 @@ impl Future for Notified {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        engine::record(this.inner.id, Access::Write);
         let mut st = this.inner.st.lock();
         if let Some(pos) = st.notified.iter().position(|n| n.0 == this.key) {
             st.notified.remove(pos);

@@ -85,5 +85,5 @@ pub use props::{always, block_on_thread, choose, choose_bool, emit, sometimes, u
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use shared::Shared;
 pub use state::{TraceLevel, Violation};
-pub use task::{current_task, spawn, spawn_daemon, yield_now, JoinHandle};
+pub use task::{current_task, spawn, spawn_daemon, task_name, yield_now, JoinHandle};
 pub use time::{now, sleep, sleep_cancellable, timeout, Elapsed};

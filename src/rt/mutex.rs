@@ -135,6 +135,7 @@ impl<T: Hash + Send> Future for LockWait<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<T>> {
         let this = self.get_mut();
+        engine::record(this.inner.id, Access::Write);
         let mut st = this.inner.st.lock();
         if st.granted == Some(this.key) {
             st.granted = None;

@@ -150,6 +150,7 @@ impl Semaphore {
             if let Poll::Ready(p) = acquire.as_mut().poll(cx) {
                 return Poll::Ready(Some(p));
             }
+            engine::record(cts.id, Access::Read);
             if cts.register(task, cx.waker()) {
                 return Poll::Ready(None);
             }
@@ -249,6 +250,9 @@ impl Future for Acquire {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit> {
         let this = self.get_mut();
+        // A timeout around the acquire can resume it before or after a
+        // release by another task: each poll observes the semaphore.
+        engine::record(this.sem.id, Access::Write);
         let mut st = this.sem.st.lock();
         if let Some(pos) = st.granted.iter().position(|g| g.0 == this.key) {
             let (_, serial, _) = st.granted.remove(pos);

@@ -23,6 +23,8 @@ pub mod replay;
 mod schedule;
 
 #[cfg(test)]
+mod soundness_tests;
+#[cfg(test)]
 mod tests;
 
 pub use dfs::DfsScheduler;
