@@ -150,6 +150,11 @@ pub(crate) fn register_object(name: String, handle: Weak<dyn SimObject>) -> ObjI
     with_state(|st| st.add_object(name, handle))
 }
 
+/// The object's stable id (equal across interleavings for the same logical object).
+pub(crate) fn object_stable(id: ObjId) -> u64 {
+    with_state(|st| st.objects[id.index()].stable)
+}
+
 /// Adds a task whose future is built from its id.
 pub(crate) fn spawn(name: &str, daemon: bool, build: impl FnOnce(TaskId) -> BoxTask) -> TaskId {
     let core = CORE.with(|c| c.borrow().clone()).expect(OUTSIDE);

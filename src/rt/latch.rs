@@ -24,6 +24,7 @@ struct LatchState<T> {
 
 struct LatchInner<T> {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<LatchState<T>>,
 }
@@ -52,13 +53,17 @@ impl<T> Clone for Latch<T> {
 impl<T: Clone + Hash + Send + 'static> Latch<T> {
     pub fn new(name: impl Into<String>) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<LatchInner<T>>| LatchInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(LatchState {
-                value: None,
-                waiters: Vec::new(),
-            }),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<LatchInner<T>>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            LatchInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(LatchState {
+                    value: None,
+                    waiters: Vec::new(),
+                }),
+            }
         });
         Latch { inner }
     }
@@ -156,6 +161,7 @@ struct NotifyState {
 
 struct NotifyInner {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<NotifyState>,
 }
@@ -180,10 +186,14 @@ pub struct Notify {
 impl Notify {
     pub fn new(name: impl Into<String>) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<NotifyInner>| NotifyInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(NotifyState::default()),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<NotifyInner>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            NotifyInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(NotifyState::default()),
+            }
         });
         Notify { inner }
     }
@@ -312,3 +322,6 @@ impl Drop for Notified {
         }
     }
 }
+
+handle_identity!(Latch<T>);
+handle_identity!(Notify);

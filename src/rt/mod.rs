@@ -53,6 +53,30 @@
 //! * one file per primitive family: `task`, `semaphore`, `mutex`, `shared`,
 //!   `latch` (with `Notify`), `oneshot`, `mpsc`, `cancel`, `time`, `props`.
 
+/// Identity traits for a primitive handle: clones are equal, the hash is the
+/// object's stable id (so handles can live inside `Shared` state and the
+/// fingerprint stays interleaving-independent), `Debug` shows the name.
+macro_rules! handle_identity {
+    ($handle:ident $(<$t:ident>)?) => {
+        impl$(<$t>)? std::hash::Hash for $handle$(<$t>)? {
+            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+                h.write_u64(self.inner.stable)
+            }
+        }
+        impl$(<$t>)? PartialEq for $handle$(<$t>)? {
+            fn eq(&self, other: &Self) -> bool {
+                std::sync::Arc::ptr_eq(&self.inner, &other.inner)
+            }
+        }
+        impl$(<$t>)? Eq for $handle$(<$t>)? {}
+        impl$(<$t>)? std::fmt::Debug for $handle$(<$t>)? {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({})", stringify!($handle), self.inner.name)
+            }
+        }
+    };
+}
+
 mod cancel;
 mod engine;
 mod executor;

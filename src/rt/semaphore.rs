@@ -49,6 +49,7 @@ impl SemState {
 
 struct SemInner {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<SemState>,
 }
@@ -110,13 +111,17 @@ pub struct Semaphore {
 impl Semaphore {
     pub fn new(name: impl Into<String>, permits: usize) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SemInner>| SemInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(SemState {
-                permits,
-                ..SemState::default()
-            }),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SemInner>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            SemInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(SemState {
+                    permits,
+                    ..SemState::default()
+                }),
+            }
         });
         Semaphore { inner }
     }
@@ -333,3 +338,5 @@ impl Drop for SemaphorePermit {
         }
     }
 }
+
+handle_identity!(Semaphore);

@@ -436,3 +436,35 @@ fn custom_schedulers_can_see_task_names() {
     assert_eq!(out_seen.lock().unwrap().as_deref(), Some("b#1a#1"));
     assert_eq!(rt::task_name(TaskId(0)), None);
 }
+
+#[test]
+fn handles_live_in_shared_state_and_compare_by_identity() {
+    let (seen, out_seen) = slot();
+    let out = run(move || async move {
+        // The host's registry of start operations, each with its own source.
+        let registry: Shared<Vec<CancellationTokenSource>> = Shared::new("startup-ops", Vec::new());
+        let op1 = CancellationTokenSource::new("op1");
+        let op2 = CancellationTokenSource::new("op2");
+        registry.write(|r| r.extend([op1.clone(), op2.clone()]));
+        for op in registry.get() {
+            op.cancel();
+        }
+        let sem = Semaphore::new("sem", 1);
+        *seen.lock().unwrap() = Some((
+            op1.is_cancelled() && op2.is_cancelled(),
+            op1 == op1.clone() && op1 != op2,
+            op1.token() == op1.token() && CancellationToken::none() == CancellationToken::none(),
+            format!("{sem:?} {:?}", op2.token()),
+        ));
+    });
+    assert_eq!(out.status, RunStatus::Completed);
+    assert_eq!(
+        *out_seen.lock().unwrap(),
+        Some((
+            true,
+            true,
+            true,
+            "Semaphore(sem) CancellationToken(op2)".to_string()
+        ))
+    );
+}

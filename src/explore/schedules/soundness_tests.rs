@@ -191,13 +191,18 @@ fn reductions_reach_exactly_the_outcomes_of_plain_dfs() {
     for _ in 0..programs {
         let prog = random_program(&mut rng);
         // Programs too big to enumerate without reduction are skipped.
-        let Some((plain, p)) = explore(&prog, false, 20_000) else { continue };
+        let Some((plain, p)) = explore(&prog, false, 20_000) else {
+            continue;
+        };
         let (reduced, r) = explore(&prog, true, u64::MAX).expect("no cap");
         assert_eq!(plain, reduced, "program {prog:?}");
         plain_runs += p;
         reduced_runs += r;
         compared += 1;
     }
-    assert!(compared * 2 > programs, "only {compared} of {programs} programs compared");
+    assert!(
+        compared * 2 > programs,
+        "only {compared} of {programs} programs compared"
+    );
     assert!(reduced_runs < plain_runs, "{reduced_runs} vs {plain_runs}");
 }
