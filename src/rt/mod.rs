@@ -45,6 +45,31 @@
 //! assert_eq!(again.trace, report.trace);
 //! ```
 //!
+//! # Rules for model code
+//!
+//! * Keep every piece of state that tasks share in `rt` objects (`Shared`,
+//!   `Mutex`, channels, ...): the explorers see only what those record, and
+//!   hash only what they hold. Handles (`Semaphore`, `CancellationTokenSource`,
+//!   ...) may be stored inside `Shared` values; they hash by identity.
+//! * Await only `rt` futures (or futures built from them). A future the
+//!   executor does not know can leave a task blocked for ever ("a future
+//!   lockstep does not track" in the wait-for graph).
+//! * No wall clock, no thread-local randomness: use [`now`], [`sleep`] and
+//!   [`choose`].
+//! * `Shared::read`/`write` closures must not touch the same cell again.
+//!
+//! # Semantics in brief
+//!
+//! * A step runs one task from one scheduling point to the next; accesses in
+//!   between (including `Shared` reads/writes, releases, `Latch::set`,
+//!   `cancel()`) are atomic and recorded in the step's footprint.
+//! * The run ends when every non-daemon task has finished; daemons are
+//!   abandoned. Nothing runnable, no timer and a non-daemon task unfinished is
+//!   a deadlock. [`until_quiescent`] wakes when nothing else can run and no
+//!   non-daemon timer is pending.
+//! * Timers fire in deadline order when nothing is runnable; a run is cut at
+//!   `RunConfig::max_steps` / `max_virtual_time` (reported, never a hang).
+//!
 //! # Layout
 //!
 //! * [`engine`](self) (internal): the hooks primitives use to reach the running
