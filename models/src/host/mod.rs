@@ -12,6 +12,7 @@
 //!   two restarts a stale retry can replace a Running host (single-active-host), and with
 //!   a non-transient error as well it can deadlock: a parked, *started* minimal host makes
 //!   `Error` read as "not starting" again.
+
 mod entry;
 pub mod impl_model;
 mod impl_provider;
