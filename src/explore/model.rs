@@ -118,6 +118,11 @@ pub trait Model: Sync {
     fn actor(&self, _action: &Self::Action) -> String {
         "model".to_string()
     }
+    /// The wait-for edges of a stuck state (who waits on what, held by whom),
+    /// shown with a deadlock counterexample. Defaults to none.
+    fn wait_for(&self, _state: &Self::State) -> Vec<crate::report::WaitEdge> {
+        Vec::new()
+    }
     /// How a state is shown in a counterexample. Defaults to `Debug`.
     fn format_state(&self, state: &Self::State) -> String {
         format!("{state:?}")

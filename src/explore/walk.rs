@@ -139,6 +139,9 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
         })
         .collect();
     let violated = found.first().map(|(name, _)| name.clone());
+    if violated.as_deref() == Some(DEADLOCK) {
+        report.wait_for = model.wait_for(&state);
+    }
     report.property = violated;
     report.states = indices.len() as u64 + 1;
     report.schedule = Some(schedule.trim().to_string());
@@ -157,6 +160,18 @@ fn list_actions<M: Model>(model: &M, actions: &[M::Action]) -> String {
         .map(|(i, a)| format!("{i}={}", model.format_action(a)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The state a schedule leads to, if it fits the model.
+pub fn final_state<M: Model>(model: &M, schedule: &str) -> Option<M::State> {
+    let mut state = model.init_states().into_iter().next()?;
+    let mut actions = Vec::new();
+    for index in parse_schedule(schedule).ok()? {
+        actions.clear();
+        model.actions(&state, &mut actions);
+        state = model.next_state(&state, actions.get(index)?)?;
+    }
+    Some(state)
 }
 
 /// Recovers the schedule string of a counterexample trace produced by a
