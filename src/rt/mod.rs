@@ -53,10 +53,18 @@
 //! * one file per primitive family: `task`, `semaphore`, `mutex`, `shared`,
 //!   `latch` (with `Notify`), `oneshot`, `mpsc`, `cancel`, `time`, `props`.
 
+mod backend;
+#[cfg(all(madsim, feature = "madsim"))]
+#[path = "backend_madsim.rs"]
+pub mod madsim_backend;
+#[cfg(feature = "shuttle")]
+#[path = "backend_shuttle.rs"]
+pub mod shuttle_backend;
 mod cancel;
 mod engine;
 mod executor;
 mod hash;
+mod hosted;
 mod ids;
 mod latch;
 pub mod mpsc;
@@ -74,6 +82,7 @@ mod waitfor;
 #[cfg(test)]
 mod tests;
 
+pub use backend::{agree, report_key, report_summary, BackendOutcome, SharedModel};
 pub use cancel::{CancellationToken, CancellationTokenSource};
 pub use engine::in_simulation;
 pub use executor::{Executor, RunConfig, RunOutcome, RunStatus};
