@@ -215,6 +215,7 @@ fn drain_wakes(core: &Core, st: &mut State) {
     }
 }
 
+#[cfg_attr(not(madsim), allow(dead_code))]
 /// Called by a backend that owns time when timer `key` of run `run` is due.
 pub(crate) fn fire_timer(key: TimerKey, run: u64) {
     let Some(core) = engine::installed() else {
