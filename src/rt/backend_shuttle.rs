@@ -214,7 +214,7 @@ fn drive<S: Scheduler + 'static>(
         }
     };
     // Whatever a failed execution left installed belongs to no run now.
-    drop(super::engine::take_installed());
+    hosted::clear_leftovers();
     let recording = Rc::try_unwrap(rec)
         .map(RefCell::into_inner)
         .unwrap_or_else(|rc| {

@@ -67,6 +67,10 @@ pub(crate) struct Hosted {
 
 thread_local! {
     static RUNS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The core of the run in progress, kept apart from the installed slot:
+    /// a backend that fails a run may unwind the root (uninstalling the core)
+    /// or leak it, and the deadlock analysis needs the core either way.
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
 }
 
 /// Wakes lockstep's bookkeeping (through the wake queue) and the backend.
@@ -406,6 +410,7 @@ where
         }),
     });
     let installed = engine::install(core.clone());
+    CURRENT.with(|c| *c.borrow_mut() = Some(core.clone()));
     {
         let mut st = core.st.borrow_mut();
         st.add_task("main", false);
@@ -470,6 +475,7 @@ impl Root {
             main,
             _installed,
         } = self;
+        CURRENT.with(|c| c.borrow_mut().take());
         executor::record_end(&mut core.st.borrow_mut(), &end);
         executor::drop_quietly(main);
         let outcome = executor::assemble(&core, end);
@@ -478,12 +484,12 @@ impl Root {
     }
 }
 
-/// Ends a run the backend abandoned with a deadlock (its root never
-/// resolved, so its core is still installed): the wait-for analysis of
-/// lockstep's bookkeeping, and the outcome.
+/// Ends a run the backend abandoned (its root never resolved: a deadlock,
+/// or the backend's own failure): the wait-for analysis of lockstep's
+/// bookkeeping, and the outcome.
 pub(crate) fn finish_abandoned(backend_message: &str) -> Option<RunOutcome> {
-    let core = engine::take_installed()?;
-    core.hosted.as_ref()?;
+    drop(engine::take_installed());
+    let core = CURRENT.with(|c| c.borrow_mut().take())?;
     let end = {
         let mut st = core.st.borrow_mut();
         drain_wakes(&core, &mut st);
@@ -507,4 +513,10 @@ pub(crate) fn finish_abandoned(backend_message: &str) -> Option<RunOutcome> {
     };
     executor::record_end(&mut core.st.borrow_mut(), &end);
     Some(executor::assemble(&core, end))
+}
+
+/// Forgets whatever a failed or abandoned run left behind on this thread.
+pub(crate) fn clear_leftovers() {
+    drop(engine::take_installed());
+    CURRENT.with(|c| c.borrow_mut().take());
 }

@@ -79,6 +79,8 @@ mod task;
 mod time;
 mod waitfor;
 
+#[cfg(all(test, feature = "loom"))]
+mod loom_tests;
 #[cfg(test)]
 mod tests;
 
