@@ -2,5 +2,6 @@
 //! against lockstep's public API only.
 
 pub mod bench;
+pub mod host;
 pub mod host_abstract;
 pub mod registry;
