@@ -15,6 +15,7 @@ use lockstep::explore::schedules::{self, ImplModel};
 use lockstep::explore::{CheckOptions, PropertyKind, Strategy};
 use lockstep::report::{Bounds, Report, Verdict};
 use lockstep::rt::{self, BackendOutcome, SharedModel};
+use lockstep_models::host::{HostEnv, HostImpl};
 
 type MainFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -246,6 +247,57 @@ fn toy_models_get_the_same_verdict_from_every_engine() {
                 assert!(!o.trace.is_empty(), "{}", o.summary());
             }
         }
+    }
+}
+
+/// A host scenario: variant, bounds, fixed environment knobs.
+fn host(variant: &str, bounds: &[(&str, i64)], env: &[(&str, bool)]) -> SharedModel {
+    let bounds: Bounds = bounds.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let mut fixed = HostEnv::default();
+    for (k, v) in env {
+        fixed.set(k, *v).unwrap();
+    }
+    Arc::new(HostImpl::with_env(variant, &bounds, fixed).unwrap())
+}
+
+/// The seed story (#10766): a storage outage on the first start.
+const STORAGE_STORY: &[(&str, i64)] = &[
+    ("restarts", 0),
+    ("storage_failures", 1),
+    ("worker_timeouts", 0),
+    ("host_exceptions", 0),
+    ("attempts", 3),
+];
+const STORAGE_ENV: &[(&str, bool)] = &[
+    ("bundle", true),
+    ("writable", true),
+    ("offline", false),
+    ("stop", false),
+];
+/// #11824: the worker misses its startup deadline on the first start.
+const WORKER_STORY: &[(&str, i64)] = &[
+    ("restarts", 0),
+    ("storage_failures", 0),
+    ("worker_timeouts", 1),
+    ("host_exceptions", 0),
+];
+const WORKER_ENV: &[(&str, bool)] = &[("bundle", true), ("stop", false), ("offline", false)];
+
+#[test]
+fn host_variants_get_the_same_verdict_from_every_engine() {
+    let deadlock = (Verdict::Violated, Some("deadlock"));
+    let holds = (Verdict::Holds, None);
+    let cases = [
+        (host("pre-10766", STORAGE_STORY, STORAGE_ENV), deadlock),
+        (host("fix-11142", STORAGE_STORY, STORAGE_ENV), holds),
+        (host("fix-11825", STORAGE_STORY, STORAGE_ENV), holds),
+        (host("pre-10766", WORKER_STORY, WORKER_ENV), deadlock),
+        (host("fix-11142", WORKER_STORY, WORKER_ENV), deadlock),
+        (host("fix-11825", WORKER_STORY, WORKER_ENV), holds),
+        (host("fix-11825", &[], &[("stop", false)]), holds),
+    ];
+    for (model, expected) in cases {
+        assert_engines_agree(model, expected);
     }
 }
 
