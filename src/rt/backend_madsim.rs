@@ -6,9 +6,12 @@
 //! at every poll, from the seed), `rt::choose` draws from madsim's seeded
 //! randomness, and time is madsim's: every lockstep timer is a
 //! `madsim::time::sleep_until` (never `tokio::time`, which panics inside
-//! madsim), and the run's virtual-time bound is a `madsim::time::timeout`.
-//! A deadlock is madsim's own detection ("no events, all tasks will block
-//! forever"); lockstep's bookkeeping supplies the wait-for cycle.
+//! madsim). A deadlock is madsim's own detection ("no events, all tasks will
+//! block forever"); lockstep's bookkeeping supplies the wait-for cycle. A
+//! timer past the run's virtual-time bound is never handed to madsim, so a
+//! run that can only go on past the bound also ends with "no events", and the
+//! pending timer makes it `time-bound` rather than a deadlock, as on
+//! lockstep's own executor.
 //!
 //! Differences from lockstep's clock, which never change a verdict of a
 //! model that does not race timers against each other at the same instant:
@@ -31,6 +34,8 @@ use crate::explore::schedules::ImplModel;
 struct MadsimBackend {
     /// The run's time zero.
     base: Instant,
+    /// Timers due later than this never fire (the run's virtual-time bound).
+    max_time: Duration,
     /// The sleeping task behind each pending lockstep timer.
     timers: RefCell<BTreeMap<TimerKey, madsim::task::JoinHandle<()>>>,
 }
@@ -52,6 +57,9 @@ impl Backend for MadsimBackend {
         )
     }
     fn start_timer(&self, key: TimerKey, run: u64) {
+        if key.0 > self.max_time {
+            return;
+        }
         let deadline = self.base + key.0;
         let sleeper = madsim::task::spawn(async move {
             madsim::time::sleep_until(deadline).await;
@@ -77,13 +85,11 @@ fn run_seed(model: &dyn ImplModel, seed: u64, level: TraceLevel) -> RunOutcome {
         runtime.block_on(async {
             let backend = MadsimBackend {
                 base: TimeHandle::current().now_instant(),
+                max_time,
                 timers: RefCell::new(BTreeMap::new()),
             };
             let mut root = hosted::begin(&config, Box::new(backend), || model.main());
-            let end = match madsim::time::timeout(max_time, &mut root).await {
-                Ok(end) => end,
-                Err(_) => RunStatus::TimeBoundReached,
-            };
+            let end = (&mut root).await;
             root.finish(end)
         })
     }));

@@ -497,7 +497,12 @@ pub(crate) fn finish_abandoned(backend_message: &str) -> Option<RunOutcome> {
             .tasks
             .iter()
             .any(|t| !t.daemon && t.status != TaskStatus::Finished);
-        if stuck && !st.tasks.iter().any(|t| t.status == TaskStatus::Runnable) {
+        let runnable = st.tasks.iter().any(|t| t.status == TaskStatus::Runnable);
+        if stuck && !runnable && !st.timers.is_empty() {
+            // Only timers past the virtual-time bound are left (a backend
+            // that owns time never started them).
+            RunStatus::TimeBoundReached
+        } else if stuck && !runnable {
             let info = waitfor::analyse(&st);
             RunStatus::Deadlock {
                 wait_for: info.wait_for,
