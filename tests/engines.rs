@@ -366,3 +366,4 @@ mod shuttle_only {
         assert_eq!(fail.property.as_deref(), Some("deadlock"), "{}", fail.summary());
     }
 }
+

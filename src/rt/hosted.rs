@@ -63,6 +63,10 @@ pub(crate) struct Hosted {
     stop: RefCell<Option<RunStatus>>,
     /// The root future's waker: woken when the run is over.
     root: RefCell<Option<Waker>>,
+    /// Tasks spawned during the current step, handed to the backend when the
+    /// step is over: shuttle may switch tasks inside its `spawn`, which would
+    /// break the atomicity of the spawning step (code between two awaits).
+    spawned: RefCell<Vec<HostedTask>>,
 }
 
 thread_local! {
@@ -105,7 +109,15 @@ pub(crate) struct HostedTask {
 impl Hosted {
     pub(crate) fn spawn(&self, core: &Core, id: TaskId, fut: SendTask) {
         let task = self.wrap(core, id, fut);
-        self.backend.spawn(Box::pin(task));
+        self.spawned.borrow_mut().push(task);
+    }
+
+    /// Hands the tasks spawned by the step just over to the backend.
+    fn flush_spawned(&self) {
+        let spawned = std::mem::take(&mut *self.spawned.borrow_mut());
+        for task in spawned {
+            self.backend.spawn(Box::pin(task));
+        }
     }
 
     fn wrap(&self, core: &Core, id: TaskId, fut: SendTask) -> HostedTask {
@@ -295,6 +307,10 @@ impl HostedTask {
             Ok(Poll::Pending) => Polled::Pending,
             Err(payload) => Polled::Panicked(panic_message(payload.as_ref())),
         };
+        if matches!(polled, Polled::Ready) {
+            // Dropped within the step, as the own executor does.
+            executor::drop_quietly(self.fut.take());
+        }
         let mut yielded = false;
         {
             let mut st = core.st.borrow_mut();
@@ -334,10 +350,7 @@ impl HostedTask {
             st.current = None;
             st.step += 1;
         }
-        if matches!(polled, Polled::Ready) {
-            // Dropped here, inside the run, like the own executor does.
-            executor::drop_quietly(self.fut.take());
-        }
+        hosted.flush_spawned();
         hosted.settle(core);
         let over = hosted.stop.borrow().is_some() || core.st.borrow().all_nondaemon_finished();
         if over {
@@ -407,6 +420,7 @@ where
             wakers: RefCell::new(Vec::new()),
             stop: RefCell::new(None),
             root: RefCell::new(None),
+            spawned: RefCell::new(Vec::new()),
         }),
     });
     let installed = engine::install(core.clone());
@@ -429,6 +443,7 @@ where
             None
         }
     };
+    hosted.flush_spawned();
     Root {
         core,
         main,
