@@ -230,38 +230,23 @@ fn loom_cancellation_wakes_a_waiter_or_the_waiter_sees_it() {
     });
 }
 
-/// Must-find: the checks above can fail. A cancel that wakes its waiters
-/// *before* setting the flag loses the wake-up of a waiter that registers in
-/// between; loom must report that interleaving (as a deadlock).
+/// Must-find: the checks above can fail. A `linked` that ignores `link`'s
+/// answer never cancels a child linked after its parent was cancelled; loom
+/// must find that order. (A must-find *deadlock* cannot be caught here: loom
+/// aborts the process while tearing down the blocked threads.)
 #[test]
-fn loom_finds_a_lost_wakeup_in_a_wake_before_set_cancel() {
-    let found = std::panic::catch_unwind(|| {
-        model(|| {
-            let flag = Arc::new(Mutex::new((false, Vec::<Waker>::new())));
-            let waiter = {
-                let flag = flag.clone();
-                thread::spawn(move || {
-                    let (notify, waker) = parker();
-                    loop {
-                        {
-                            let mut st = flag.lock().unwrap();
-                            if st.0 {
-                                break;
-                            }
-                            st.1.push(waker.clone());
-                        }
-                        notify.wait();
-                    }
-                })
-            };
-            // Buggy cancel: take the waiters, unlock, wake, then set the flag.
-            let waiters = std::mem::take(&mut flag.lock().unwrap().1);
-            for w in waiters {
-                w.wake();
-            }
-            flag.lock().unwrap().0 = true;
-            waiter.join().unwrap();
-        })
+#[should_panic(expected = "child linked to a cancelled parent")]
+fn loom_finds_a_link_that_ignores_an_already_cancelled_parent() {
+    model(|| {
+        let all = sources(2);
+        let linker = {
+            let all = all.clone();
+            thread::spawn(move || {
+                let _ignored = all[0].lock().unwrap().link(1);
+            })
+        };
+        cancel(&all, 0);
+        linker.join().unwrap();
+        assert!(cancelled(&all, 1), "child linked to a cancelled parent");
     });
-    assert!(found.is_err(), "loom missed the lost wake-up");
 }
