@@ -75,7 +75,11 @@ fn counter(guarded: bool) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         for _ in 0..2 {
             let (counter, lock) = (counter.clone(), lock.clone());
             handles.push(rt::spawn("inc", async move {
-                let _guard = if guarded { Some(lock.lock().await) } else { None };
+                let _guard = if guarded {
+                    Some(lock.lock().await)
+                } else {
+                    None
+                };
                 let v = counter.get();
                 rt::yield_now().await;
                 counter.set(v + 1);
@@ -85,7 +89,9 @@ fn counter(guarded: bool) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             h.await;
         }
         let total = counter.get();
-        rt::always("no-lost-update", total == 2, || format!("counter = {total}"));
+        rt::always("no-lost-update", total == 2, || {
+            format!("counter = {total}")
+        });
         rt::sometimes("both-incremented", total == 2);
     })
 }
@@ -202,12 +208,18 @@ fn backends(model: &SharedModel) -> Vec<BackendOutcome> {
     #[cfg(all(madsim, feature = "madsim"))]
     {
         use lockstep::rt::madsim_backend;
-        out.push(madsim_backend::run_seeds(model.as_ref(), 1..=ITERATIONS as u64));
+        out.push(madsim_backend::run_seeds(
+            model.as_ref(),
+            1..=ITERATIONS as u64,
+        ));
     }
     out
 }
 
-fn assert_engines_agree(model: SharedModel, expected: (Verdict, Option<&str>)) -> Vec<BackendOutcome> {
+fn assert_engines_agree(
+    model: SharedModel,
+    expected: (Verdict, Option<&str>),
+) -> Vec<BackendOutcome> {
     let report = own(model.as_ref());
     assert_eq!(
         (report.verdict, report.property.as_deref()),
@@ -299,7 +311,10 @@ fn host_variants_get_the_same_verdict_from_every_engine() {
         // A.5.4: a retry builds with no tracked host, so #11142 still deadlocks...
         (host("fix-11142", STORAGE_STORY, STORAGE_ENV), deadlock),
         // ...except where the channel survives a failed start (read-only file system).
-        (host("fix-11142", READ_ONLY_STORY, &[("writable", false)]), holds),
+        (
+            host("fix-11142", READ_ONLY_STORY, &[("writable", false)]),
+            holds,
+        ),
         (host("fix-11825", STORAGE_STORY, STORAGE_ENV), holds),
         (host("pre-10766", WORKER_STORY, WORKER_ENV), deadlock),
         (host("fix-11142", WORKER_STORY, WORKER_ENV), deadlock),
@@ -329,7 +344,10 @@ fn a_disagreement_names_both_engines_outputs() {
     };
     let err = rt::agree(&report, &[wrong]).unwrap_err();
     assert!(err.contains("lockstep-dfs: violated (deadlock)"), "{err}");
-    assert!(err.contains("imaginary: holds after 5 iteration(s)"), "{err}");
+    assert!(
+        err.contains("imaginary: holds after 5 iteration(s)"),
+        "{err}"
+    );
 }
 
 #[cfg(feature = "shuttle")]
@@ -341,7 +359,12 @@ mod shuttle_only {
     fn shuttle_deadlock_names_the_wait_for_cycle_and_replays() {
         let model: SharedModel = Arc::new(toys().remove(0));
         let found = shuttle_backend::check_pct(model.clone(), ITERATIONS, 3, 7);
-        assert_eq!(found.property.as_deref(), Some("deadlock"), "{}", found.summary());
+        assert_eq!(
+            found.property.as_deref(),
+            Some("deadlock"),
+            "{}",
+            found.summary()
+        );
         let tasks: Vec<&str> = found.wait_for.iter().map(|e| e.task.as_str()).collect();
         assert_eq!(tasks, ["a#1", "b#1"], "{}", found.summary());
         let token = found.failing_schedule.clone().unwrap();
@@ -363,7 +386,11 @@ mod shuttle_only {
         let pass = shuttle_backend::check_dfs(same_order, 100_000);
         assert_eq!(pass.verdict, Verdict::Holds, "{}", pass.summary());
         let fail = shuttle_backend::check_dfs(opposite, 100_000);
-        assert_eq!(fail.property.as_deref(), Some("deadlock"), "{}", fail.summary());
+        assert_eq!(
+            fail.property.as_deref(),
+            Some("deadlock"),
+            "{}",
+            fail.summary()
+        );
     }
 }
-

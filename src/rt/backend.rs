@@ -211,9 +211,9 @@ impl Tally {
             RunStatus::Panic { task, message } => {
                 out.notes.push(format!("task {task} panicked: {message}"))
             }
-            RunStatus::Violation { property, detail } => {
-                out.notes.push(format!("always `{property}` violated: {detail}"))
-            }
+            RunStatus::Violation { property, detail } => out
+                .notes
+                .push(format!("always `{property}` violated: {detail}")),
             _ => {}
         }
         out
@@ -228,16 +228,16 @@ impl Tally {
         let unreached: Vec<&str> = self
             .properties
             .iter()
-            .filter(|(name, kind)| *kind == PropertyKind::Sometimes && !self.sometimes.contains(name))
+            .filter(|(name, kind)| {
+                *kind == PropertyKind::Sometimes && !self.sometimes.contains(name)
+            })
             .map(|(name, _)| name.as_str())
             .collect();
         match unreached.first() {
             Some(first) => {
                 let mut out = self.base(Verdict::Violated, Some(first.to_string()));
-                out.notes.push(format!(
-                    "sometimes never reached: {}",
-                    unreached.join(", ")
-                ));
+                out.notes
+                    .push(format!("sometimes never reached: {}", unreached.join(", ")));
                 out
             }
             None => self.base(Verdict::Holds, None),

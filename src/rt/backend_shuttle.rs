@@ -82,7 +82,10 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         is_yielding: bool,
     ) -> Option<ShuttleTask> {
         let next = self.inner.next_task(runnable, current, is_yielding)?;
-        self.rec.borrow_mut().steps.push(Step::Task(usize::from(next)));
+        self.rec
+            .borrow_mut()
+            .steps
+            .push(Step::Task(usize::from(next)));
         Some(next)
     }
     fn next_u64(&mut self) -> u64 {
@@ -173,7 +176,11 @@ fn shuttle_config(model: &dyn ImplModel) -> Config {
     let mut config = Config::new();
     config.failure_persistence = FailurePersistence::None;
     // lockstep stops a run at its own step bound; shuttle's is a backstop.
-    let steps = model.run_config().max_steps.saturating_mul(4).saturating_add(1_000);
+    let steps = model
+        .run_config()
+        .max_steps
+        .saturating_mul(4)
+        .saturating_add(1_000);
     config.max_steps = MaxSteps::FailAfter(usize::try_from(steps).unwrap_or(usize::MAX));
     config.silence_warnings = true;
     config
@@ -241,7 +248,8 @@ fn check_with<S: Scheduler + 'static>(
     let Some(failing) = outcomes.last().filter(|o| o.failed()) else {
         let mut out = tally.pass(planned.map_or(true, |n| outcomes.len() >= n));
         if let Some(message) = failure {
-            out.notes.push(format!("shuttle failed outside the model: {message}"));
+            out.notes
+                .push(format!("shuttle failed outside the model: {message}"));
         }
         return out;
     };
@@ -266,7 +274,11 @@ fn check_with<S: Scheduler + 'static>(
     out
 }
 
-fn replay_outcome(model: &SharedModel, token: &str, level: TraceLevel) -> Result<RunOutcome, String> {
+fn replay_outcome(
+    model: &SharedModel,
+    token: &str,
+    level: TraceLevel,
+) -> Result<RunOutcome, String> {
     let schedule = decode(token)?;
     let mut scheduler = ReplayScheduler::new_from_schedule(schedule);
     scheduler.set_allow_incomplete();

@@ -298,7 +298,10 @@ impl HostedTask {
                 st.push_event(Some(id), "step");
             }
         }
-        let fut = self.fut.as_mut().expect("a hosted task polled after it finished");
+        let fut = self
+            .fut
+            .as_mut()
+            .expect("a hosted task polled after it finished");
         let result = catch_unwind(AssertUnwindSafe(|| {
             fut.as_mut().poll(&mut Context::from_waker(&self.waker))
         }));

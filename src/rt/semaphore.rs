@@ -127,7 +127,11 @@ impl SemState {
     /// never changes (the conservation law the loom tests check).
     #[cfg_attr(not(all(test, feature = "loom")), allow(dead_code))]
     pub(crate) fn accounted(&self) -> (usize, usize, usize) {
-        (self.permits, self.holders.len() - self.granted.len(), self.granted.len())
+        (
+            self.permits,
+            self.holders.len() - self.granted.len(),
+            self.granted.len(),
+        )
     }
 
     #[cfg_attr(not(all(test, feature = "loom")), allow(dead_code))]
