@@ -71,8 +71,9 @@ impl SemState {
         self.next_key
     }
 
-    /// Waiter `key`: the serial of the permit handed to it, if any; else it
-    /// is queued (first call) or its waker refreshed.
+    /// Waiter `key`: the serial of the permit handed to it (or, on the first
+    /// call, of a permit that came free meanwhile), if any; else it is
+    /// queued (first call) or its waker refreshed.
     pub(crate) fn claim_or_wait(
         &mut self,
         key: u64,
@@ -84,6 +85,12 @@ impl SemState {
             return Some(self.granted.remove(pos).1);
         }
         if !*queued {
+            // A permit may have come free since the fast path failed (only
+            // possible with real threads between the two critical sections;
+            // found by loom): take it rather than queue behind nobody.
+            if let Some(serial) = self.try_take(task) {
+                return Some(serial);
+            }
             *queued = true;
             self.waiters.push_back(Waiter {
                 key,
