@@ -1,5 +1,6 @@
 //! The repository's integration tests: one binary, one module per concern.
 
 mod cli;
+mod engines;
 mod hygiene;
 mod scenarios;

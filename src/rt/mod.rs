@@ -102,10 +102,18 @@ macro_rules! handle_identity {
     };
 }
 
+mod backend;
+#[cfg(all(madsim, feature = "madsim"))]
+#[path = "backend_madsim.rs"]
+pub mod madsim_backend;
+#[cfg(feature = "shuttle")]
+#[path = "backend_shuttle.rs"]
+pub mod shuttle_backend;
 mod cancel;
 mod engine;
 mod executor;
 mod hash;
+mod hosted;
 mod ids;
 mod latch;
 pub mod mpsc;
@@ -120,9 +128,12 @@ mod task;
 mod time;
 mod waitfor;
 
+#[cfg(all(test, feature = "loom"))]
+mod loom_tests;
 #[cfg(test)]
 mod tests;
 
+pub use backend::{agree, report_key, report_summary, BackendOutcome, SharedModel};
 pub use cancel::{CancellationToken, CancellationTokenSource};
 pub use engine::in_simulation;
 pub use executor::{Executor, RunConfig, RunOutcome, RunStatus};
