@@ -46,6 +46,10 @@ fn every_scenario_meets_its_expectation_and_is_deterministic() {
                     first.replay
                 ));
             }
+            if first.verdict == lockstep::Verdict::Violated {
+                failures.extend(replay_reproduces(path, &variant, &first));
+                snapshot_counterexample(path, &variant, &first);
+            }
             let (second, _) = run_variant(&registry, &scenario, &variant, None).unwrap();
             let (a, b) = (
                 lockstep::trace::to_jsonl(&first.trace),
@@ -73,6 +77,63 @@ fn every_scenario_meets_its_expectation_and_is_deterministic() {
         failures.join("\n")
     );
     eprintln!("{checked} scenario variants checked twice");
+}
+
+/// Runs the replay command a violation printed (in-process) and checks that it
+/// reproduces the violation with a byte-identical trace.
+fn replay_reproduces(path: &str, variant: &str, report: &lockstep::Report) -> Option<String> {
+    if !report.replay.starts_with("lockstep replay ") {
+        return Some(format!(
+            "{path} [{variant}]: no replay command printed (got `{}`)",
+            report.replay
+        ));
+    }
+    let mut args: Vec<&str> = report.replay.split_whitespace().skip(1).collect();
+    args.extend(["--format", "json"]);
+    let (code, jsonl) = crate::cli::cli(&args);
+    if code != 1 {
+        return Some(format!(
+            "{path} [{variant}]: `{}` exited {code}, not 1",
+            report.replay
+        ));
+    }
+    let replayed = lockstep::trace::from_jsonl(&jsonl).ok()?;
+    (replayed != report.trace).then(|| {
+        format!(
+            "{path} [{variant}]: `{}` gave a different trace",
+            report.replay
+        )
+    })
+}
+
+/// Pins the counterexample of a violated scenario variant as an insta snapshot
+/// (the one-line-per-event list form).
+fn snapshot_counterexample(path: &str, variant: &str, report: &lockstep::Report) {
+    let file = std::path::Path::new(path)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let dir = std::path::Path::new(path)
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let name = format!("{dir}__{file}__{variant}");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_description(format!(
+        "{} {} ({})",
+        report.model,
+        report.variant,
+        report.property.clone().unwrap_or_default()
+    ));
+    settings.bind(|| {
+        insta::assert_snapshot!(name, lockstep::trace::render_list(&report.trace));
+    });
 }
 
 /// Negative scenarios (`scenarios/negative/`) are files with mistakes: each

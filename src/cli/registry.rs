@@ -298,6 +298,11 @@ fn attach_spec_schedule<M: Model>(model: &M, name: &str, req: &Request, report: 
     match explore::walk::schedule_of_trace(model, &report.trace) {
         Some(schedule) => {
             report.replay = spec_replay_command(name, req, &schedule);
+            if report.property.as_deref() == Some(explore::DEADLOCK) {
+                if let Some(stuck) = explore::walk::final_state(model, &schedule) {
+                    report.wait_for = model.wait_for(&stuck);
+                }
+            }
             report.schedule = Some(schedule);
         }
         None => report.replay = check_command(name, "spec", req),

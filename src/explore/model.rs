@@ -8,7 +8,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::report::{Bounds, WaitEdge};
+use crate::report::Bounds;
 
 /// How a property is judged over the reachable state graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,13 +118,19 @@ pub trait Model: Sync {
     fn actor(&self, _action: &Self::Action) -> String {
         "model".to_string()
     }
+    /// The wait-for edges of a stuck state (who waits on what, held by whom),
+    /// shown with a deadlock counterexample. Defaults to none.
+    fn wait_for(&self, _state: &Self::State) -> Vec<crate::report::WaitEdge> {
+        Vec::new()
+    }
     /// How a state is shown in a counterexample. Defaults to `Debug`.
     fn format_state(&self, state: &Self::State) -> String {
         format!("{state:?}")
     }
 
-    // The four methods below make counterexamples readable (minimization, semantic
-    // schedules, coverage, deadlock explanation). Their defaults keep every model working.
+    // The three methods below make counterexamples readable (minimization, semantic
+    // schedules, coverage; `wait_for` above explains deadlocks). Their defaults keep
+    // every model working.
 
     /// A short, stable name of what `action` does (`boot`, `host-start-storage-error`),
     /// free of the state-dependent details [`Model::format_action`] may show. With
@@ -142,9 +148,5 @@ pub trait Model: Sync {
     /// A coarse label of a state (`Running`, `Error`): the rows of the coverage table.
     fn phase(&self, _state: &Self::State) -> String {
         "*".to_string()
-    }
-    /// Who waits on what, held by whom, in `state`: explains a deadlock. Defaults to none.
-    fn wait_for(&self, _state: &Self::State) -> Vec<WaitEdge> {
-        Vec::new()
     }
 }

@@ -4,9 +4,10 @@
 //!
 //! A protocol counterexample is replayable without re-running the search: the
 //! path is re-walked, every step re-checked against the model (an index that is
-//! not enabled is an error naming the step), and safety properties re-judged on
-//! every state. Liveness verdicts need the whole graph, so a replay only
-//! re-checks deadlock and `always` properties.
+//! not enabled is an error naming the step), safety properties re-judged on
+//! every state, and liveness judged on the path itself: a path that ends in a
+//! terminal state, or loops back to an earlier state, without satisfying an
+//! `eventually` property is a counterexample to it.
 
 use crate::explore::protocol::{outcome, Counterexample};
 use crate::explore::{Model, PropertyKind, DEADLOCK};
@@ -49,16 +50,9 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
         .into_iter()
         .next()
         .ok_or_else(|| "the model has no initial state".to_string())?;
-    let properties = model.properties();
-    let mut violated: Option<String> = None;
-    let check_safety = |state: &M::State, violated: &mut Option<String>| {
-        for p in properties.iter().filter(|p| p.kind == PropertyKind::Always) {
-            if violated.is_none() && !(p.holds)(model, state) {
-                *violated = Some(p.name.to_string());
-            }
-        }
-    };
-    check_safety(&state, &mut violated);
+    // Walk the path, keeping every state: safety is judged on each, liveness
+    // on the path as a whole (a finite maximal path or a lasso).
+    let mut path_states = vec![state.clone()];
     let mut actions = Vec::new();
     for (step, &index) in indices.iter().enumerate() {
         actions.clear();
@@ -78,7 +72,7 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
                 model.format_action(action)
             )
         })?;
-        check_safety(&state, &mut violated);
+        path_states.push(state.clone());
     }
     // The events are built exactly as the checker builds its counterexamples,
     // so a replay is byte-identical to the check that printed it.
@@ -90,34 +84,69 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
     report.trace = outcome::replay(model, &path)?;
     actions.clear();
     model.actions(&state, &mut actions);
-    if actions.is_empty() && !model.at_rest(&state) {
-        violated = Some(DEADLOCK.to_string());
-        report.wait_for = model.wait_for(&state);
+    let terminal = actions.is_empty();
+    // A lasso: the last state repeats an earlier one, so the path can loop for ever.
+    let loop_from = path_states[..path_states.len() - 1]
+        .iter()
+        .position(|s| *s == state);
+    let mut found: Vec<(String, &'static str)> = Vec::new();
+    if terminal && !model.at_rest(&state) {
+        found.push((DEADLOCK.to_string(), "deadlock"));
         report
             .notes
             .push("the path ends in a state with no enabled action that is not at rest".into());
     }
-    report.verdict = if violated.is_some() {
-        Verdict::Violated
-    } else {
+    for p in model.properties() {
+        let holds = |s: &M::State| (p.holds)(model, s);
+        let broken = match p.kind {
+            PropertyKind::Always => !path_states.iter().all(holds),
+            PropertyKind::Eventually => {
+                (terminal || loop_from.is_some()) && !path_states.iter().any(holds)
+            }
+            PropertyKind::EventuallyAlways => {
+                (terminal && !holds(&state))
+                    || loop_from.is_some_and(|j| !path_states[j..].iter().all(holds))
+            }
+            // Reaching a `sometimes` needs the whole graph, not one path.
+            PropertyKind::Sometimes => false,
+        };
+        if broken {
+            let kind = match p.kind {
+                PropertyKind::Always => "always",
+                PropertyKind::Eventually => "eventually",
+                _ => "eventually-always",
+            };
+            found.push((p.name.to_string(), kind));
+        }
+    }
+    // Same priority as the checker: deadlock, then `always`, then liveness.
+    found.sort_by_key(|(_, kind)| match *kind {
+        "deadlock" => 0,
+        "always" => 1,
+        _ => 2,
+    });
+    report.verdict = if found.is_empty() {
         Verdict::Holds
+    } else {
+        Verdict::Violated
     };
-    if let Some(name) = &violated {
-        report.properties.push(PropertyResult {
+    report.properties = found
+        .iter()
+        .map(|(name, kind)| PropertyResult {
             name: name.clone(),
-            kind: if name == DEADLOCK {
-                "deadlock".into()
-            } else {
-                "always".into()
-            },
+            kind: kind.to_string(),
             verdict: Verdict::Violated,
-        });
+        })
+        .collect();
+    let violated = found.first().map(|(name, _)| name.clone());
+    if violated.as_deref() == Some(DEADLOCK) {
+        report.wait_for = model.wait_for(&state);
     }
     report.property = violated;
     report.states = indices.len() as u64 + 1;
     report.schedule = Some(schedule.trim().to_string());
     report.notes.push(
-        "replay re-checks deadlock and `always` properties along the path; liveness needs `check`"
+        "replay judges deadlock and `always` on every state, liveness on the path (finite or lasso); `sometimes` needs `check`"
             .into(),
     );
     report.elapsed_ms = watch.elapsed_ms();
@@ -131,6 +160,18 @@ fn list_actions<M: Model>(model: &M, actions: &[M::Action]) -> String {
         .map(|(i, a)| format!("{i}={}", model.format_action(a)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The state a schedule leads to, if it fits the model.
+pub fn final_state<M: Model>(model: &M, schedule: &str) -> Option<M::State> {
+    let mut state = model.init_states().into_iter().next()?;
+    let mut actions = Vec::new();
+    for index in parse_schedule(schedule).ok()? {
+        actions.clear();
+        model.actions(&state, &mut actions);
+        state = model.next_state(&state, actions.get(index)?)?;
+    }
+    Some(state)
 }
 
 /// Recovers the schedule string of a counterexample trace produced by a

@@ -20,15 +20,81 @@ use super::sync::Lock;
 
 const TAG_CANCELLED: u64 = 0xca9c;
 
-#[derive(Default)]
-struct CtsState {
+/// A source's state and its transitions: the thread-safe core every
+/// operation runs under the lock (and that the loom tests drive). `C` is how
+/// a linked child is referenced.
+pub(crate) struct CtsState<C = Weak<CtsInner>> {
     cancelled: bool,
     waiters: Vec<(TaskId, Waker)>,
-    children: Vec<Weak<CtsInner>>,
+    children: Vec<C>,
+}
+
+impl<C> Default for CtsState<C> {
+    fn default() -> Self {
+        CtsState {
+            cancelled: false,
+            waiters: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+}
+
+/// What a cancel hands out, to act on outside the lock.
+pub(crate) type CancelWork<C> = (Vec<(TaskId, Waker)>, Vec<C>);
+
+impl<C> CtsState<C> {
+    /// Sets the flag; the waiters to wake and the linked children to cancel
+    /// (outside the lock), or `None` if it was already cancelled.
+    pub(crate) fn cancel(&mut self) -> Option<CancelWork<C>> {
+        if self.cancelled {
+            return None;
+        }
+        self.cancelled = true;
+        Some((
+            std::mem::take(&mut self.waiters),
+            std::mem::take(&mut self.children),
+        ))
+    }
+
+    /// Registers `task` to be woken on cancellation; true if already cancelled.
+    pub(crate) fn register(&mut self, task: TaskId, waker: &Waker) -> bool {
+        if self.cancelled {
+            return true;
+        }
+        match self.waiters.iter_mut().find(|w| w.0 == task) {
+            Some(w) => w.1 = waker.clone(),
+            None => self.waiters.push((task, waker.clone())),
+        }
+        false
+    }
+
+    pub(crate) fn unregister(&mut self, task: TaskId) {
+        self.waiters.retain(|w| w.0 != task);
+    }
+
+    /// Links `child`, to be cancelled with this source; false when this
+    /// source is already cancelled (the child must start cancelled).
+    pub(crate) fn link(&mut self, child: C) -> bool {
+        if self.cancelled {
+            return false;
+        }
+        self.children.push(child);
+        true
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// A child starts cancelled (its parent already was).
+    pub(crate) fn set_cancelled(&mut self) {
+        self.cancelled = true;
+    }
 }
 
 pub(crate) struct CtsInner {
     pub(crate) id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<CtsState>,
 }
@@ -44,26 +110,22 @@ impl SimObject for CtsInner {
 
 impl CtsInner {
     fn new(name: String) -> Arc<Self> {
-        Arc::new_cyclic(|weak: &Weak<CtsInner>| CtsInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(CtsState::default()),
+        Arc::new_cyclic(|weak: &Weak<CtsInner>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            CtsInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(CtsState::default()),
+            }
         })
     }
 
     /// Sets the flag, wakes waiters, then cancels linked children (no lock held).
     fn cancel(&self, cause: Option<&str>) {
         engine::record(self.id, Access::Write);
-        let (waiters, children) = {
-            let mut st = self.st.lock();
-            if st.cancelled {
-                return;
-            }
-            st.cancelled = true;
-            (
-                std::mem::take(&mut st.waiters),
-                std::mem::take(&mut st.children),
-            )
+        let Some((waiters, children)) = self.st.lock().cancel() else {
+            return;
         };
         engine::event(TraceLevel::Ops, "cancel", |e| {
             e.fields.insert("source".into(), self.name.clone());
@@ -81,26 +143,18 @@ impl CtsInner {
 
     pub(crate) fn is_cancelled(&self) -> bool {
         engine::record(self.id, Access::Read);
-        let c = self.st.lock().cancelled;
+        let c = self.st.lock().is_cancelled();
         engine::fold(c as u64);
         c
     }
 
     /// Registers `task` to be woken on cancellation; returns whether already cancelled.
     pub(crate) fn register(&self, task: TaskId, waker: &Waker) -> bool {
-        let mut st = self.st.lock();
-        if st.cancelled {
-            return true;
-        }
-        match st.waiters.iter_mut().find(|w| w.0 == task) {
-            Some(w) => w.1 = waker.clone(),
-            None => st.waiters.push((task, waker.clone())),
-        }
-        false
+        self.st.lock().register(task, waker)
     }
 
     pub(crate) fn unregister(&self, task: TaskId) {
-        self.st.lock().waiters.retain(|w| w.0 != task);
+        self.st.lock().unregister(task);
     }
 
     pub(crate) fn cancelled_now(&self) -> bool {
@@ -130,16 +184,14 @@ impl CancellationTokenSource {
             // Linking commutes with other links but not with the parent's cancel.
             engine::record(parent.id, Access::Read);
             let mut st = parent.st.lock();
-            if st.cancelled {
+            st.children.retain(|c| c.strong_count() > 0);
+            if !st.link(Arc::downgrade(&inner)) {
                 born_cancelled = true;
-            } else {
-                st.children.retain(|c| c.strong_count() > 0);
-                st.children.push(Arc::downgrade(&inner));
             }
         }
         engine::fold(born_cancelled as u64);
         if born_cancelled {
-            inner.st.lock().cancelled = true;
+            inner.st.lock().set_cancelled();
         }
         CancellationTokenSource { inner }
     }
@@ -160,6 +212,7 @@ impl CancellationTokenSource {
 }
 
 /// Observes a source's flag. `CancellationToken::none()` is never cancelled.
+/// Tokens of the same source are equal and hash alike.
 #[derive(Clone)]
 pub struct CancellationToken {
     pub(crate) inner: Option<Arc<CtsInner>>,
@@ -202,6 +255,9 @@ impl Future for Cancelled {
             engine::block_untracked();
             return Poll::Pending;
         };
+        // Every poll observes the flag: record it, or a cancel between the
+        // wake and this poll would look independent of it.
+        engine::record(inner.id, Access::Read);
         if inner.register(this.task, cx.waker()) {
             engine::fold(1);
             return Poll::Ready(());
@@ -216,6 +272,35 @@ impl Drop for Cancelled {
     fn drop(&mut self) {
         if let (true, Some(inner)) = (self.queued, &self.token.inner) {
             inner.unregister(self.task);
+        }
+    }
+}
+
+handle_identity!(CancellationTokenSource);
+
+impl std::hash::Hash for CancellationToken {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.inner.as_ref().map_or(0, |i| i.stable))
+    }
+}
+
+impl PartialEq for CancellationToken {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.inner, &other.inner) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for CancellationToken {}
+
+impl std::fmt::Debug for CancellationToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Some(i) => write!(f, "CancellationToken({})", i.name),
+            None => f.write_str("CancellationToken(none)"),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Engine hooks: the one narrow interface between the runtime primitives and
 //! the executor running them (yield to the scheduler, current task, virtual
-//! time, choices, footprints, trace emission). Swapping the backend (shuttle,
-//! madsim) means re-implementing this module, not the primitives.
+//! time, choices, footprints, trace emission). A foreign backend (shuttle,
+//! madsim) plugs in here: when the installed [`Core`] is *hosted*
+//! ([`super::hosted`]), spawning, choices and backend-owned timers go to the
+//! backend, and everything else (bookkeeping, traces, properties, wait-for
+//! analysis) stays the same, so the primitives never know who runs them.
 //!
 //! The running executor is reached through a thread-local: cargo runs tests on
 //! parallel threads and each simulation lives entirely on the thread that
@@ -27,6 +30,8 @@ const OUTSIDE: &str = "lockstep::rt used outside a simulation: call it from a mo
                        on lockstep's executor (rt::Executor::run or explore::schedules::check)";
 
 pub(crate) type BoxTask = Pin<Box<dyn Future<Output = ()>>>;
+/// A spawned task's future (`Send`, as foreign executors require).
+pub(crate) type SendTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 pub(crate) struct TaskFuture {
     pub fut: BoxTask,
@@ -38,6 +43,10 @@ pub(crate) struct TaskFuture {
 pub(crate) struct WakeQueue(Lock<Vec<TaskId>>);
 
 impl WakeQueue {
+    pub(crate) fn push(&self, task: TaskId) {
+        self.0.lock().push(task);
+    }
+
     pub(crate) fn drain_into(&self, out: &mut Vec<TaskId>) {
         out.clear();
         out.append(&mut self.0.lock());
@@ -64,6 +73,9 @@ pub(crate) struct Core {
     pub futures: RefCell<Vec<Option<TaskFuture>>>,
     pub wakes: Arc<WakeQueue>,
     pub scheduler: Rc<RefCell<dyn Scheduler>>,
+    /// Set when a foreign backend runs the tasks (then `futures` and
+    /// `scheduler` are unused).
+    pub hosted: Option<super::hosted::Hosted>,
 }
 
 /// Panic payload that abandons a run from inside a task (a scheduler declined a choice).
@@ -92,6 +104,17 @@ pub(crate) fn install(core: Rc<Core>) -> Installed {
         *slot = Some(core);
     });
     Installed(())
+}
+
+/// The installed core, if any (hosted tasks check it is still their run's).
+pub(crate) fn installed() -> Option<Rc<Core>> {
+    CORE.with(|c| c.borrow().clone())
+}
+
+/// Removes whatever core is installed (a backend that abandoned a failed run
+/// may have left its core behind) and returns it.
+pub(crate) fn take_installed() -> Option<Rc<Core>> {
+    CORE.with(|c| c.borrow_mut().take())
 }
 
 fn try_with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
@@ -150,8 +173,13 @@ pub(crate) fn register_object(name: String, handle: Weak<dyn SimObject>) -> ObjI
     with_state(|st| st.add_object(name, handle))
 }
 
+/// The object's stable id (equal across interleavings for the same logical object).
+pub(crate) fn object_stable(id: ObjId) -> u64 {
+    with_state(|st| st.objects[id.index()].stable)
+}
+
 /// Adds a task whose future is built from its id.
-pub(crate) fn spawn(name: &str, daemon: bool, build: impl FnOnce(TaskId) -> BoxTask) -> TaskId {
+pub(crate) fn spawn(name: &str, daemon: bool, build: impl FnOnce(TaskId) -> SendTask) -> TaskId {
     let core = CORE.with(|c| c.borrow().clone()).expect(OUTSIDE);
     let id = {
         let mut st = core.st.borrow_mut();
@@ -166,7 +194,10 @@ pub(crate) fn spawn(name: &str, daemon: bool, build: impl FnOnce(TaskId) -> BoxT
         id
     };
     let fut = build(id);
-    attach_future(&core, id, fut);
+    match &core.hosted {
+        Some(hosted) => hosted.spawn(&core, id, fut),
+        None => attach_future(&core, id, fut),
+    }
     id
 }
 
@@ -187,6 +218,16 @@ pub(crate) fn task_name(t: TaskId) -> String {
     with_state(|st| st.tasks[t.index()].name.clone())
 }
 
+pub(crate) fn try_task_name(t: TaskId) -> Option<String> {
+    try_with_core(|core| {
+        core.st
+            .try_borrow()
+            .ok()
+            .and_then(|st| st.tasks.get(t.index()).map(|s| s.name.clone()))
+    })
+    .flatten()
+}
+
 pub(crate) fn task_history(t: TaskId) -> u64 {
     with_state(|st| st.tasks[t.index()].history)
 }
@@ -198,14 +239,21 @@ pub(crate) fn now() -> Duration {
 pub(crate) type TimerKey = (Duration, u64);
 
 pub(crate) fn add_timer(deadline: Duration) -> TimerKey {
-    with_state(|st| {
+    let key = with_state(|st| {
         let task = st.current.expect("timers are set by tasks");
         let daemon = st.tasks[task.index()].daemon;
         st.timer_seq += 1;
         let key = (deadline, st.timer_seq);
         st.timers.insert(key, TimerSlot { task, daemon });
         key
-    })
+    });
+    // A backend that owns time (madsim) fires the timer itself.
+    if let Some(core) = installed() {
+        if let Some(hosted) = &core.hosted {
+            hosted.start_timer(key);
+        }
+    }
+    key
 }
 
 pub(crate) fn timer_pending(key: TimerKey) -> bool {
@@ -214,6 +262,11 @@ pub(crate) fn timer_pending(key: TimerKey) -> bool {
 
 pub(crate) fn cancel_timer(key: TimerKey) {
     try_with_state(|st| st.timers.remove(&key));
+    if let Some(core) = installed() {
+        if let Some(hosted) = &core.hosted {
+            hosted.cancel_timer(key);
+        }
+    }
 }
 
 /// Asks the scheduler for a value in `0..n` and records the decision.
@@ -223,7 +276,10 @@ pub(crate) fn choose(label: &str, n: usize) -> usize {
         "lockstep: rt::choose(\"{label}\", 0): there must be at least one option"
     );
     let core = CORE.with(|c| c.borrow().clone()).expect(OUTSIDE);
-    let picked = core.scheduler.borrow_mut().next_choice(label, n);
+    let picked = match &core.hosted {
+        Some(hosted) => Some(hosted.choose(n)),
+        None => core.scheduler.borrow_mut().next_choice(label, n),
+    };
     let Some(v) = picked.filter(|&v| v < n) else {
         std::panic::resume_unwind(Box::new(AbandonRun));
     };

@@ -155,6 +155,7 @@ impl Executor {
             futures: RefCell::new(Vec::new()),
             wakes: Arc::new(WakeQueue::default()),
             scheduler,
+            hosted: None,
         });
         let installed = engine::install(core.clone());
         {
@@ -333,7 +334,7 @@ fn run_loop(core: &Core, config: &RunConfig, wants_fingerprints: bool) -> RunSta
     }
 }
 
-fn blocked_on(st: &State, task: TaskId) -> String {
+pub(crate) fn blocked_on(st: &State, task: TaskId) -> String {
     use super::state::Wait;
     match st.tasks[task.index()].waiting_on {
         Some(Wait::Obj(o)) => st.obj_name(o).to_string(),
@@ -372,7 +373,7 @@ fn poll_task(core: &Core, id: TaskId) -> Polled {
     }
 }
 
-fn drop_quietly<T>(value: T) {
+pub(crate) fn drop_quietly<T>(value: T) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 
@@ -389,21 +390,29 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Records the end, drops every task future outside any borrow (their drops
 /// may release permits and wake tasks), and assembles the outcome.
 fn finish(core: &Core, end: RunStatus) -> RunOutcome {
-    {
-        let mut st = core.st.borrow_mut();
-        if st.tracing(TraceLevel::Ops) {
-            let ev = st.push_event(None, "end").field("status", end.as_str());
-            ev.task = "executor".to_string();
-            if let RunStatus::Deadlock { blocked, .. } = &end {
-                ev.fields.insert("blocked".into(), blocked.join(","));
-            }
-        }
-        st.teardown = true;
-    }
+    record_end(&mut core.st.borrow_mut(), &end);
     let futures = std::mem::take(&mut *core.futures.borrow_mut());
     for task in futures.into_iter().flatten() {
         drop_quietly(task);
     }
+    assemble(core, end)
+}
+
+/// Appends the `end` event and stops recording (teardown starts).
+pub(crate) fn record_end(st: &mut State, end: &RunStatus) {
+    if st.tracing(TraceLevel::Ops) {
+        let ev = st.push_event(None, "end").field("status", end.as_str());
+        ev.task = "executor".to_string();
+        if let RunStatus::Deadlock { blocked, .. } = end {
+            ev.fields.insert("blocked".into(), blocked.join(","));
+        }
+    }
+    st.teardown = true;
+}
+
+/// Takes the run's results out of the state (after the task futures are
+/// gone or handed to their owner) and builds the outcome.
+pub(crate) fn assemble(core: &Core, end: RunStatus) -> RunOutcome {
     let mut st = core.st.borrow_mut();
     let violations = std::mem::take(&mut st.violations);
     let status = match end {

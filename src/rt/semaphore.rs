@@ -27,8 +27,10 @@ struct Waiter {
     waker: Waker,
 }
 
+/// The semaphore's state and its transitions: the thread-safe core that
+/// every operation runs under the lock (and that the loom tests drive).
 #[derive(Default)]
-struct SemState {
+pub(crate) struct SemState {
     permits: usize,
     waiters: VecDeque<Waiter>,
     /// Permits handed to a woken waiter that has not resumed yet: (key, serial, task).
@@ -40,15 +42,114 @@ struct SemState {
 }
 
 impl SemState {
+    pub(crate) fn with_permits(permits: usize) -> Self {
+        SemState {
+            permits,
+            ..SemState::default()
+        }
+    }
+
     fn new_holder(&mut self, task: TaskId) -> u64 {
         self.next_serial += 1;
         self.holders.push((self.next_serial, task));
         self.next_serial
     }
+
+    /// Takes a free permit if nobody is queued (FIFO: no barging); its serial.
+    pub(crate) fn try_take(&mut self, task: TaskId) -> Option<u64> {
+        if self.permits > 0 && self.waiters.is_empty() {
+            self.permits -= 1;
+            Some(self.new_holder(task))
+        } else {
+            None
+        }
+    }
+
+    /// A fresh key for a waiter.
+    pub(crate) fn new_key(&mut self) -> u64 {
+        self.next_key += 1;
+        self.next_key
+    }
+
+    /// Waiter `key`: the serial of the permit handed to it (or, on the first
+    /// call, of a permit that came free meanwhile), if any; else it is
+    /// queued (first call) or its waker refreshed.
+    pub(crate) fn claim_or_wait(
+        &mut self,
+        key: u64,
+        task: TaskId,
+        waker: &Waker,
+        queued: &mut bool,
+    ) -> Option<u64> {
+        if let Some(pos) = self.granted.iter().position(|g| g.0 == key) {
+            return Some(self.granted.remove(pos).1);
+        }
+        if !*queued {
+            // A permit may have come free since the fast path failed (only
+            // possible with real threads between the two critical sections;
+            // found by loom): take it rather than queue behind nobody.
+            if let Some(serial) = self.try_take(task) {
+                return Some(serial);
+            }
+            *queued = true;
+            self.waiters.push_back(Waiter {
+                key,
+                task,
+                waker: waker.clone(),
+            });
+        } else if let Some(w) = self.waiters.iter_mut().find(|w| w.key == key) {
+            w.waker = waker.clone();
+        }
+        None
+    }
+
+    /// Gives permit `serial` back: to the first waiter (whose waker and task
+    /// are returned, to wake outside the lock) or to the pool.
+    pub(crate) fn give_back(&mut self, serial: u64) -> Option<(Waker, TaskId)> {
+        self.holders.retain(|&(s, _)| s != serial);
+        match self.waiters.pop_front() {
+            Some(w) => {
+                let serial = self.new_holder(w.task);
+                self.granted.push((w.key, serial, w.task));
+                Some((w.waker, w.task))
+            }
+            None => {
+                self.permits += 1;
+                None
+            }
+        }
+    }
+
+    /// Waiter `key` gives up (its future was dropped): it leaves the queue;
+    /// a permit already handed to it is returned, to be given back.
+    pub(crate) fn leave(&mut self, key: u64) -> Option<u64> {
+        self.waiters.retain(|w| w.key != key);
+        self.granted
+            .iter()
+            .position(|g| g.0 == key)
+            .map(|pos| self.granted.remove(pos).1)
+    }
+
+    /// Permits free, held, and handed over but not yet claimed: their sum
+    /// never changes (the conservation law the loom tests check).
+    #[cfg_attr(not(all(test, feature = "loom")), allow(dead_code))]
+    pub(crate) fn accounted(&self) -> (usize, usize, usize) {
+        (
+            self.permits,
+            self.holders.len() - self.granted.len(),
+            self.granted.len(),
+        )
+    }
+
+    #[cfg_attr(not(all(test, feature = "loom")), allow(dead_code))]
+    pub(crate) fn queued(&self) -> usize {
+        self.waiters.len()
+    }
 }
 
 struct SemInner {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<SemState>,
 }
@@ -72,21 +173,7 @@ impl SimObject for SemInner {
 /// Returns a permit: hands it to the first waiter (FIFO) or back to the pool.
 fn release(sem: &SemInner, serial: u64) {
     engine::record(sem.id, Access::Write);
-    let handed = {
-        let mut st = sem.st.lock();
-        st.holders.retain(|&(s, _)| s != serial);
-        match st.waiters.pop_front() {
-            Some(w) => {
-                let serial = st.new_holder(w.task);
-                st.granted.push((w.key, serial, w.task));
-                Some((w.waker, w.task))
-            }
-            None => {
-                st.permits += 1;
-                None
-            }
-        }
-    };
+    let handed = sem.st.lock().give_back(serial);
     if engine::tracing(TraceLevel::Ops) {
         let to = handed.as_ref().map(|&(_, t)| engine::task_name(t));
         engine::event(TraceLevel::Ops, "release", |e| {
@@ -110,13 +197,14 @@ pub struct Semaphore {
 impl Semaphore {
     pub fn new(name: impl Into<String>, permits: usize) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SemInner>| SemInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(SemState {
-                permits,
-                ..SemState::default()
-            }),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SemInner>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            SemInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(SemState::with_permits(permits)),
+            }
         });
         Semaphore { inner }
     }
@@ -150,6 +238,7 @@ impl Semaphore {
             if let Poll::Ready(p) = acquire.as_mut().poll(cx) {
                 return Poll::Ready(Some(p));
             }
+            engine::record(cts.id, Access::Read);
             if cts.register(task, cx.waker()) {
                 return Poll::Ready(None);
             }
@@ -169,9 +258,7 @@ impl Semaphore {
         let task = engine::current();
         let key = {
             let mut st = self.inner.st.lock();
-            if st.permits > 0 && st.waiters.is_empty() {
-                st.permits -= 1;
-                let serial = st.new_holder(task);
+            if let Some(serial) = st.try_take(task) {
                 let left = st.permits;
                 drop(st);
                 self.trace("acquire", Some(left));
@@ -181,8 +268,7 @@ impl Semaphore {
                     live: true,
                 };
             }
-            st.next_key += 1;
-            st.next_key
+            st.new_key()
         };
         self.trace("acquire-wait", None);
         Acquire {
@@ -199,18 +285,13 @@ impl Semaphore {
     pub fn try_acquire(&self) -> Option<SemaphorePermit> {
         engine::record(self.inner.id, Access::Write);
         let task = engine::current();
-        let mut st = self.inner.st.lock();
-        let ok = st.permits > 0 && st.waiters.is_empty();
-        let permit = ok.then(|| {
-            st.permits -= 1;
-            let serial = st.new_holder(task);
-            SemaphorePermit {
-                sem: self.inner.clone(),
-                serial,
-                live: true,
-            }
+        let taken = self.inner.st.lock().try_take(task);
+        let ok = taken.is_some();
+        let permit = taken.map(|serial| SemaphorePermit {
+            sem: self.inner.clone(),
+            serial,
+            live: true,
         });
-        drop(st);
         engine::fold(ok as u64);
         if ok {
             self.trace("acquire", None);
@@ -249,10 +330,15 @@ impl Future for Acquire {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit> {
         let this = self.get_mut();
-        let mut st = this.sem.st.lock();
-        if let Some(pos) = st.granted.iter().position(|g| g.0 == this.key) {
-            let (_, serial, _) = st.granted.remove(pos);
-            drop(st);
+        // A timeout around the acquire can resume it before or after a
+        // release by another task: each poll observes the semaphore.
+        engine::record(this.sem.id, Access::Write);
+        let claimed =
+            this.sem
+                .st
+                .lock()
+                .claim_or_wait(this.key, this.task, cx.waker(), &mut this.queued);
+        if let Some(serial) = claimed {
             this.done = true;
             engine::event(TraceLevel::Ops, "acquired", |e| {
                 e.fields.insert("semaphore".into(), this.sem.name.clone());
@@ -263,17 +349,6 @@ impl Future for Acquire {
                 live: true,
             });
         }
-        if !this.queued {
-            this.queued = true;
-            st.waiters.push_back(Waiter {
-                key: this.key,
-                task: this.task,
-                waker: cx.waker().clone(),
-            });
-        } else if let Some(w) = st.waiters.iter_mut().find(|w| w.key == this.key) {
-            w.waker = cx.waker().clone();
-        }
-        drop(st);
         engine::block(Wait::Obj(this.sem.id));
         Poll::Pending
     }
@@ -284,14 +359,7 @@ impl Drop for Acquire {
         if self.done {
             return;
         }
-        let granted = {
-            let mut st = self.sem.st.lock();
-            st.waiters.retain(|w| w.key != self.key);
-            st.granted
-                .iter()
-                .position(|g| g.0 == self.key)
-                .map(|pos| st.granted.remove(pos).1)
-        };
+        let granted = self.sem.st.lock().leave(self.key);
         if let Some(serial) = granted {
             release(&self.sem, serial);
         }
@@ -329,3 +397,5 @@ impl Drop for SemaphorePermit {
         }
     }
 }
+
+handle_identity!(Semaphore);

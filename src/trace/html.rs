@@ -17,7 +17,7 @@
 //! headless-browser test reads back. Nothing depends on wall time: the same
 //! report gives the same bytes.
 
-use super::waitfor_text::{explain_deadlock, nodes};
+use super::waitfor_text::{explain_deadlock, nodes, task_of};
 use super::{event_text, tasks_in_order, TraceEvent};
 use crate::report::{Report, WaitEdge};
 use crate::world::format_millis;
@@ -98,7 +98,7 @@ pub fn to_html(report: &Report) -> String {
         h.push_str(&waitfor_svg(&report.wait_for));
     }
     if !report.trace.is_empty() {
-        let stuck: Vec<&str> = report.wait_for.iter().map(|e| e.task.as_str()).collect();
+        let stuck: Vec<&str> = report.wait_for.iter().map(|e| task_of(&e.task)).collect();
         h.push_str(&format!(
             "<h2>Timeline ({} events)</h2>\n<div class=\"scroll\">\n",
             report.trace.len()
@@ -378,10 +378,11 @@ pub fn timeline_svg(events: &[TraceEvent], stuck: &[&str]) -> String {
 /// `waits on` arrows task -> resource, dashed `held by` arrows resource -> holder.
 pub fn waitfor_svg(edges: &[WaitEdge]) -> String {
     let (tasks, resources) = nodes(edges);
-    let names: Vec<(&str, bool)> = tasks
+    // (identity, label, is a task)
+    let names: Vec<(&str, &str, bool)> = tasks
         .iter()
-        .map(|t| (*t, true))
-        .chain(resources.iter().map(|r| (*r, false)))
+        .map(|(id, label)| (*id, *label, true))
+        .chain(resources.iter().map(|r| (*r, *r, false)))
         .collect();
     let n = names.len().max(1);
     let radius = 70.0 + 28.0 * n as f64;
@@ -400,9 +401,10 @@ pub fn waitfor_svg(edges: &[WaitEdge]) -> String {
     let (cx, cy) = (-min_x, -min_y);
     let (width, height) = ((max_x - min_x) as usize, (max_y - min_y) as usize);
     let at = |name: &str, task: bool| {
+        let id = if task { task_of(name) } else { name };
         names
             .iter()
-            .position(|(m, t)| *m == name && *t == task)
+            .position(|(m, _, t)| *m == id && *t == task)
             .map_or((cx, cy), |i| pos[i])
     };
     let mut s = format!(
@@ -435,7 +437,7 @@ pub fn waitfor_svg(edges: &[WaitEdge]) -> String {
             arrow(at(&e.resource, false), at(h, true), "held by", true);
         }
     }
-    for ((name, task), (x, y)) in names.iter().zip(&pos) {
+    for ((_, name, task), (x, y)) in names.iter().zip(&pos) {
         let label = esc(&super::truncate(name, 28));
         let w = 16.0 + 7.0 * label.chars().count().min(28) as f64;
         let (rx, fill) = if *task {

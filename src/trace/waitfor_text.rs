@@ -5,15 +5,24 @@
 //! holds: `start#2 holds host-start, waits on restart-done held by restart#1;
 //! restart#1 waits on host-start held by start#2`. A task waiting on what it
 //! holds itself says so (`held by start#2 itself`); a wait nobody can end says
-//! `(held by nobody)`.
+//! `(held by nobody)`. A waiter may carry its context (`start#2 (RestartHost
+//! inline)`): it is still task `start#2` ([`task_of`]).
 
 use crate::report::WaitEdge;
+
+/// The task a waiter names: `start#2 (RestartHost inline)` is task `start#2`
+/// waiting in a particular context; it holds what `start#2` holds.
+pub fn task_of(name: &str) -> &str {
+    name.split(" (").next().unwrap_or(name)
+}
 
 /// The resources each task holds, as far as the edges tell (a holder of an edge's resource).
 pub fn held_by<'a>(edges: &'a [WaitEdge], task: &str) -> Vec<&'a str> {
     let mut held: Vec<&str> = Vec::new();
     for e in edges {
-        if e.holder.as_deref() == Some(task) && !held.contains(&e.resource.as_str()) {
+        if e.holder.as_deref().map(task_of) == Some(task_of(task))
+            && !held.contains(&e.resource.as_str())
+        {
             held.push(&e.resource);
         }
     }
@@ -26,7 +35,7 @@ pub fn is_cycle(edges: &[WaitEdge]) -> bool {
         && edges.iter().all(|e| {
             e.holder
                 .as_deref()
-                .is_some_and(|h| edges.iter().any(|o| o.task == h))
+                .is_some_and(|h| edges.iter().any(|o| task_of(&o.task) == task_of(h)))
         })
 }
 
@@ -36,14 +45,17 @@ pub fn explain(edges: &[WaitEdge]) -> String {
     for (i, e) in edges.iter().enumerate() {
         let mut clause = e.task.clone();
         // The first clause, and any task not just named as a holder, says what it holds.
-        let introduced = i > 0 && edges[i - 1].holder.as_deref() == Some(e.task.as_str());
+        let introduced =
+            i > 0 && edges[i - 1].holder.as_deref().map(task_of) == Some(task_of(&e.task));
         let held = held_by(edges, &e.task);
         if !introduced && !held.is_empty() {
             clause.push_str(&format!(" holds {},", held.join(" and ")));
         }
         clause.push_str(&format!(" waits on {}", e.resource));
         match e.holder.as_deref() {
-            Some(h) if h == e.task => clause.push_str(&format!(" held by {h} itself")),
+            Some(h) if task_of(h) == task_of(&e.task) => {
+                clause.push_str(&format!(" held by {h} itself"))
+            }
             Some(h) => clause.push_str(&format!(" held by {h}")),
             None => clause.push_str(" (held by nobody)"),
         }
@@ -70,13 +82,18 @@ pub fn explain_deadlock(edges: &[WaitEdge]) -> String {
 pub fn to_mermaid(edges: &[WaitEdge]) -> String {
     let (tasks, resources) = nodes(edges);
     let mut out = String::from("flowchart LR\n");
-    for (i, t) in tasks.iter().enumerate() {
-        out.push_str(&format!("    t{i}[\"{}\"]\n", quote(t)));
+    for (i, (_, label)) in tasks.iter().enumerate() {
+        out.push_str(&format!("    t{i}[\"{}\"]\n", quote(label)));
     }
     for (i, r) in resources.iter().enumerate() {
         out.push_str(&format!("    r{i}([\"{}\"])\n", quote(r)));
     }
-    let t = |name: &str| tasks.iter().position(|x| *x == name).unwrap_or(0);
+    let t = |name: &str| {
+        tasks
+            .iter()
+            .position(|(id, _)| *id == task_of(name))
+            .unwrap_or(0)
+    };
     let r = |name: &str| resources.iter().position(|x| *x == name).unwrap_or(0);
     let mut held: Vec<(usize, usize)> = Vec::new();
     for e in edges {
@@ -96,14 +113,18 @@ pub fn to_mermaid(edges: &[WaitEdge]) -> String {
     out
 }
 
-/// Task names (waiters and holders) and resource names, in order of first appearance.
-pub fn nodes(edges: &[WaitEdge]) -> (Vec<&str>, Vec<&str>) {
-    let mut tasks: Vec<&str> = Vec::new();
+/// Tasks (waiters and holders, as (task, label): the label is the longest name
+/// the task appears under, context included) and resource names, in order of
+/// first appearance.
+pub fn nodes(edges: &[WaitEdge]) -> (Vec<(&str, &str)>, Vec<&str>) {
+    let mut tasks: Vec<(&str, &str)> = Vec::new();
     let mut resources: Vec<&str> = Vec::new();
     for e in edges {
-        for t in std::iter::once(e.task.as_str()).chain(e.holder.as_deref()) {
-            if !tasks.contains(&t) {
-                tasks.push(t);
+        for name in std::iter::once(e.task.as_str()).chain(e.holder.as_deref()) {
+            match tasks.iter_mut().find(|(id, _)| *id == task_of(name)) {
+                Some((_, label)) if name.len() > label.len() => *label = name,
+                Some(_) => {}
+                None => tasks.push((task_of(name), name)),
             }
         }
         if !resources.contains(&e.resource.as_str()) {
@@ -162,6 +183,18 @@ mod tests {
             "start#2 holds host-start, waits on host-start held by start#2 itself"
         );
         assert!(is_cycle(&self_wait));
+        // A waiter named with its context is the same task as the holder.
+        let inline = [edge("start#2 (RestartHost inline)", "sem", Some("start#2"))];
+        assert_eq!(
+            explain(&inline),
+            "start#2 (RestartHost inline) holds sem, waits on sem held by start#2 itself"
+        );
+        assert!(is_cycle(&inline));
+        assert_eq!(
+            to_mermaid(&inline),
+            "flowchart LR\n    t0[\"start#2 (RestartHost inline)\"]\n    r0([\"sem\"])\n    \
+             t0 -- waits on --> r0\n    r0 -. held by .-> t0\n"
+        );
         let orphan = [edge("restart#1", "_hostStarted", None)];
         assert_eq!(
             explain(&orphan),

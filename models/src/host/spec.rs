@@ -266,6 +266,10 @@ impl Model for HostSpec {
     type State = HostSt;
     type Action = Action;
 
+    fn wait_for(&self, state: &HostSt) -> Vec<lockstep::report::WaitEdge> {
+        HostSpec::wait_for(self, state)
+    }
+
     fn name(&self) -> String {
         "host".to_string()
     }
@@ -461,8 +465,5 @@ impl Model for HostSpec {
     }
     fn phase(&self, state: &HostSt) -> String {
         self.phase_of(state)
-    }
-    fn wait_for(&self, state: &HostSt) -> Vec<lockstep::report::WaitEdge> {
-        self.wait_edges(state)
     }
 }

@@ -1,15 +1,10 @@
 //! How the host protocol model explains itself to lockstep's readability tools:
 //! stable step names (semantic schedules, the minimizer), fault kinds and phases
-//! (coverage), and who waits on whom in a stuck state (deadlock explanations).
-
-use lockstep::report::WaitEdge;
+//! (coverage). Who waits on whom in a stuck state is `HostSpec::wait_for` (spec_props).
 
 use super::spec::HostSpec;
 use super::spec_action::{Action, RestartKind, Step, WorkerOutcome};
-use super::spec_state::{HostSt, Pc, NONE};
-
-/// The semaphore every start and restart holds (`_hostStartSemaphore`).
-pub const SEMAPHORE: &str = "host-start semaphore";
+use super::spec_state::HostSt;
 
 impl HostSpec {
     /// The step's name without what it did: [`Action::kind`], plus the choices
@@ -68,26 +63,5 @@ impl HostSpec {
     /// The host's `ScriptHostState`.
     pub fn phase_of(&self, state: &HostSt) -> String {
         format!("{:?}", state.state)
-    }
-
-    /// Every blocked actor's wait: on the semaphore (queued, or inside an inline
-    /// RestartHost), on `_hostStarted`, or on the worker channel.
-    pub fn wait_edges(&self, s: &HostSt) -> Vec<WaitEdge> {
-        let holder = (s.holder != NONE).then(|| self.actor_label(s.holder));
-        let mut edges = Vec::new();
-        for a in 0..self.n_actors() {
-            let (resource, by) = match s.actors[a].pc {
-                Pc::InlineWait | Pc::Queued => (SEMAPHORE, holder.clone()),
-                Pc::WaitLatch if !s.shutdown => ("_hostStarted", None),
-                Pc::MetaWaitBuild | Pc::MetaWaitStart => ("worker channel", None),
-                _ => continue,
-            };
-            edges.push(WaitEdge {
-                task: self.actor_label(a as u8),
-                resource: resource.to_string(),
-                holder: by,
-            });
-        }
-        edges
     }
 }

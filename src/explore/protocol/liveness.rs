@@ -1,16 +1,24 @@
 //! Liveness passes, run after a main pass that covered the whole space.
 //!
-//! * `eventually p` (`<> p`): a DFS through the states reachable from an
-//!   initial state along `!p` states only ("G'"); a terminal state of G' or a
-//!   back edge inside G' (a cycle of `!p` states) violates it. A terminal
-//!   counterexample is then shortened by a BFS over G'.
-//! * `eventually-always p` (`<>[] p`): terminal `!p` states are found by the
-//!   main pass. Cycles: one DFS over the whole graph looks for a back edge;
-//!   if there is none the graph is acyclic and terminals decide. Otherwise a
-//!   nested DFS (Courcoubetis-Vardi-Wolper-Yannakakis, with "accepting" =
-//!   `!p`) finds a reachable cycle through a `!p` state, as a lasso.
+//! First the fast path, which needs the graph to be acyclic (then
+//! `eventually-always` is decided by terminal states, which the main pass
+//! checked): after a fingerprint BFS, Kahn's pass over the in-degrees the BFS
+//! counted (`kahn.rs`); after a fingerprint DFS, one post-order DFS
+//! (`acyclic.rs`). Both also decide `eventually` properties. A shortest
+//! counterexample to `<> p` is then found by a BFS over G' (the states
+//! reachable from an initial state along `!p` states only).
 //!
-//! Memory: each pass keeps its own visited set (one fingerprint, 8.9-11.1
+//! If the graph has a cycle (or in exact mode), the general passes:
+//! * `eventually p` (`<> p`): a DFS through G'; a terminal state of G' or a
+//!   back edge inside G' (a cycle of `!p` states) violates it. A terminal
+//!   counterexample is then shortened by the BFS over G'.
+//! * `eventually-always p` (`<>[] p`): one DFS over the whole graph looks for
+//!   a back edge; if there is none, terminals decide. Otherwise a nested DFS
+//!   (Courcoubetis-Vardi-Wolper-Yannakakis, with "accepting" = `!p`) finds a
+//!   reachable cycle through a `!p` state, as a lasso.
+//!
+//! Memory: Kahn's pass reuses the BFS's tables plus a stack of ready states.
+//! Each general pass keeps its own visited set (one fingerprint, 8.9-11.1
 //! bytes, per state it reaches; whole states in exact mode) plus a DFS stack
 //! of whole states as deep as the longest path; the nested DFS a second set
 //! for the states its inner searches reach. Passes run one after another, so
@@ -18,6 +26,7 @@
 
 use std::collections::VecDeque;
 
+use super::counting::CountTable;
 use super::dfs::{Stack, CHECK_EVERY};
 use super::hash::fingerprint;
 use super::visited::VisitedSet;
@@ -44,17 +53,19 @@ enum Event {
 
 /// Runs the liveness passes for the properties not already decided
 /// (`already[i]`: the main pass found a counterexample).
+/// `counted`: the BFS's in-degree tables, for Kahn's pass.
 pub fn check<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
     already: &[bool],
+    counted: Option<Vec<CountTable>>,
 ) -> LivenessOutcome {
     let mut out = LivenessOutcome {
         found: vec![None; ctx.table.len()],
         decided: vec![false; ctx.table.len()],
         ..Default::default()
     };
-    if let Err(stop) = run(ctx, &new_table, already, &mut out) {
+    if let Err(stop) = run(ctx, &new_table, already, counted, &mut out) {
         out.stopped = Some(stop);
     }
     out
@@ -64,6 +75,7 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: &impl Fn() -> V,
     already: &[bool],
+    counted: Option<Vec<CountTable>>,
     out: &mut LivenessOutcome,
 ) -> Result<(), Stop> {
     let (model, table) = (ctx.model, &ctx.table);
@@ -76,7 +88,11 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     if table.eventually.is_empty() && open.is_empty() {
         return Ok(());
     }
-    if !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)? {
+    let decided = match counted {
+        Some(tables) => kahn_pass(ctx, new_table, tables, &open, out)?,
+        None => !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)?,
+    };
+    if decided {
         return Ok(());
     }
     for &i in &table.eventually {
@@ -151,6 +167,58 @@ fn acyclic_pass<M: Model, V: VisitedSet<M::State>>(
             }
             out.decided[i] = true;
         }
+    }
+    open.iter().for_each(|&i| out.decided[i] = true);
+    Ok(true)
+}
+
+/// Kahn's pass over the BFS's in-degree tables: if the graph is acyclic,
+/// decides the first `kahn::GROUP` `eventually` properties (the rest by the
+/// G' DFS, which cannot meet a cycle now) and the open `eventually-always`
+/// ones. Returns false if the graph has a cycle.
+fn kahn_pass<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    mut tables: Vec<CountTable>,
+    open: &[usize],
+    out: &mut LivenessOutcome,
+) -> Result<bool, Stop> {
+    let table = &ctx.table;
+    if tables.iter().any(|t| t.saturated) {
+        out.notes
+            .push("liveness: an in-degree passed 2^24; using the DFS passes".into());
+        return Ok(false);
+    }
+    let split = table.eventually.len().min(super::kahn::GROUP);
+    let (group, rest) = table.eventually.split_at(split);
+    let kahn = super::kahn::run(ctx, &mut tables, group)?;
+    drop(tables);
+    if !kahn.acyclic {
+        out.notes.push(format!(
+            "liveness: Kahn's pass found a cycle ({} states in topological order); using the \
+             cycle-aware passes",
+            kahn.done
+        ));
+        return Ok(false);
+    }
+    out.notes.push(format!(
+        "liveness: the reachable graph is acyclic (Kahn's pass over {} states, in-degrees \
+         counted by the BFS); eventually-always reduces to terminal states",
+        kahn.done
+    ));
+    for (&i, bad) in group.iter().zip(kahn.violated) {
+        if bad {
+            let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+            out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+        }
+        out.decided[i] = true;
+    }
+    for &i in rest {
+        let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+        if search(ctx, new_table, &outside_p, true)?.0.is_some() {
+            out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+        }
+        out.decided[i] = true;
     }
     open.iter().for_each(|&i| out.decided[i] = true);
     Ok(true)

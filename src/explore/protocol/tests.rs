@@ -243,6 +243,7 @@ fn dfs_and_random_find_the_deadlock_too() {
         &model,
         &CheckOptions {
             seed: 7,
+            budget_schedules: 2_000,
             ..opts(Strategy::Random)
         },
     );
@@ -251,6 +252,7 @@ fn dfs_and_random_find_the_deadlock_too() {
         &model,
         &CheckOptions {
             seed: 7,
+            budget_schedules: 2_000,
             ..opts(Strategy::Random)
         },
     );
@@ -386,20 +388,28 @@ fn liveness_verdicts_agree_between_fingerprint_and_exact_mode() {
         ),
     ];
     for (edges, goal, expected) in cases {
-        for exact in [false, true] {
+        // BFS: Kahn's pass (fingerprints) or the DFS passes (exact); DFS:
+        // the post-order acyclicity pass (fingerprints) or the DFS passes.
+        for (strategy, exact) in [
+            (Strategy::Bfs, false),
+            (Strategy::Bfs, true),
+            (Strategy::Dfs, false),
+            (Strategy::Dfs, true),
+        ] {
             let model = Graph {
                 edges: edges.clone(),
                 goal: goal.clone(),
             };
-            let (report, traces) = check_detailed(
-                &model,
-                &CheckOptions {
-                    exact,
-                    ..Default::default()
-                },
-            );
+            let options = CheckOptions {
+                exact,
+                ..opts(strategy.clone())
+            };
+            let (report, traces) = check_detailed(&model, &options);
             let got = [verdict(&report, "ev-goal"), verdict(&report, "ev-al-goal")];
-            assert_eq!(got, expected, "edges {edges:?} goal {goal:?} exact {exact}");
+            assert_eq!(
+                got, expected,
+                "edges {edges:?} goal {goal:?} {strategy:?} exact {exact}"
+            );
             for trace in traces.values() {
                 let last = trace.last().expect("a counterexample has steps");
                 if let Some(back) = last.fields.get("loop_to") {
@@ -480,10 +490,10 @@ fn budgets_yield_inconclusive() {
 
 #[test]
 fn thread_count_changes_nothing() {
-    let model = Grid { n: 300 };
+    let model = Grid { n: 150 };
     let one = check(&model, &CheckOptions::default());
     assert_eq!(one.property.as_deref(), Some("not-corner"));
-    assert_eq!(one.trace.len(), 1 + (300 - 1) + (300 - 2));
+    assert_eq!(one.trace.len(), 1 + (150 - 1) + (150 - 2));
     for threads in [2, 3] {
         let many = check(
             &model,
