@@ -4,9 +4,10 @@
 //! that test calls.
 //!
 //! The test replays the *semantic* schedule (steps named by task and operation),
-//! so it keeps working after small code changes; if the recording no longer
-//! fits the code at all, it fails and names the first step that diverged
-//! (re-record the counterexample then).
+//! so it keeps working after small code changes. Where a recorded step no longer
+//! fits (the fix changed what happens there), it follows the recording up to
+//! that step, lets the run go on, and passes unless the violation shows; the
+//! note it prints names the step where the recording diverged.
 
 use super::registry::{Params, Registry, ReplayWhat, Request};
 use crate::report::{Report, Verdict};
@@ -52,11 +53,19 @@ impl Regression<'_> {
         for (k, v) in self.bounds {
             request.bounds.insert(k.to_string(), *v);
         }
-        (level.replay)(&request, &ReplayWhat::Schedule(self.schedule.to_string()))
+        let what = if crate::explore::semantic::looks_semantic(self.schedule) {
+            ReplayWhat::SemanticPrefix(self.schedule.to_string())
+        } else {
+            ReplayWhat::Schedule(self.schedule.to_string())
+        };
+        (level.replay)(&request, &what)
     }
 
     /// Panics, with the timeline and the replay command, while the recorded steps
-    /// still violate the property, or when they no longer fit the model.
+    /// still violate the property. Where the code changed so that a recorded step
+    /// no longer fits, the replay follows the recording up to there and then runs
+    /// on (implementation level: default policy to the end of the run); the test
+    /// passes if that shows no violation, and says where the recording diverged.
     pub fn assert_fixed(&self, registry: &Registry) {
         match self.replay(registry) {
             Ok(report)
@@ -74,7 +83,12 @@ impl Regression<'_> {
                 )
             }
             Ok(report) => {
-                for note in report.notes.iter().filter(|n| n.contains("recorded step")) {
+                let drift = ["recorded step", "diverges at step"];
+                for note in report
+                    .notes
+                    .iter()
+                    .filter(|n| drift.iter().any(|d| n.contains(d)))
+                {
                     eprintln!("note: {note}");
                 }
             }
@@ -141,8 +155,8 @@ pub fn emit(
         request.variant, report.level
     ));
     s.push_str(
-        "/// steps. It replays them by task and operation and fails while the violation\n\
-         /// still reproduces (or when the steps no longer fit the code).\n",
+        "/// steps. It replays them by task and operation (up to any step the code no\n\
+         /// longer takes) and fails while the violation still reproduces.\n",
     );
     s.push_str(&format!("/// Emitted by: {command}\n"));
     s.push_str(&format!("#[test]\nfn {name}() {{\n"));

@@ -57,6 +57,10 @@ type ReplayFn = dyn Fn(&Request, &ReplayWhat) -> Result<Report, String> + Send +
 pub enum ReplayWhat {
     Schedule(String),
     Seed(u64),
+    /// A semantic schedule followed as far as it fits the model (a divergence is
+    /// noted, not an error), then (implementation level) the default policy to
+    /// the end of the run: what a regression test replays after the code changed.
+    SemanticPrefix(String),
 }
 
 /// One level (`spec` or `impl`) of a registered model.
@@ -109,13 +113,12 @@ impl ModelEntry {
             let model = ctor(&req.variant, &req.bounds, &req.params)?;
             match what {
                 ReplayWhat::Schedule(text) if semantic::looks_semantic(text) => {
-                    let steps: semantic::SemanticSchedule =
-                        text.parse().map_err(|e| format!("--schedule: {e}"))?;
-                    let followed =
-                        semantic::protocol::follow(&model, &steps).map_err(|e| e.to_string())?;
-                    let mut report = explore::walk::replay(&model, &followed.index_schedule())?;
-                    report.notes.extend(followed.notes);
-                    report.semantic_schedule = Some(steps.to_string());
+                    let mut report = spec_semantic_replay(&model, text, false)?;
+                    report.replay = spec_replay_command(&name, req, &quoted(text));
+                    Ok(report)
+                }
+                ReplayWhat::SemanticPrefix(text) => {
+                    let mut report = spec_semantic_replay(&model, text, true)?;
                     report.replay = spec_replay_command(&name, req, &quoted(text));
                     Ok(report)
                 }
@@ -181,27 +184,9 @@ impl ModelEntry {
             let model = ctor(&req.variant, &req.bounds, &req.params, &req.faults)?;
             let mut report = match what {
                 ReplayWhat::Schedule(text) if semantic::looks_semantic(text) => {
-                    let steps: semantic::SemanticSchedule =
-                        text.parse().map_err(|e| format!("--schedule: {e}"))?;
-                    let followed =
-                        semantic::schedules::follow(&model, &steps).map_err(|e| e.to_string())?;
-                    let watch = crate::report::Stopwatch::start();
-                    let (outcome, _) = semantic::schedules::run_full(
-                        &model,
-                        semantic::schedules::PrefixScheduler::then_default(
-                            followed.schedule.decisions.clone(),
-                        ),
-                    );
-                    let mut report =
-                        schedules::replay::report_single(&model, "replay", &outcome, watch, 0);
-                    report.notes.extend(followed.notes);
-                    report.notes.push(format!(
-                        "semantic replay: {} recorded step(s) followed, then the default policy \
-                         (previous task first, choices 0) to the end of the run",
-                        steps.len()
-                    ));
-                    report
+                    impl_semantic_replay(&model, text, false)?
                 }
+                ReplayWhat::SemanticPrefix(text) => impl_semantic_replay(&model, text, true)?,
                 ReplayWhat::Schedule(text) => {
                     let schedule: schedules::Schedule =
                         text.parse().map_err(|e| format!("--schedule: {e}"))?;
@@ -253,6 +238,59 @@ fn finish_spec_report<M: Model>(model: &M, name: &str, req: &Request, report: &m
     if req.coverage {
         report.coverage = Some(coverage::protocol(model, coverage::DEFAULT_STATE_CAP));
     }
+}
+
+/// Replays a semantic schedule on a protocol model. `lenient`: a divergence ends
+/// the path (and is noted) instead of being an error.
+fn spec_semantic_replay<M: Model>(model: &M, text: &str, lenient: bool) -> Result<Report, String> {
+    let steps: semantic::SemanticSchedule = text.parse().map_err(|e| format!("--schedule: {e}"))?;
+    let (followed, divergence) = semantic::protocol::follow_prefix(model, &steps);
+    if let (Some(d), false) = (&divergence, lenient) {
+        return Err(d.to_string());
+    }
+    let mut report = explore::walk::replay(model, &followed.index_schedule())?;
+    report.notes.extend(followed.notes);
+    if let Some(d) = divergence {
+        report.notes.push(format!(
+            "{d}: the path stops after the {} step(s) that fit",
+            followed.indices.len()
+        ));
+    }
+    report.semantic_schedule = Some(steps.to_string());
+    Ok(report)
+}
+
+/// Replays a semantic schedule on an implementation model: the recorded steps,
+/// then the default policy to the end of the run. `lenient`: a divergence ends
+/// the following (and is noted) instead of being an error.
+fn impl_semantic_replay<I: ImplModel>(
+    model: &I,
+    text: &str,
+    lenient: bool,
+) -> Result<Report, String> {
+    let steps: semantic::SemanticSchedule = text.parse().map_err(|e| format!("--schedule: {e}"))?;
+    let (followed, divergence) = semantic::schedules::follow_prefix(model, &steps);
+    if let (Some(d), false) = (&divergence, lenient) {
+        return Err(d.to_string());
+    }
+    let watch = crate::report::Stopwatch::start();
+    let (outcome, _) = semantic::schedules::run_full(
+        model,
+        semantic::schedules::PrefixScheduler::then_default(followed.schedule.decisions.clone()),
+    );
+    let mut report = schedules::replay::report_single(model, "replay", &outcome, watch, 0);
+    report.notes.extend(followed.notes);
+    if let Some(d) = divergence {
+        report
+            .notes
+            .push(format!("{d}: the recording is followed up to there"));
+    }
+    report.notes.push(
+        "semantic replay: the recorded steps, then the default policy (previous task first, \
+         choices 0) to the end of the run"
+            .to_string(),
+    );
+    Ok(report)
 }
 
 /// Adds the semantic form of a protocol report's index schedule.

@@ -17,7 +17,7 @@
 //! headless-browser test reads back. Nothing depends on wall time: the same
 //! report gives the same bytes.
 
-use super::waitfor_text::{explain_deadlock, nodes, task_of};
+use super::waitfor_text::{explain_deadlock, nodes, resource_of, task_of};
 use super::{event_text, tasks_in_order, TraceEvent};
 use crate::report::{Report, WaitEdge};
 use crate::world::format_millis;
@@ -401,7 +401,11 @@ pub fn waitfor_svg(edges: &[WaitEdge]) -> String {
     let (cx, cy) = (-min_x, -min_y);
     let (width, height) = ((max_x - min_x) as usize, (max_y - min_y) as usize);
     let at = |name: &str, task: bool| {
-        let id = if task { task_of(name) } else { name };
+        let id = if task {
+            task_of(name)
+        } else {
+            resource_of(name)
+        };
         names
             .iter()
             .position(|(m, _, t)| *m == id && *t == task)

@@ -6,7 +6,8 @@
 //! restart#1 waits on host-start held by start#2`. A task waiting on what it
 //! holds itself says so (`held by start#2 itself`); a wait nobody can end says
 //! `(held by nobody)`. A waiter may carry its context (`start#2 (RestartHost
-//! inline)`): it is still task `start#2` ([`task_of`]).
+//! inline)`): it is still task `start#2` ([`task_of`]); a resource may carry how
+//! it is waited on (`sem [blocks its thread on F]`): it is still `sem` ([`resource_of`]).
 
 use crate::report::WaitEdge;
 
@@ -16,14 +17,19 @@ pub fn task_of(name: &str) -> &str {
     name.split(" (").next().unwrap_or(name)
 }
 
+/// The resource a wait names: `sem [blocks its thread on X]` waits on `sem`; the
+/// bracket says how the waiter waits, not what the holder holds.
+pub fn resource_of(name: &str) -> &str {
+    name.split(" [").next().unwrap_or(name)
+}
+
 /// The resources each task holds, as far as the edges tell (a holder of an edge's resource).
 pub fn held_by<'a>(edges: &'a [WaitEdge], task: &str) -> Vec<&'a str> {
     let mut held: Vec<&str> = Vec::new();
     for e in edges {
-        if e.holder.as_deref().map(task_of) == Some(task_of(task))
-            && !held.contains(&e.resource.as_str())
-        {
-            held.push(&e.resource);
+        let resource = resource_of(&e.resource);
+        if e.holder.as_deref().map(task_of) == Some(task_of(task)) && !held.contains(&resource) {
+            held.push(resource);
         }
     }
     held
@@ -94,11 +100,20 @@ pub fn to_mermaid(edges: &[WaitEdge]) -> String {
             .position(|(id, _)| *id == task_of(name))
             .unwrap_or(0)
     };
-    let r = |name: &str| resources.iter().position(|x| *x == name).unwrap_or(0);
+    let r = |name: &str| {
+        resources
+            .iter()
+            .position(|x| *x == resource_of(name))
+            .unwrap_or(0)
+    };
     let mut held: Vec<(usize, usize)> = Vec::new();
     for e in edges {
+        let how = match e.resource.split_once(" [") {
+            Some((_, context)) => format!("\"waits on [{}\"", quote(context)),
+            None => "waits on".to_string(),
+        };
         out.push_str(&format!(
-            "    t{} -- waits on --> r{}\n",
+            "    t{} -- {how} --> r{}\n",
             t(&e.task),
             r(&e.resource)
         ));
@@ -127,8 +142,8 @@ pub fn nodes(edges: &[WaitEdge]) -> (Vec<(&str, &str)>, Vec<&str>) {
                 None => tasks.push((task_of(name), name)),
             }
         }
-        if !resources.contains(&e.resource.as_str()) {
-            resources.push(&e.resource);
+        if !resources.contains(&resource_of(&e.resource)) {
+            resources.push(resource_of(&e.resource));
         }
     }
     (tasks, resources)
@@ -190,6 +205,13 @@ mod tests {
             "start#2 (RestartHost inline) holds sem, waits on sem held by start#2 itself"
         );
         assert!(is_cycle(&inline));
+        // A bracketed context says how the waiter waits: not part of what is held.
+        let blocked = [edge("s#2", "sem [blocks its thread on F]", Some("s#2"))];
+        assert_eq!(
+            explain(&blocked),
+            "s#2 holds sem, waits on sem [blocks its thread on F] held by s#2 itself"
+        );
+        assert!(to_mermaid(&blocked).contains("t0 -- \"waits on [blocks its thread on F]\" --> r0"));
         assert_eq!(
             to_mermaid(&inline),
             "flowchart LR\n    t0[\"start#2 (RestartHost inline)\"]\n    r0([\"sem\"])\n    \

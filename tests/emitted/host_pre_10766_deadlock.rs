@@ -1,6 +1,6 @@
 /// Regression test: host pre-10766 (spec level) violated `deadlock` along these 7
-/// steps. It replays them by task and operation and fails while the violation
-/// still reproduces (or when the steps no longer fit the code).
+/// steps. It replays them by task and operation (up to any step the code no
+/// longer takes) and fails while the violation still reproduces.
 /// Emitted by: lockstep replay host --variant pre-10766 --level spec --bound attempts=4 --bound host_exceptions=1 --bound restarts=1 --bound storage_failures=1 --bound worker_timeouts=1 --schedule 0.0.0.1.0.0.0 --emit-test
 #[test]
 fn regression_host_pre_10766_spec_deadlock() {

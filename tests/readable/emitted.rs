@@ -1,6 +1,6 @@
-//! The regression test `replay --emit-test` writes: the checked-in copy is exactly
-//! what the CLI prints; included below, it fails on `pre-10766` and passes when the
-//! host code is the fixed one (`fix-11825`).
+//! The regression tests `replay --emit-test` writes, at both levels: the checked-in
+//! copies are exactly what the CLI prints; included below, they fail on `pre-10766`
+//! and pass when the host code is the fixed one (`fix-11825`).
 
 const BOUNDS: [&str; 5] = [
     "attempts=4",
@@ -27,6 +27,52 @@ fn the_checked_in_emitted_test_is_what_the_cli_prints() {
     let (code, out) = crate::cli::cli(&args);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out, include_str!("../emitted/host_pre_10766_deadlock.rs"));
+}
+
+/// The DFS counterexample of the implementation model at its default bounds.
+const IMPL_SCHEDULE: &str = "t0.c0*3.t0.t1*3.c0.t1.t2.c0.t2.t3.c0.t3.t4.c1.c0.t4*2.t1*2.t2.c0.t2.t3.c0.t3.t1.t2.c0.t2.t3.c0.t3.t5*3.c0.t5.t0*2.t2.t3.t0";
+
+#[test]
+fn the_checked_in_impl_emitted_test_is_what_the_cli_prints() {
+    let (_, check) = crate::cli::cli(&[
+        "check",
+        "host",
+        "--variant",
+        "pre-10766",
+        "--level",
+        "impl",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(check.trim()).unwrap();
+    assert_eq!(
+        v["schedule"], IMPL_SCHEDULE,
+        "the DFS counterexample changed: re-emit the test"
+    );
+    let mut args = vec![
+        "replay",
+        "host",
+        "--variant",
+        "pre-10766",
+        "--level",
+        "impl",
+    ];
+    let bounds = [
+        "attempts=3",
+        "host_exceptions=0",
+        "restarts=1",
+        "storage_failures=1",
+        "worker_timeouts=1",
+    ];
+    for b in &bounds {
+        args.extend(["--bound", b]);
+    }
+    args.extend(["--schedule", IMPL_SCHEDULE, "--emit-test"]);
+    let (code, out) = crate::cli::cli(&args);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out,
+        include_str!("../emitted/host_pre_10766_impl_deadlock.rs")
+    );
 }
 
 #[test]
@@ -63,13 +109,29 @@ fn the_emitted_test_fails_while_the_bug_is_there() {
     assert!(message.contains("lockstep replay host"), "{message}");
 }
 
+#[test]
+fn the_impl_emitted_test_fails_while_the_bug_is_there() {
+    mod with_the_bug {
+        include!("../emitted/host_pre_10766_impl_deadlock.rs");
+        pub fn run() {
+            regression_host_pre_10766_impl_deadlock()
+        }
+    }
+    let panic = std::panic::catch_unwind(with_the_bug::run).expect_err("pre-10766 deadlocks");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("host pre-10766 (impl) still violates `deadlock`"),
+        "{message}"
+    );
+}
+
 /// The same emitted test, built against a registry whose `host` is the fixed code
 /// (fix-11825) under the recorded name: the build after the fix. It is registered
 /// as a test of this suite and must pass.
 mod after_the_fix {
     mod lockstep_models {
         pub mod registry {
-            use ::lockstep_models::host::HostSpec;
+            use ::lockstep_models::host::{HostImpl, HostSpec};
             pub fn registry() -> lockstep::cli::Registry {
                 let fixed = lockstep::cli::ModelEntry::new(
                     "host",
@@ -78,7 +140,13 @@ mod after_the_fix {
                 )
                 .with_spec(HostSpec::default_bounds(), |_, bounds, params| {
                     HostSpec::from_params("fix-11825", bounds, params)
-                });
+                })
+                .with_impl(
+                    HostImpl::default_bounds(),
+                    |_, bounds, params, faults| {
+                        HostImpl::from_params("fix-11825", bounds, params, faults)
+                    },
+                );
                 lockstep::cli::Registry {
                     models: vec![fixed],
                     ..Default::default()
@@ -87,4 +155,5 @@ mod after_the_fix {
         }
     }
     include!("../emitted/host_pre_10766_deadlock.rs");
+    include!("../emitted/host_pre_10766_impl_deadlock.rs");
 }

@@ -162,3 +162,49 @@ fn a_noisy_random_schedule_shrinks_to_one_preemption_and_no_fault() {
         .iter()
         .any(|n| n.starts_with("minimized:") && n.contains("re-verified by replay")));
 }
+
+#[test]
+fn host_implementation_counterexamples_lose_their_preemptions_and_extra_faults() {
+    // (strategy, seed, the minimizer's note): pinned on the host implementation model.
+    for (strategy, seed, figures) in [
+        (
+            "random",
+            "3",
+            "52 -> 32 decisions, preemptions 10 -> 0, faults 4 -> 1",
+        ),
+        (
+            "pct",
+            "1",
+            "50 -> 32 decisions, preemptions 1 -> 1, faults 6 -> 1",
+        ),
+    ] {
+        let (code, out) = crate::cli::cli(&[
+            "check",
+            "host",
+            "--variant",
+            "pre-10766",
+            "--level",
+            "impl",
+            "--strategy",
+            strategy,
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        assert_eq!(code, 1, "{out}");
+        let report: Report = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(report.property.as_deref(), Some("deadlock"));
+        let note = report
+            .notes
+            .iter()
+            .find(|n| n.starts_with("minimized:"))
+            .unwrap();
+        assert!(note.contains(figures), "{strategy} {seed}: {note}");
+        assert!(note.contains("1-minimal"), "{note}");
+        assert_eq!(report.minimized_from, Some(figures[..2].parse().unwrap()));
+        // The printed replay command reproduces the minimized run.
+        let schedule = report.schedule.clone().unwrap();
+        assert!(report.replay.ends_with(&format!("--schedule {schedule}")));
+        assert!(!report.wait_for.is_empty());
+    }
+}

@@ -83,9 +83,12 @@ fn chromium() -> Option<PathBuf> {
     .find(|candidate| candidate.is_file())
 }
 
-/// Runs headless Chromium on `url` with `extra` flags; a hung browser is killed
-/// after `limit_s` seconds (a safety stop, not a timing assertion).
+/// Runs headless Chromium on `url` with `extra` flags and returns its stdout; a
+/// hung browser is killed after `limit_s` seconds (a safety stop, not a timing
+/// assertion). Stdout goes to a file: a pipe would fill up and stall the browser.
 fn headless(browser: &Path, profile: &Path, extra: &[String], url: &str, limit_s: u64) -> String {
+    let out_path = profile.with_extension("stdout");
+    let out_file = std::fs::File::create(&out_path).expect("a file for chromium's output");
     let mut child = Command::new(browser)
         .args([
             "--headless",
@@ -100,20 +103,14 @@ fn headless(browser: &Path, profile: &Path, extra: &[String], url: &str, limit_s
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(out_file))
         .stderr(Stdio::null())
         .spawn()
         .expect("chromium starts");
     for _ in 0..limit_s * 10 {
         if child.try_wait().expect("wait").is_some() {
-            let mut out = String::new();
-            use std::io::Read;
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
+            let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+            let _ = std::fs::remove_file(&out_path);
             return out;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -157,6 +154,36 @@ fn html_renders_in_headless_chromium_with_one_lane_per_task() {
     assert!(
         dom.contains(&format!("data-lanes=\"{lanes}\"")),
         "lanes:\n{dom}"
+    );
+
+    // The implementation-level counterexample: one lane per task of the async model.
+    let (_, out) = crate::cli::cli(&[
+        "check",
+        "host",
+        "--variant",
+        "pre-10766",
+        "--level",
+        "impl",
+        "--json",
+    ]);
+    let impl_report: lockstep::report::Report = serde_json::from_str(out.trim()).unwrap();
+    let impl_lanes = trace::tasks_in_order(&impl_report.trace).len();
+    let impl_page = dir.join("pre-10766-impl.html");
+    std::fs::write(&impl_page, trace::to_html(&impl_report)).unwrap();
+    let impl_dom = headless(
+        &browser,
+        &profile,
+        &["--dump-dom".into(), "--virtual-time-budget=2000".into()],
+        &format!("file://{}", impl_page.display()),
+        120,
+    );
+    assert!(
+        impl_dom.contains("data-rendered=\"ok\""),
+        "impl page did not lay out"
+    );
+    assert!(
+        impl_dom.contains(&format!("data-lanes=\"{impl_lanes}\"")),
+        "impl lanes"
     );
 
     let shot = dir.join("pre-10766.png");

@@ -71,13 +71,34 @@ fn first_state<M: Model>(model: &M) -> Result<M::State, String> {
 ///
 /// Anything else is a [`Divergence`] naming the step and what was possible.
 pub fn follow<M: Model>(model: &M, schedule: &SemanticSchedule) -> Result<Followed, Divergence> {
+    match follow_prefix(model, schedule) {
+        (followed, None) => Ok(followed),
+        (_, Some(divergence)) => Err(divergence),
+    }
+}
+
+/// Like [`follow`], but a divergence ends the walk instead of failing it: the
+/// steps followed up to it, and the divergence if there was one.
+pub fn follow_prefix<M: Model>(
+    model: &M,
+    schedule: &SemanticSchedule,
+) -> (Followed, Option<Divergence>) {
+    let mut out = Followed::default();
+    let err = walk_steps(model, schedule, &mut out).err();
+    (out, err)
+}
+
+fn walk_steps<M: Model>(
+    model: &M,
+    schedule: &SemanticSchedule,
+    out: &mut Followed,
+) -> Result<(), Divergence> {
     let mut state = first_state(model).map_err(|reason| Divergence {
         step: 1,
         expected: String::new(),
         reason,
         possible: Vec::new(),
     })?;
-    let mut out = Followed::default();
     let mut actions = Vec::new();
     let mut inserted = 0usize;
     let mut k = 0usize;
@@ -157,5 +178,5 @@ pub fn follow<M: Model>(model: &M, schedule: &SemanticSchedule) -> Result<Follow
         };
         return Err(diverge(reason));
     }
-    Ok(out)
+    Ok(())
 }

@@ -242,9 +242,32 @@ pub fn follow<I: ImplModel + ?Sized>(
     model: &I,
     schedule: &SemanticSchedule,
 ) -> Result<FollowedRun, Divergence> {
-    let steps = &schedule.steps;
+    match follow_prefix(model, schedule) {
+        (followed, None) => Ok(followed),
+        (_, Some(divergence)) => Err(divergence),
+    }
+}
+
+/// Like [`follow`], but a divergence ends the following instead of failing it:
+/// the decisions that reproduce the steps before it, and the divergence.
+pub fn follow_prefix<I: ImplModel + ?Sized>(
+    model: &I,
+    schedule: &SemanticSchedule,
+) -> (FollowedRun, Option<Divergence>) {
     let mut out = FollowedRun::default();
     let mut decisions: Vec<Decision> = Vec::new();
+    let err = follow_steps(model, schedule, &mut out, &mut decisions).err();
+    out.schedule = Schedule::new(decisions);
+    (out, err)
+}
+
+fn follow_steps<I: ImplModel + ?Sized>(
+    model: &I,
+    schedule: &SemanticSchedule,
+    out: &mut FollowedRun,
+    decisions: &mut Vec<Decision>,
+) -> Result<(), Divergence> {
+    let steps = &schedule.steps;
     let (mut outcome, mut probe) =
         run_full(model, PrefixScheduler::probe(Vec::new(), None, vec![]));
     let mut inserted = 0usize;
@@ -309,7 +332,7 @@ pub fn follow<I: ImplModel + ?Sized>(
             let performed = last_step_op(&o.trace);
             if performed.as_deref() == Some(op.as_str()) {
                 k += 1 + p.answered;
-                decisions = o.schedule.decisions.clone();
+                *decisions = o.schedule.decisions.clone();
                 (outcome, probe) = (o, p);
                 inserted = 0;
                 matched = true;
@@ -328,15 +351,14 @@ pub fn follow<I: ImplModel + ?Sized>(
                 SemStep::step(task.as_str(), performed.as_str()),
                 k + 1
             ));
-            decisions = o.schedule.decisions.clone();
+            *decisions = o.schedule.decisions.clone();
             (outcome, probe) = (o, p);
             inserted += 1;
             continue;
         }
         return Err(diverge(format!("{task}'s step performs `{performed}`")));
     }
-    out.schedule = Schedule::new(decisions);
-    Ok(out)
+    Ok(())
 }
 
 fn name_of(names: &[String], task: TaskId) -> String {

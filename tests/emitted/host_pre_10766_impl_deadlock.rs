@@ -1,0 +1,71 @@
+/// Regression test: host pre-10766 (impl level) violated `deadlock` along these 46
+/// steps. It replays them by task and operation (up to any step the code no
+/// longer takes) and fails while the violation still reproduces.
+/// Emitted by: lockstep replay host --variant pre-10766 --level impl --bound attempts=3 --bound host_exceptions=0 --bound restarts=1 --bound storage_failures=1 --bound worker_timeouts=1 --schedule t0.c0*3.t0.t1*3.c0.t1.t2.c0.t2.t3.c0.t3.t4.c1.c0.t4*2.t1*2.t2.c0.t2.t3.c0.t3.t1.t2.c0.t2.t3.c0.t3.t5*3.c0.t5.t0*2.t2.t3.t0 --emit-test
+#[test]
+fn regression_host_pre_10766_impl_deadlock() {
+    let registry = lockstep_models::registry::registry();
+    lockstep::cli::emit_test::Regression {
+        model: "host",
+        variant: "pre-10766",
+        level: "impl",
+        bounds: &[
+            ("attempts", 3),
+            ("host_exceptions", 0),
+            ("restarts", 1),
+            ("storage_failures", 1),
+            ("worker_timeouts", 1),
+        ],
+        params: &[],
+        schedule: concat!(
+            "main:spawn(start#1).",
+            "?extension%20bundle=0.",
+            "?writable%20file%20system=0.",
+            "?app_offline%2Ehtm=0.",
+            "main:block(quiescence).",
+            "start#1:read.",
+            "start#1:acquire(host-start-semaphore).",
+            "start#1:read.",
+            "?storage%20outage=0.",
+            "start#1:block(channel-1-tcs).",
+            "restart#1:read.",
+            "?arrives%20now=0.",
+            "restart#1:block(tick-1).",
+            "stop#1:read.",
+            "?arrives%20now=0.",
+            "stop#1:block(tick-1).",
+            "worker#1:read.",
+            "?worker%20startup%20timeout=1.",
+            "?timeout%20after%20StartStream=0.",
+            "worker#1:sleep.",
+            "worker#1:write.",
+            "start#1:write.",
+            "start#1:sleep.",
+            "restart#1:read.",
+            "?arrives%20now=0.",
+            "restart#1:block(tick-2).",
+            "stop#1:read.",
+            "?arrives%20now=0.",
+            "stop#1:block(tick-2).",
+            "start#1:write.",
+            "restart#1:read.",
+            "?arrives%20now=0.",
+            "restart#1:block(tick-3).",
+            "stop#1:read.",
+            "?arrives%20now=0.",
+            "stop#1:block(tick-3).",
+            "start#2:run.",
+            "start#2:acquire(host-start-semaphore).",
+            "start#2:read.",
+            "?storage%20outage=0.",
+            "start#2:acquire-wait(host-start-semaphore).",
+            "main:quiescent.",
+            "main:block(quiescence).",
+            "restart#1:read.",
+            "stop#1:read.",
+            "main:quiescent",
+        ),
+        property: "deadlock",
+    }
+    .assert_fixed(&registry);
+}
