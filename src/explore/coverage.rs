@@ -6,8 +6,9 @@
 //!   and the event class of its action ([`Model::action_name`] up to the first
 //!   `(`); for implementation models, trace events counted by task role (the
 //!   task name without its `#n`) and event kind, over sampled runs;
-//! * the fault kinds that fired ([`Model::fault_kind`]; `fault` trace events and
-//!   non-zero `choose` answers at the implementation level);
+//! * the fault kinds that fired ([`Model::fault_kind`]; `fault` trace events at
+//!   the implementation level, where non-zero `choose` answers are counted too,
+//!   by label, as "non-default choices");
 //! * which `sometimes` properties were hit.
 //!
 //! The protocol pass is its own BFS over fingerprints, capped at a state budget
@@ -61,6 +62,10 @@ pub struct Coverage {
     /// Non-zero cells only, by phase then event.
     pub cells: Vec<Cell>,
     pub faults: Vec<Count>,
+    /// Implementation level: `choose` answers other than 0, by label (faults by
+    /// convention, but also timing and environment choices).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Count>,
     pub sometimes: Vec<Hit>,
 }
 
@@ -69,6 +74,7 @@ pub struct Coverage {
 struct Tally {
     cells: BTreeMap<(String, String), u64>,
     faults: BTreeMap<String, u64>,
+    choices: BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -95,14 +101,17 @@ impl Tally {
                     count,
                 })
                 .collect(),
-            faults: self
-                .faults
-                .into_iter()
-                .map(|(name, count)| Count { name, count })
-                .collect(),
+            faults: counts(self.faults),
+            choices: counts(self.choices),
             sometimes,
         }
     }
+}
+
+fn counts(map: BTreeMap<String, u64>) -> Vec<Count> {
+    map.into_iter()
+        .map(|(name, count)| Count { name, count })
+        .collect()
 }
 
 /// The event class of an action name: up to the first `(`.
@@ -195,14 +204,15 @@ pub fn implementation<I: ImplModel + ?Sized>(model: &I, runs: u64, seed: u64) ->
             match e.kind.as_str() {
                 "fault" => tally.fault(e.fields.get("value").cloned().unwrap_or_default()),
                 "choose" if e.fields.get("value").is_some_and(|v| v != "0") => {
-                    tally.fault(format!(
-                        "choose:{}",
-                        e.fields.get("label").cloned().unwrap_or_default()
-                    ))
+                    let label = e.fields.get("label").cloned().unwrap_or_default();
+                    *tally.choices.entry(label).or_insert(0) += 1;
                 }
                 _ => {}
             }
-            tally.add(role(&e.task), e.kind.clone());
+            // The executor's own `end` event is not something a task did.
+            if e.task != "executor" {
+                tally.add(role(&e.task), e.kind.clone());
+            }
         }
         reached.extend(outcome.sometimes_reached);
     }
@@ -286,6 +296,14 @@ pub fn render(coverage: &Coverage) -> String {
             faults.join(", ")
         }
     ));
+    if !coverage.choices.is_empty() {
+        let choices: Vec<String> = coverage
+            .choices
+            .iter()
+            .map(|f| format!("{} x{}", f.name, crate::cli::output::thousands(f.count)))
+            .collect();
+        out.push_str(&format!("  non-default choices: {}\n", choices.join(", ")));
+    }
     for s in &coverage.sometimes {
         out.push_str(&format!(
             "  sometimes {:<32} {}\n",

@@ -76,11 +76,12 @@ fn implementation_coverage_counts_task_roles_events_and_faults() {
     }
     assert!(c.events.iter().any(|e| e == "spawn"), "{:?}", c.events);
     assert!(
-        c.faults
+        c.choices
             .iter()
-            .any(|f| f.name == "choose:storage-fault" && f.count > 0),
+            .any(|f| f.name == "storage-fault" && f.count > 0),
         "{:?}",
-        c.faults
+        c.choices
     );
+    assert!(c.faults.is_empty(), "the toy emits no `fault` events");
     assert!(c.scope.contains("20 random runs"));
 }
