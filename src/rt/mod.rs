@@ -103,12 +103,6 @@ macro_rules! handle_identity {
 }
 
 mod backend;
-#[cfg(all(madsim, feature = "madsim"))]
-#[path = "backend_madsim.rs"]
-pub mod madsim_backend;
-#[cfg(feature = "shuttle")]
-#[path = "backend_shuttle.rs"]
-pub mod shuttle_backend;
 mod cancel;
 mod engine;
 mod executor;
@@ -116,12 +110,18 @@ mod hash;
 mod hosted;
 mod ids;
 mod latch;
+#[cfg(all(madsim, feature = "madsim"))]
+#[path = "backend_madsim.rs"]
+pub mod madsim_backend;
 pub mod mpsc;
 mod mutex;
 pub mod oneshot;
 mod props;
 mod semaphore;
 mod shared;
+#[cfg(feature = "shuttle")]
+#[path = "backend_shuttle.rs"]
+pub mod shuttle_backend;
 mod state;
 mod sync;
 mod task;
