@@ -3,4 +3,5 @@
 
 pub mod bench;
 pub mod host_abstract;
+pub mod plugin;
 pub mod registry;

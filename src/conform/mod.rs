@@ -32,7 +32,10 @@ pub mod toy;
 
 pub use check::{check_trace, held_at_end, ConformOptions, ConformOutcome, HeldAtEnd, Rejection, NON_CONFORMANCE};
 pub use observe::{Binding, Observable, ObservedEvent};
-pub use schema::{from_trace, parse_jsonl, to_jsonl, LifecycleEvent, SchemaError, EVENTS, SCHEMA_VERSION};
+pub use schema::{
+    from_trace, parse_jsonl, to_jsonl, LifecycleEvent, SchemaError, EVENTS, LIFECYCLE_KIND,
+    SCHEMA_VERSION,
+};
 
 use crate::report::{Bounds, Report};
 use crate::trace::TraceEvent;
