@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod host_abstract;
+pub mod hostlog;
 pub mod plugin;
 pub mod registry;

@@ -58,10 +58,10 @@ pub fn registry() -> Registry {
             strategy: Strategy::Bfs,
         })
         .collect();
-    Registry {
+    crate::plugin::hooks::with_conformance(Registry {
         models: vec![host_abstract()],
         headline,
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
-    }
+    })
 }

@@ -111,6 +111,7 @@ pub fn check_trace<M: Observable>(
         Ok(set) => set,
         Err(_) => return over_budget(out, &product, 0, opts),
     };
+    let mut unmodelled: BTreeMap<&str, usize> = BTreeMap::new();
     for ev in events {
         out.events_checked += 1;
         if ev.is_extension() || ev.event == "trace.end" {
@@ -130,6 +131,10 @@ pub fn check_trace<M: Observable>(
             set = rebuild(kept);
             continue;
         }
+        if !model.observes(&ev.event) {
+            *unmodelled.entry(ev.event.as_str()).or_default() += 1;
+            continue;
+        }
         let next = product.advance(&set, ev);
         if next.is_empty() {
             let reason = "no state the model can be in here allows this event".to_string();
@@ -147,6 +152,13 @@ pub fn check_trace<M: Observable>(
         out.max_consistent = out.max_consistent.max(set.len());
     }
     out.states = product.created;
+    if !unmodelled.is_empty() {
+        let list: Vec<String> = unmodelled.iter().map(|(e, n)| format!("{e} x{n}")).collect();
+        out.notes.push(format!(
+            "not modelled by this model, skipped: {}",
+            list.join(", ")
+        ));
+    }
     judge_end(&mut out, &product, &set, &props, &broken, events, opts);
     out
 }
@@ -228,6 +240,9 @@ fn reject<M: Observable>(
                 kind: "deadlock".to_string(),
                 verdict: Verdict::Violated,
             });
+            // The deadlock is the headline; the rejection says where the
+            // trace left the model.
+            out.property = Some(DEADLOCK.to_string());
         }
     }
     out

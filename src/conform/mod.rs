@@ -57,7 +57,9 @@ pub fn to_report(
     report.states = outcome.states;
     report.schedules = 1;
     report.elapsed_ms = elapsed_ms;
+    // The contract: the trace is empty when the verdict is `holds`.
     let upto = match &outcome.rejection {
+        _ if outcome.verdict == crate::report::Verdict::Holds => 0,
         Some(r) => events
             .iter()
             .position(|e| e.seq == r.seq && e.line == r.line)

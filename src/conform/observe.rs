@@ -15,6 +15,9 @@ pub struct ObservedEvent {
     pub event: &'static str,
     pub actor: Option<String>,
     pub fields: Vec<(&'static str, String)>,
+    /// A trace may leave this event out (some recorders never report it,
+    /// e.g. a state the real host never assigns).
+    pub optional: bool,
 }
 
 impl ObservedEvent {
@@ -23,7 +26,14 @@ impl ObservedEvent {
             event,
             actor: None,
             fields: Vec::new(),
+            optional: false,
         }
+    }
+
+    /// Marks the event as one a trace may leave out.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
     }
 
     pub fn by(mut self, actor: impl Into<String>) -> Self {
@@ -53,11 +63,14 @@ impl ObservedEvent {
         for (k, v) in &self.fields {
             text.push_str(&format!(" {k}={v}"));
         }
+        if self.optional {
+            text.push_str(" (optional)");
+        }
         text
     }
 
     /// Whether `trace` can be this event: same name, and every field both
-    /// sides name has the same value (a trace may omit fields, and fields the
+    /// sides name has the same value (a model value `A|B` accepts either) (a trace may omit fields, and fields the
     /// model does not predict are not compared). Actors are compared by the
     /// caller, which keeps the actor binding.
     pub fn fields_match(&self, trace: &LifecycleEvent) -> bool {
@@ -66,7 +79,7 @@ impl ObservedEvent {
                 trace
                     .fields
                     .get(*k)
-                    .map_or(true, |t| t.eq_ignore_ascii_case(v))
+                    .map_or(true, |t| v.split('|').any(|alt| t.eq_ignore_ascii_case(alt)))
             })
     }
 }
@@ -88,6 +101,13 @@ pub trait Observable: Model {
         action: &Self::Action,
         after: &Self::State,
     ) -> Vec<ObservedEvent>;
+
+    /// Whether the model can show events named `event` at all. Trace events
+    /// it never shows (a log's `channel.ready` for a model without worker
+    /// channels) are skipped and counted, not rejected. Defaults to all.
+    fn observes(&self, _event: &str) -> bool {
+        true
+    }
 
     /// Whether `action` happens only if the environment does something that
     /// may never come (an external restart request, a fault). A state whose
@@ -194,6 +214,9 @@ mod tests {
         assert!(model.fields_match(&trace.clone().with("to", "running")));
         assert!(!model.fields_match(&trace.clone().with("to", "Error")));
         assert!(model.fields_match(&trace.clone().with("from", "Default")));
+        let either = ObservedEvent::new("host.state").with("to", "Starting|Default");
+        assert!(either.fields_match(&trace.clone().with("to", "Default")));
+        assert!(!either.fields_match(&trace.clone().with("to", "Error")));
         assert!(!model.fields_match(&LifecycleEvent::new(1, 0, "", "sem.acquire")));
     }
 }

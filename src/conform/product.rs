@@ -171,6 +171,15 @@ impl<'m, M: Observable> Product<'m, M> {
         while next < set.len() {
             let node = set.nodes[next].clone();
             next += 1;
+            // An optional event the trace may leave out can be skipped.
+            for i in 0..node.pending.len() {
+                if node.pending[i].optional && first_of_actor(&node.pending, i) {
+                    let mut succ = node.clone();
+                    succ.pending.remove(i);
+                    self.created += 1;
+                    set.insert(succ);
+                }
+            }
             for (_, after, shown) in self.steps(&node.state) {
                 if shown.is_empty() {
                     let succ = self.successor(&node, after);
@@ -207,7 +216,7 @@ impl<'m, M: Observable> Product<'m, M> {
                     continue;
                 }
                 for i in 0..shown.len() {
-                    if !first_of_actor(&shown, i) || !shown[i].fields_match(ev) {
+                    if !shown[i].fields_match(ev) {
                         continue;
                     }
                     let Some(binding) = node.binding.bind(&ev.actor, shown[i].actor.as_deref())
@@ -217,10 +226,20 @@ impl<'m, M: Observable> Product<'m, M> {
                     if node.pending.len() + shown.len() - 1 > self.max_pending {
                         continue;
                     }
+                    // Optional events of the same actor before `i` are left out.
+                    let skipped = shown[..i].iter().all(|e| e.optional || e.actor != shown[i].actor);
+                    if !skipped {
+                        continue;
+                    }
                     let mut succ = self.successor(node, after.clone());
                     succ.binding = binding;
-                    succ.pending
-                        .extend(shown.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, e)| e.clone()));
+                    succ.pending.extend(
+                        shown
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, e)| *j > i || (*j < i && e.actor != shown[i].actor))
+                            .map(|(_, e)| e.clone()),
+                    );
                     out.insert(succ);
                 }
             }

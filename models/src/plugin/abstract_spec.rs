@@ -7,14 +7,16 @@
 //! |---|---|
 //! | Wake, Take | none (internal) |
 //! | Request | `restart.requested` |
-//! | Acquire | `sem.acquire`, `host.state to=Starting` |
-//! | BuildFail | `start.fail error=storage`, `host.state to=Error`, `sem.release` |
+//! | Acquire | `sem.acquire`, then optionally `host.state to=Starting` or `to=Default` (the real host never reports Starting; a restart reports Default) |
+//! | BuildFail | `start.fail` (any error: the abstract fault stands for storage and worker failures alike), `host.state to=Error`, `sem.release` |
 //! | BuildOk (fixed, cancelled) | `start.cancel`, `sem.release`, `host.state to=Stopped` |
 //! | Load (buggy, no channel) | `restart.requested reason=inline` |
 //! | Load (fixed, no channel, none pending) | `restart.requested reason=no-channel`, then as BuildOk if cancelled |
 //! | Finish | `host.state to=Running`, `sem.release` |
 //!
-//! Requests and storage failures are environment steps (they may never
+//! Other events (`channel.*`, `start.retry`, `restart.started`, ...) are not
+//! modelled at this level and are skipped. Requests and storage failures are
+//! environment steps (they may never
 //! come). The longest bounded wait is the host's: 180 s (backoff cap 120 s
 //! plus a worker channel start of about 70 s, rounded down).
 
@@ -24,6 +26,16 @@ use lockstep::report::WaitEdge;
 
 use crate::host_abstract::{HaAction, HaState, HostAbstract, Pc, Status, Variant};
 use crate::host_abstract::Step;
+
+/// The event names `host-abstract` shows (everything else is skipped).
+pub const OBSERVED: [&str; 6] = [
+    "host.state",
+    "restart.requested",
+    "sem.acquire",
+    "sem.release",
+    "start.cancel",
+    "start.fail",
+];
 
 /// The host's longest bounded wait without an observable step (see module docs).
 pub const HOST_LONGEST_WAIT_MS: u64 = 180_000;
@@ -58,10 +70,10 @@ impl Observable for HostAbstract {
             Step::Request => out.push(ev("restart.requested")),
             Step::Acquire => {
                 out.push(ev("sem.acquire"));
-                out.push(state(Status::Starting));
+                out.push(ev("host.state").with("to", "Starting|Default").optional());
             }
             Step::BuildFail => {
-                out.push(ev("start.fail").with("error", "storage"));
+                out.push(ev("start.fail"));
                 out.push(state(Status::Error));
                 out.push(ev("sem.release"));
             }
@@ -89,6 +101,10 @@ impl Observable for HostAbstract {
             }
         }
         out
+    }
+
+    fn observes(&self, event: &str) -> bool {
+        OBSERVED.contains(&event)
     }
 
     fn is_environment(&self, action: &HaAction) -> bool {

@@ -217,7 +217,7 @@ fn judge_run(env: &SimEnv, spec: Option<&HostAbstract>) {
         let end = env.now_ms() + HOST_LONGEST_WAIT_MS + 1;
         events.push(LifecycleEvent::new(events.len() as u64 + 1, end, "", "trace.end"));
         let out = check_trace(spec, &events, &ConformOptions::default());
-        let conforms = out.property.as_deref() != Some(lockstep::conform::NON_CONFORMANCE);
+        let conforms = out.rejection.is_none();
         rt::always("conforms-to-spec", conforms, || match &out.rejection {
             Some(r) => format!(
                 "event {} (`{}`) is not allowed by host-abstract {}: allowed {}",

@@ -35,6 +35,7 @@
 
 pub mod abstract_spec;
 pub mod driver;
+pub mod hooks;
 
 use std::future::Future;
 use std::pin::Pin;
