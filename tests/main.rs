@@ -1,4 +1,5 @@
 //! The repository's integration tests: one binary, one module per concern.
 
 mod cli;
+mod conform;
 mod hygiene;

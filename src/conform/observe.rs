@@ -93,8 +93,9 @@ impl ObservedEvent {
 pub trait Observable: Model {
     /// The lifecycle events `action` (taken in `before`, leading to `after`)
     /// shows to an observer, in the order it shows them. Empty = the step is
-    /// internal. Events of different actors may appear interleaved with other
-    /// steps' events in a trace; events of one actor appear in order.
+    /// internal. A trace shows a step's events before the next observable
+    /// step's; within a step, one actor's events in order, different actors'
+    /// in any order. Unobservable steps may happen in between.
     fn observe(
         &self,
         before: &Self::State,

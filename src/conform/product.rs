@@ -3,9 +3,10 @@
 //! unobservable steps, advanced one trace event at a time.
 //!
 //! A *node* is a model state plus what the trace still owes it: the events
-//! of steps already taken that have not been seen yet (`pending`, per actor
-//! in order), the actor binding, and which `eventually` properties the path
-//! has satisfied.
+//! of the step just taken that have not been seen yet (`pending`; one
+//! actor's in order, different actors' in any order; the next observable
+//! step waits until they are all seen), the actor binding, and which
+//! `eventually` properties the path has satisfied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -211,8 +212,13 @@ impl<'m, M: Observable> Product<'m, M> {
                     out.insert(succ);
                 }
             }
+            // A step's events appear together (one actor's in order, several
+            // actors' in any order): the next step waits until they are seen.
+            if !node.pending.is_empty() {
+                continue;
+            }
             for (_, after, shown) in self.steps(&node.state) {
-                if shown.is_empty() || self.blocked_by_pending(node, &shown) {
+                if shown.is_empty() {
                     continue;
                 }
                 for i in 0..shown.len() {
@@ -247,13 +253,6 @@ impl<'m, M: Observable> Product<'m, M> {
         out.nodes
     }
 
-    /// An actor's next step waits until the trace has shown its earlier events.
-    fn blocked_by_pending(&self, node: &Node<M::State>, shown: &[ObservedEvent]) -> bool {
-        shown.iter().any(|e| {
-            e.actor.is_some() && node.pending.iter().any(|p| p.actor == e.actor)
-        })
-    }
-
     /// What the trace could show next from `set`, rendered, deduplicated,
     /// sorted, at most `cap` entries (plus a count of the rest).
     pub fn allowed(&self, set: &NodeSet<M::State>, cap: usize) -> Vec<String> {
@@ -273,8 +272,11 @@ impl<'m, M: Observable> Product<'m, M> {
                     add(&node.pending[i]);
                 }
             }
+            if !node.pending.is_empty() {
+                continue;
+            }
             for (_, _, shown) in self.steps(&node.state) {
-                if shown.is_empty() || self.blocked_by_pending(node, &shown) {
+                if shown.is_empty() {
                     continue;
                 }
                 for i in 0..shown.len() {
