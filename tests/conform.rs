@@ -45,10 +45,24 @@ fn dfs() -> CheckOptions {
 fn teamhost_holds_exhaustively_through_the_plugin_api() {
     let report = schedules::check(&teamhost("ok"), &dfs());
     assert_eq!(report.verdict, Verdict::Holds, "{:#?}", report.notes);
-    assert!(report.schedules > 100, "explored {} schedules", report.schedules);
-    for p in ["conforms-to-spec", "restart-during-start", "storage-outage", "ends-running"] {
+    assert!(
+        report.schedules > 100,
+        "explored {} schedules",
+        report.schedules
+    );
+    for p in [
+        "conforms-to-spec",
+        "restart-during-start",
+        "storage-outage",
+        "ends-running",
+    ] {
         let found = report.properties.iter().find(|r| r.name == p);
-        assert_eq!(found.map(|r| r.verdict), Some(Verdict::Holds), "{p}: {:?}", report.properties);
+        assert_eq!(
+            found.map(|r| r.verdict),
+            Some(Verdict::Holds),
+            "{p}: {:?}",
+            report.properties
+        );
     }
 }
 
@@ -73,12 +87,26 @@ fn the_inline_restart_mutant_is_caught_and_its_trace_agrees_with_the_buggy_spec(
     // events, is a run of the buggy protocol model that ends deadlocked.
     let mut events = from_trace(&report.trace);
     let end = events.last().unwrap().time_ms + 600_000;
-    events.push(lockstep::conform::LifecycleEvent::new(events.len() as u64 + 1, end, "", "trace.end"));
-    let bounds = Bounds::from([("R".to_string(), 1), ("F".to_string(), 1), ("A".to_string(), 2)]);
+    events.push(lockstep::conform::LifecycleEvent::new(
+        events.len() as u64 + 1,
+        end,
+        "",
+        "trace.end",
+    ));
+    let bounds = Bounds::from([
+        ("R".to_string(), 1),
+        ("F".to_string(), 1),
+        ("A".to_string(), 2),
+    ]);
     let buggy = HostAbstract::new("buggy", &bounds).unwrap();
     let out = check_trace(&buggy, &events, &ConformOptions::default());
     assert!(out.rejection.is_none(), "{:#?}", out.notes);
-    assert_eq!(out.property.as_deref(), Some("deadlock"), "{:#?}", out.notes);
+    assert_eq!(
+        out.property.as_deref(),
+        Some("deadlock"),
+        "{:#?}",
+        out.notes
+    );
 }
 
 #[test]
@@ -111,7 +139,13 @@ fn plugin_bounds_and_variants_are_validated() {
 
 #[test]
 fn a_recorded_restart_trace_conforms() {
-    let (code, out) = cli(&["conform", "--model", "host-abstract", &sample("teamhost-restart.jsonl"), "--json"]);
+    let (code, out) = cli(&[
+        "conform",
+        "--model",
+        "host-abstract",
+        &sample("teamhost-restart.jsonl"),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{out}");
     let v = json(&out);
     assert_eq!(v["level"], "conform");
@@ -121,13 +155,27 @@ fn a_recorded_restart_trace_conforms() {
 
 #[test]
 fn a_hand_edited_trace_with_a_missing_release_is_rejected_at_the_next_acquire() {
-    let (code, out) = cli(&["conform", "--model", "host-abstract", "--variant", "fixed", &sample("missing-release.jsonl"), "--json"]);
+    let (code, out) = cli(&[
+        "conform",
+        "--model",
+        "host-abstract",
+        "--variant",
+        "fixed",
+        &sample("missing-release.jsonl"),
+        "--json",
+    ]);
     assert_eq!(code, 1, "{out}");
     let v = json(&out);
     assert_eq!(v["property"], "conformance");
     let notes: Vec<String> = serde_json::from_value(v["notes"].clone()).unwrap();
-    assert!(notes[0].starts_with("line 16: `sem.acquire by restart-service`"), "{notes:?}");
-    assert!(notes[1].contains("sem.release by Requester[0] (trace actor restart#1)"), "{notes:?}");
+    assert!(
+        notes[0].starts_with("line 16: `sem.acquire by restart-service`"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[1].contains("sem.release by Requester[0] (trace actor restart#1)"),
+        "{notes:?}"
+    );
     // The trace stops at the rejected event.
     assert_eq!(v["trace"].as_array().map(Vec::len), Some(16));
 }
@@ -151,42 +199,93 @@ fn conform_is_deterministic() {
 
 #[test]
 fn the_seed_story_log_is_a_deadlock_witness() {
-    let (code, out) = cli(&["conform", "--from", "host-log", &sample("seed-story-10766.log"), "--json"]);
+    let (code, out) = cli(&[
+        "conform",
+        "--from",
+        "host-log",
+        &sample("seed-story-10766.log"),
+        "--json",
+    ]);
     assert_eq!(code, 1, "{out}");
     let v = json(&out);
     assert_eq!(v["property"], "deadlock");
     let notes = v["notes"].to_string();
     // Against the fixed spec it leaves the model at the inline restart (log line 21).
-    assert!(notes.contains("line 21: `restart.requested by start#2"), "{notes}");
+    assert!(
+        notes.contains("line 21: `restart.requested by start#2"),
+        "{notes}"
+    );
     assert!(notes.contains("held by start#2"), "{notes}");
     // Against the spec of the code it came from, it conforms and ends deadlocked.
-    let (code, out) = cli(&["conform", "--from", "host-log", "--variant", "buggy", &sample("seed-story-10766.log"), "--json"]);
+    let (code, out) = cli(&[
+        "conform",
+        "--from",
+        "host-log",
+        "--variant",
+        "buggy",
+        &sample("seed-story-10766.log"),
+        "--json",
+    ]);
     assert_eq!(code, 1, "{out}");
     let v = json(&out);
     assert_eq!(v["property"], "deadlock");
-    assert!(!v["notes"].to_string().contains("does not conform"), "{out}");
+    assert!(
+        !v["notes"].to_string().contains("does not conform"),
+        "{out}"
+    );
     assert_eq!(v["wait_for"][0]["task"], "Starter[1]");
 }
 
 #[test]
 fn the_11824_log_is_a_deadlock_witness() {
-    let (code, out) = cli(&["conform", "--from", "host-log", &sample("issue-11824.log"), "--json"]);
+    let (code, out) = cli(&[
+        "conform",
+        "--from",
+        "host-log",
+        &sample("issue-11824.log"),
+        "--json",
+    ]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(json(&out)["property"], "deadlock");
-    let parsed = parse_host_log(&std::fs::read_to_string(sample("issue-11824.log")).unwrap()).unwrap();
-    let fail = parsed.events.iter().find(|e| e.event == "start.fail").unwrap();
-    assert_eq!(fail.fields["error"], "worker", "the timeout continuation line refines the error");
-    assert!(parsed.events.iter().any(|e| e.event == "channel.fail" && e.fields["reason"] == "timeout"));
+    let parsed =
+        parse_host_log(&std::fs::read_to_string(sample("issue-11824.log")).unwrap()).unwrap();
+    let fail = parsed
+        .events
+        .iter()
+        .find(|e| e.event == "start.fail")
+        .unwrap();
+    assert_eq!(
+        fail.fields["error"], "worker",
+        "the timeout continuation line refines the error"
+    );
+    assert!(parsed
+        .events
+        .iter()
+        .any(|e| e.event == "channel.fail" && e.fields["reason"] == "timeout"));
 }
 
 #[test]
 fn a_healthy_restart_log_conforms() {
-    let (code, out) = cli(&["conform", "--from", "host-log", &sample("healthy-restart.log"), "--json"]);
+    let (code, out) = cli(&[
+        "conform",
+        "--from",
+        "host-log",
+        &sample("healthy-restart.log"),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{out}");
     let v = json(&out);
     assert_eq!(v["verdict"], "holds");
-    let eventually = v["properties"].as_array().unwrap().iter().find(|p| p["name"] == "eventually-running");
-    assert_eq!(eventually.map(|p| p["verdict"].clone()), Some("holds".into()), "liveness judged: {out}");
+    let eventually = v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "eventually-running");
+    assert_eq!(
+        eventually.map(|p| p["verdict"].clone()),
+        Some("holds".into()),
+        "liveness judged: {out}"
+    );
 }
 
 #[test]
@@ -194,10 +293,26 @@ fn unknown_log_lines_are_skipped_and_counted() {
     let text = std::fs::read_to_string(sample("healthy-restart.log")).unwrap();
     let parsed = parse_host_log(&text).unwrap();
     assert_eq!(parsed.unknown, 3);
-    assert!(parsed.notes[0].contains("3 unknown line(s) skipped"), "{:?}", parsed.notes);
-    assert!(parsed.notes.iter().any(|n| n.contains("line 13: File change of type")));
-    let (_, out) = cli(&["conform", "--from", "host-log", &sample("healthy-restart.log"), "--json"]);
-    assert!(json(&out)["notes"][0].as_str().unwrap().contains("3 unknown line(s) skipped"));
+    assert!(
+        parsed.notes[0].contains("3 unknown line(s) skipped"),
+        "{:?}",
+        parsed.notes
+    );
+    assert!(parsed
+        .notes
+        .iter()
+        .any(|n| n.contains("line 13: File change of type")));
+    let (_, out) = cli(&[
+        "conform",
+        "--from",
+        "host-log",
+        &sample("healthy-restart.log"),
+        "--json",
+    ]);
+    assert!(json(&out)["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("3 unknown line(s) skipped"));
 }
 
 // ---- bad input --------------------------------------------------------------------------
@@ -211,20 +326,74 @@ fn malformed_input_gives_clear_errors_and_exit_2() {
         std::fs::write(&p, text).unwrap();
         p.to_string_lossy().to_string()
     };
-    let bad_json = write("bad.jsonl", "{\"v\":1,\"seq\":1,\"time_ms\":0,\"event\":\"sem.acquire\"}\n{oops\n");
-    assert_eq!(cli(&["conform", "--model", "host-abstract", &bad_json]).0, 2);
-    let bad_event = write("event.jsonl", "{\"v\":1,\"seq\":1,\"time_ms\":0,\"event\":\"sem.grab\"}\n");
-    assert_eq!(cli(&["conform", "--model", "host-abstract", &bad_event]).0, 2);
+    let bad_json = write(
+        "bad.jsonl",
+        "{\"v\":1,\"seq\":1,\"time_ms\":0,\"event\":\"sem.acquire\"}\n{oops\n",
+    );
+    assert_eq!(
+        cli(&["conform", "--model", "host-abstract", &bad_json]).0,
+        2
+    );
+    let bad_event = write(
+        "event.jsonl",
+        "{\"v\":1,\"seq\":1,\"time_ms\":0,\"event\":\"sem.grab\"}\n",
+    );
+    assert_eq!(
+        cli(&["conform", "--model", "host-abstract", &bad_event]).0,
+        2
+    );
     let not_a_log = write("log.txt", "hello\nworld\n");
     assert_eq!(cli(&["conform", "--from", "host-log", &not_a_log]).0, 2);
-    assert_eq!(cli(&["conform", "--model", "host-abstract", "/nonexistent/trace.jsonl"]).0, 2);
+    assert_eq!(
+        cli(&[
+            "conform",
+            "--model",
+            "host-abstract",
+            "/nonexistent/trace.jsonl"
+        ])
+        .0,
+        2
+    );
     assert_eq!(cli(&["conform", "--from", "pcap", &bad_json]).0, 2);
     assert_eq!(cli(&["conform", "--model", "nope", &bad_json]).0, 2);
     let good = sample("teamhost-restart.jsonl");
-    assert_eq!(cli(&["conform", "--model", "host-abstract", "--variant", "wobbly", &good]).0, 2);
-    assert_eq!(cli(&["conform", "--model", "host-abstract", "--bound", "R=x", &good]).0, 2);
+    assert_eq!(
+        cli(&[
+            "conform",
+            "--model",
+            "host-abstract",
+            "--variant",
+            "wobbly",
+            &good
+        ])
+        .0,
+        2
+    );
+    assert_eq!(
+        cli(&[
+            "conform",
+            "--model",
+            "host-abstract",
+            "--bound",
+            "R=x",
+            &good
+        ])
+        .0,
+        2
+    );
     // A budget too small for the trace is inconclusive (exit 3), not an error.
-    assert_eq!(cli(&["conform", "--model", "host-abstract", "--budget-states", "1", &good]).0, 3);
+    assert_eq!(
+        cli(&[
+            "conform",
+            "--model",
+            "host-abstract",
+            "--budget-states",
+            "1",
+            &good
+        ])
+        .0,
+        3
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

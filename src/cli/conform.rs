@@ -20,7 +20,9 @@ use super::commands::parse_pairs;
 use super::output::{print_json, print_report};
 use super::registry::{bound_args, ModelEntry, Params, Registry};
 use super::UsageError;
-use crate::conform::{check_trace, parse_jsonl, to_report, ConformOptions, LifecycleEvent, Observable};
+use crate::conform::{
+    check_trace, parse_jsonl, to_report, ConformOptions, LifecycleEvent, Observable,
+};
 use crate::report::{Bounds, Report, Stopwatch};
 
 /// What a registered conformance check receives.
@@ -56,7 +58,12 @@ pub struct ConformEntry {
 impl ModelEntry {
     /// Lets `lockstep conform` check traces against the protocol model that
     /// `ctor(variant, bounds, params)` builds.
-    pub fn with_conform<M, F>(mut self, default_variant: &str, default_bounds: Bounds, ctor: F) -> Self
+    pub fn with_conform<M, F>(
+        mut self,
+        default_variant: &str,
+        default_bounds: Bounds,
+        ctor: F,
+    ) -> Self
     where
         M: Observable + 'static,
         F: Fn(&str, &Bounds, &Params) -> Result<M, String> + Send + Sync + 'static,
@@ -100,34 +107,66 @@ impl ModelEntry {
 }
 
 /// The model `lockstep conform` checks against.
-fn pick_model<'r>(registry: &'r Registry, args: &ConformArgs) -> Result<&'r ModelEntry, UsageError> {
-    let with_conform: Vec<&ModelEntry> = registry.models.iter().filter(|m| m.conform.is_some()).collect();
-    let names = || with_conform.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ");
+fn pick_model<'r>(
+    registry: &'r Registry,
+    args: &ConformArgs,
+) -> Result<&'r ModelEntry, UsageError> {
+    let with_conform: Vec<&ModelEntry> = registry
+        .models
+        .iter()
+        .filter(|m| m.conform.is_some())
+        .collect();
+    let names = || {
+        with_conform
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if let Some(name) = &args.model {
         return with_conform
             .iter()
             .find(|m| &m.name == name)
             .copied()
-            .ok_or_else(|| UsageError(format!("model `{name}` does not check traces (models that do: {})", names())));
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "model `{name}` does not check traces (models that do: {})",
+                    names()
+                ))
+            });
     }
     if args.from != "jsonl" {
         return with_conform
             .iter()
-            .find(|m| m.conform.as_ref().is_some_and(|c| c.sources.contains_key(&args.from)))
+            .find(|m| {
+                m.conform
+                    .as_ref()
+                    .is_some_and(|c| c.sources.contains_key(&args.from))
+            })
             .copied()
             .ok_or_else(|| UsageError(format!("no model reads `--from {}`", args.from)));
     }
     match with_conform.as_slice() {
         [only] => Ok(only),
-        _ => Err(UsageError(format!("give --model (models that check traces: {})", names()))),
+        _ => Err(UsageError(format!(
+            "give --model (models that check traces: {})",
+            names()
+        ))),
     }
 }
 
 /// `lockstep conform`.
-pub fn conform(registry: &Registry, args: &ConformArgs, out: &mut dyn Write) -> Result<i32, UsageError> {
+pub fn conform(
+    registry: &Registry,
+    args: &ConformArgs,
+    out: &mut dyn Write,
+) -> Result<i32, UsageError> {
     let entry = pick_model(registry, args)?;
     let Some(hooks) = entry.conform.as_ref() else {
-        return Err(UsageError(format!("model `{}` does not check traces", entry.name)));
+        return Err(UsageError(format!(
+            "model `{}` does not check traces",
+            entry.name
+        )));
     };
     let text = std::fs::read(&args.file)
         .map_err(|e| UsageError(format!("cannot read `{}`: {e}", args.file)))?;
@@ -162,7 +201,10 @@ pub fn conform(registry: &Registry, args: &ConformArgs, out: &mut dyn Write) -> 
     if let Some(n) = args.budget_states {
         opts.max_states = usize::try_from(n).unwrap_or(usize::MAX).max(1);
     }
-    let variant = args.variant.clone().unwrap_or(hooks.default_variant.clone());
+    let variant = args
+        .variant
+        .clone()
+        .unwrap_or(hooks.default_variant.clone());
     let request = ConformRequest {
         variant: variant.clone(),
         bounds: bounds.clone(),
@@ -176,7 +218,11 @@ pub fn conform(registry: &Registry, args: &ConformArgs, out: &mut dyn Write) -> 
         "lockstep conform --model {} --variant {variant}{}{} {}",
         entry.name,
         bound_args(&bounds),
-        if args.from == "jsonl" { String::new() } else { format!(" --from {}", args.from) },
+        if args.from == "jsonl" {
+            String::new()
+        } else {
+            format!(" --from {}", args.from)
+        },
         args.file
     );
     let written = if args.json {

@@ -125,7 +125,8 @@ pub fn check_trace<M: Observable>(
                 .cloned()
                 .collect();
             if kept.is_empty() {
-                let reason = "the probe contradicts every state the model can be in here".to_string();
+                let reason =
+                    "the probe contradicts every state the model can be in here".to_string();
                 return reject(out, &product, &set, ev, reason, opts);
             }
             set = rebuild(kept);
@@ -153,7 +154,10 @@ pub fn check_trace<M: Observable>(
     }
     out.states = product.created;
     if !unmodelled.is_empty() {
-        let list: Vec<String> = unmodelled.iter().map(|(e, n)| format!("{e} x{n}")).collect();
+        let list: Vec<String> = unmodelled
+            .iter()
+            .map(|(e, n)| format!("{e} x{n}"))
+            .collect();
         out.notes.push(format!(
             "not modelled by this model, skipped: {}",
             list.join(", ")
@@ -204,13 +208,16 @@ fn reject<M: Observable>(
         ev.describe()
     ));
     if allowed.is_empty() {
-        out.notes.push("allowed here: nothing (the model can take no observable step)".into());
+        out.notes
+            .push("allowed here: nothing (the model can take no observable step)".into());
     } else {
-        out.notes.push(format!("allowed here: {}", allowed.join("; ")));
+        out.notes
+            .push(format!("allowed here: {}", allowed.join("; ")));
     }
     let nodes: Vec<&Node<M::State>> = set.nodes.iter().collect();
     for s in sample_states(product.model, &nodes, 3) {
-        out.notes.push(format!("a consistent model state before it: {s}"));
+        out.notes
+            .push(format!("a consistent model state before it: {s}"));
     }
     out.rejection = Some(Rejection {
         line: ev.line,
@@ -264,7 +271,10 @@ fn judge_end<M: Observable>(
     for p in props.iter().filter(|p| p.kind == PropertyKind::Always) {
         let verdict = match broken.get(p.name) {
             Some(line) => {
-                out.notes.push(format!("`{}` is broken on every consistent path at line {line}", p.name));
+                out.notes.push(format!(
+                    "`{}` is broken on every consistent path at line {line}",
+                    p.name
+                ));
                 violated.push(p.name.to_string());
                 Verdict::Violated
             }
@@ -277,15 +287,17 @@ fn judge_end<M: Observable>(
         });
     }
     let dead: Vec<&Node<M::State>> = set.nodes.iter().filter(|n| product.dead(n)).collect();
-    let all_dead_unsettled = !set.is_empty()
-        && dead.len() == set.len()
-        && dead.iter().all(|n| !model.at_rest(&n.state));
+    let all_dead_unsettled =
+        !set.is_empty() && dead.len() == set.len() && dead.iter().all(|n| !model.at_rest(&n.state));
     let last_line = events.last().map_or(0, |e| e.line);
     let mut deadlock = Verdict::Holds;
     if all_dead_unsettled {
         deadlock = Verdict::Violated;
         out.wait_for = model.wait_for(&dead[0].state);
-        out.notes.push("deadlock: in every consistent state no step is enabled and some actor is not at rest".into());
+        out.notes.push(
+            "deadlock: in every consistent state no step is enabled and some actor is not at rest"
+                .into(),
+        );
     } else if out.quiescent {
         let stuck: Vec<&Node<M::State>> = set.nodes.iter().filter(|n| product.stuck(n)).collect();
         if stuck.is_empty() {
@@ -295,12 +307,14 @@ fn judge_end<M: Observable>(
                 out.silence_ms,
                 model.longest_bounded_wait_ms()
             ));
-            out.notes.push(format!("allowed here: {}", allowed.join("; ")));
+            out.notes
+                .push(format!("allowed here: {}", allowed.join("; ")));
             out.rejection = Some(Rejection {
                 line: last_line,
                 seq: events.last().map_or(0, |e| e.seq),
                 event: "(silence until the end of the trace)".to_string(),
-                reason: "the model must still take a step within its longest bounded wait".to_string(),
+                reason: "the model must still take a step within its longest bounded wait"
+                    .to_string(),
                 allowed,
             });
             out.properties.push(PropertyResult {
@@ -350,7 +364,8 @@ fn judge_end<M: Observable>(
     }
     let nodes: Vec<&Node<M::State>> = set.nodes.iter().collect();
     for s in sample_states(model, &nodes, 3) {
-        out.notes.push(format!("a consistent model state at the end: {s}"));
+        out.notes
+            .push(format!("a consistent model state at the end: {s}"));
     }
     out.notes.push(format!(
         "{} consistent model state(s) at the end of the trace",
@@ -374,7 +389,10 @@ fn judge_eventually<M: Observable>(
             PropertyKind::EventuallyAlways => !(p.holds)(model, &n.state),
             _ => false,
         };
-        if !matches!(p.kind, PropertyKind::Eventually | PropertyKind::EventuallyAlways) {
+        if !matches!(
+            p.kind,
+            PropertyKind::Eventually | PropertyKind::EventuallyAlways
+        ) {
             continue;
         }
         let verdict = if stuck.iter().all(fails) {
@@ -385,8 +403,12 @@ fn judge_eventually<M: Observable>(
         };
         out.properties.push(PropertyResult {
             name: p.name.to_string(),
-            kind: if p.kind == PropertyKind::Eventually { "eventually" } else { "eventually-always" }
-                .to_string(),
+            kind: if p.kind == PropertyKind::Eventually {
+                "eventually"
+            } else {
+                "eventually-always"
+            }
+            .to_string(),
             verdict,
         });
     }
@@ -433,7 +455,11 @@ pub fn held_at_end(events: &[LifecycleEvent]) -> Vec<HeldAtEnd> {
         .map(|(resource, holder)| HeldAtEnd {
             waiters: waiters.get(&resource).cloned().unwrap_or_default(),
             resource,
-            holder: if holder.is_empty() { "?".to_string() } else { holder },
+            holder: if holder.is_empty() {
+                "?".to_string()
+            } else {
+                holder
+            },
         })
         .collect()
 }

@@ -30,7 +30,9 @@ pub mod schema;
 #[doc(hidden)]
 pub mod toy;
 
-pub use check::{check_trace, held_at_end, ConformOptions, ConformOutcome, HeldAtEnd, Rejection, NON_CONFORMANCE};
+pub use check::{
+    check_trace, held_at_end, ConformOptions, ConformOutcome, HeldAtEnd, Rejection, NON_CONFORMANCE,
+};
 pub use observe::{Binding, Observable, ObservedEvent};
 pub use schema::{
     from_trace, parse_jsonl, to_jsonl, LifecycleEvent, SchemaError, EVENTS, LIFECYCLE_KIND,

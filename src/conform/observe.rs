@@ -79,7 +79,7 @@ impl ObservedEvent {
                 trace
                     .fields
                     .get(*k)
-                    .map_or(true, |t| v.split('|').any(|alt| t.eq_ignore_ascii_case(alt)))
+                    .is_none_or(|t| v.split('|').any(|alt| t.eq_ignore_ascii_case(alt)))
             })
     }
 }

@@ -72,12 +72,15 @@ fn first_of_actor(events: &[ObservedEvent], i: usize) -> bool {
     actor.is_none() || !events[..i].iter().any(|e| &e.actor == actor)
 }
 
+/// A property's test function.
+type Holds<M> = fn(&M, &<M as Model>::State) -> bool;
+
 /// The model side of the product: the model, its eventually-properties and
 /// the pending cap.
 pub(crate) struct Product<'m, M: Observable> {
     pub model: &'m M,
     /// Indices (into `model.properties()`) of eventually / eventually-always properties.
-    eventually: Vec<(usize, fn(&M, &M::State) -> bool)>,
+    eventually: Vec<(usize, Holds<M>)>,
     pub max_pending: usize,
     /// Nodes created so far (for the report's `states`).
     pub created: u64,
@@ -233,7 +236,9 @@ impl<'m, M: Observable> Product<'m, M> {
                         continue;
                     }
                     // Optional events of the same actor before `i` are left out.
-                    let skipped = shown[..i].iter().all(|e| e.optional || e.actor != shown[i].actor);
+                    let skipped = shown[..i]
+                        .iter()
+                        .all(|e| e.optional || e.actor != shown[i].actor);
                     if !skipped {
                         continue;
                     }
@@ -314,7 +319,11 @@ impl<'m, M: Observable> Product<'m, M> {
 }
 
 /// Renders up to `cap` states of a set, for notes.
-pub(crate) fn sample_states<M: Model>(model: &M, nodes: &[&Node<M::State>], cap: usize) -> Vec<String> {
+pub(crate) fn sample_states<M: Model>(
+    model: &M,
+    nodes: &[&Node<M::State>],
+    cap: usize,
+) -> Vec<String> {
     let mut seen = BTreeSet::new();
     nodes
         .iter()

@@ -226,7 +226,9 @@ pub fn parse_jsonl(input: &str) -> Result<Vec<LifecycleEvent>, SchemaError> {
         let err = |message: String| SchemaError { line, message };
         let value: Value = serde_json::from_str(text).map_err(|e| {
             let msg = e.to_string();
-            let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(m, _)| m);
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map_or(msg.as_str(), |(m, _)| m);
             err(format!("not JSON: {msg} (column {})", e.column().max(1)))
         })?;
         let Value::Object(map) = value else {
@@ -243,9 +245,9 @@ pub fn parse_jsonl(input: &str) -> Result<Vec<LifecycleEvent>, SchemaError> {
         let uint = |key: &str| -> Result<u64, SchemaError> {
             match map.get(key) {
                 None => Err(err(format!("missing `{key}`"))),
-                Some(v) => v.as_u64().ok_or_else(|| {
-                    err(format!("`{key}` must be a non-negative integer, got {v}"))
-                }),
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| err(format!("`{key}` must be a non-negative integer, got {v}"))),
             }
         };
         let seq = uint("seq")?;
@@ -357,13 +359,34 @@ mod tests {
         let cases = [
             ("{", "not JSON"),
             ("[1]", "expected a JSON object"),
-            (r#"{"seq":1,"time_ms":0,"event":"sem.acquire"}"#, "missing `v`"),
-            (r#"{"v":2,"seq":1,"time_ms":0,"event":"sem.acquire"}"#, "unsupported schema version 2"),
-            (r#"{"v":1,"time_ms":0,"event":"sem.acquire"}"#, "missing `seq`"),
-            (r#"{"v":1,"seq":-1,"time_ms":0,"event":"sem.acquire"}"#, "`seq` must be"),
-            (r#"{"v":1,"seq":1,"time_ms":0,"event":"sem.grab"}"#, "unknown event `sem.grab`"),
-            (r#"{"v":1,"seq":1,"time_ms":0,"event":"sem.acquire","x":[1]}"#, "field `x`"),
-            (r#"{"v":1,"seq":1,"time_ms":0,"event":"sem.acquire","actor":3}"#, "`actor` must be"),
+            (
+                r#"{"seq":1,"time_ms":0,"event":"sem.acquire"}"#,
+                "missing `v`",
+            ),
+            (
+                r#"{"v":2,"seq":1,"time_ms":0,"event":"sem.acquire"}"#,
+                "unsupported schema version 2",
+            ),
+            (
+                r#"{"v":1,"time_ms":0,"event":"sem.acquire"}"#,
+                "missing `seq`",
+            ),
+            (
+                r#"{"v":1,"seq":-1,"time_ms":0,"event":"sem.acquire"}"#,
+                "`seq` must be",
+            ),
+            (
+                r#"{"v":1,"seq":1,"time_ms":0,"event":"sem.grab"}"#,
+                "unknown event `sem.grab`",
+            ),
+            (
+                r#"{"v":1,"seq":1,"time_ms":0,"event":"sem.acquire","x":[1]}"#,
+                "field `x`",
+            ),
+            (
+                r#"{"v":1,"seq":1,"time_ms":0,"event":"sem.acquire","actor":3}"#,
+                "`actor` must be",
+            ),
         ];
         for (line, want) in cases {
             let input = format!("\n{line}\n");
@@ -372,17 +395,30 @@ mod tests {
             assert!(err.message.contains(want), "{line}: {}", err.message);
         }
         let order = "{\"v\":1,\"seq\":2,\"time_ms\":5,\"event\":\"sem.acquire\"}\n{\"v\":1,\"seq\":2,\"time_ms\":6,\"event\":\"sem.release\"}";
-        assert!(parse_jsonl(order).unwrap_err().message.contains("does not increase"));
+        assert!(parse_jsonl(order)
+            .unwrap_err()
+            .message
+            .contains("does not increase"));
         let time = "{\"v\":1,\"seq\":1,\"time_ms\":5,\"event\":\"sem.acquire\"}\n{\"v\":1,\"seq\":2,\"time_ms\":4,\"event\":\"sem.release\"}";
-        assert!(parse_jsonl(time).unwrap_err().message.contains("back in time"));
+        assert!(parse_jsonl(time)
+            .unwrap_err()
+            .message
+            .contains("back in time"));
     }
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        for text in ["\u{0}", "{\"v\":1e400}", "{\"v\":1,\"seq\":1,\"time_ms\":1,\"event\":\"x-mine\",\"k\":true}", "\"str\"", "null"] {
+        for text in [
+            "\u{0}",
+            "{\"v\":1e400}",
+            "{\"v\":1,\"seq\":1,\"time_ms\":1,\"event\":\"x-mine\",\"k\":true}",
+            "\"str\"",
+            "null",
+        ] {
             let _ = parse_jsonl(text);
         }
-        let ok = parse_jsonl("{\"v\":1,\"seq\":1,\"time_ms\":1,\"event\":\"x-mine\",\"k\":true}").unwrap();
+        let ok = parse_jsonl("{\"v\":1,\"seq\":1,\"time_ms\":1,\"event\":\"x-mine\",\"k\":true}")
+            .unwrap();
         assert!(ok[0].is_extension());
         assert_eq!(ok[0].fields["k"], "true");
     }

@@ -83,9 +83,7 @@ impl Model for Mutex2 {
     fn properties(&self) -> Vec<Property<Self>> {
         vec![
             Property::always("no-leak", |_, s: &M2State| !s.pc.contains(&4)),
-            Property::eventually("both-done", |_, s: &M2State| {
-                s.pc.iter().all(|&p| p >= 3)
-            }),
+            Property::eventually("both-done", |_, s: &M2State| s.pc.iter().all(|&p| p >= 3)),
         ]
     }
     fn at_rest(&self, s: &M2State) -> bool {
@@ -151,7 +149,14 @@ mod tests {
         assert_eq!(out.property.as_deref(), Some("conformance"));
         let r = out.rejection.unwrap();
         assert_eq!(r.line, 4);
-        assert!(r.allowed.iter().any(|a| a == "sem.release by A (trace actor x)" || a == "sem.release by B (trace actor x)"), "{:?}", r.allowed);
+        assert!(
+            r.allowed
+                .iter()
+                .any(|a| a == "sem.release by A (trace actor x)"
+                    || a == "sem.release by B (trace actor x)"),
+            "{:?}",
+            r.allowed
+        );
     }
 
     #[test]
@@ -175,7 +180,11 @@ mod tests {
 
     #[test]
     fn silence_where_the_model_must_move_is_rejected() {
-        let events = [ev(1, 0, "a", "sem.acquire"), ev(2, 1, "a", "sem.release"), ev(3, 9000, "", "trace.end")];
+        let events = [
+            ev(1, 0, "a", "sem.acquire"),
+            ev(2, 1, "a", "sem.release"),
+            ev(3, 9000, "", "trace.end"),
+        ];
         // One actor is done; the other must still take the permit within the bounded wait.
         let out = check_trace(&Mutex2, &events, &ConformOptions::default());
         assert_eq!(out.verdict, Verdict::Violated, "{:?}", out.notes);
@@ -185,7 +194,10 @@ mod tests {
     #[test]
     fn budget_gives_inconclusive() {
         let events = [ev(1, 0, "a", "sem.wait")];
-        let opts = ConformOptions { max_states: 1, ..ConformOptions::default() };
+        let opts = ConformOptions {
+            max_states: 1,
+            ..ConformOptions::default()
+        };
         let out = check_trace(&Mutex2, &events, &opts);
         assert_eq!(out.verdict, Verdict::Inconclusive);
     }

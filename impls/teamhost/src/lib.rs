@@ -20,9 +20,7 @@ pub mod sync;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use lockstep_models::plugin::{
-    BoxFuture, BuildError, HostEnv, HostPlugin, HostService, HostState,
-};
+use lockstep_models::plugin::{BoxFuture, BuildError, HostEnv, HostPlugin, HostService, HostState};
 
 use sync::{CancellationToken, Notify, Permit, Semaphore};
 
@@ -142,7 +140,8 @@ impl Inner {
                 Variant::MutantInlineRestart => {
                     // The planted bug: restart inline, waiting for the
                     // semaphore this very start holds.
-                    self.env.emit(&actor, "restart.requested", &[("reason", "inline")]);
+                    self.env
+                        .emit(&actor, "restart.requested", &[("reason", "inline")]);
                     self.cancel_current();
                     self.env.emit(&actor, "sem.wait", &[]);
                     let _inner_permit = self.start_sem.acquire().await;
@@ -158,11 +157,13 @@ impl Inner {
 
     /// Asks the restart service for a restart unless one is pending or running.
     fn signal_restart(&self, actor: &str) {
-        if self.restart_pending.load(Ordering::SeqCst) || self.restart_active.load(Ordering::SeqCst) {
+        if self.restart_pending.load(Ordering::SeqCst) || self.restart_active.load(Ordering::SeqCst)
+        {
             return;
         }
         self.restart_pending.store(true, Ordering::SeqCst);
-        self.env.emit(actor, "restart.requested", &[("reason", "no-channel")]);
+        self.env
+            .emit(actor, "restart.requested", &[("reason", "no-channel")]);
         self.restart_signal.notify_one();
     }
 
@@ -212,7 +213,9 @@ impl HostService for TeamHost {
         let inner = self.inner.clone();
         let (actor, reason) = (actor.to_string(), reason.to_string());
         Box::pin(async move {
-            inner.env.emit(&actor, "restart.requested", &[("reason", &reason)]);
+            inner
+                .env
+                .emit(&actor, "restart.requested", &[("reason", &reason)]);
             inner.cancel_current();
             inner.run_start(actor).await;
         })

@@ -281,7 +281,9 @@ mod tests {
         let sem = Semaphore::new(1);
         let flag = Arc::new(Flag(Mutex::new(false)));
         let mut a = sem.acquire();
-        let Poll::Ready(pa) = poll(&mut a, &flag) else { panic!("free permit") };
+        let Poll::Ready(pa) = poll(&mut a, &flag) else {
+            panic!("free permit")
+        };
         let mut b = sem.acquire();
         assert!(poll(&mut b, &flag).is_pending());
         let mut c = sem.acquire();
@@ -289,7 +291,9 @@ mod tests {
         drop(pa);
         assert!(*lock(&flag.0), "b was woken");
         assert!(poll(&mut c, &flag).is_pending(), "c is behind b");
-        let Poll::Ready(pb) = poll(&mut b, &flag) else { panic!("b granted") };
+        let Poll::Ready(pb) = poll(&mut b, &flag) else {
+            panic!("b granted")
+        };
         drop(c); // c leaves the queue
         drop(pb);
         assert_eq!(sem.available(), 1);
@@ -300,7 +304,9 @@ mod tests {
         let sem = Semaphore::new(1);
         let flag = Arc::new(Flag(Mutex::new(false)));
         let mut a = sem.acquire();
-        let Poll::Ready(pa) = poll(&mut a, &flag) else { panic!() };
+        let Poll::Ready(pa) = poll(&mut a, &flag) else {
+            panic!()
+        };
         let mut b = sem.acquire();
         assert!(poll(&mut b, &flag).is_pending());
         drop(pa);

@@ -77,10 +77,13 @@ fn timestamp(text: &str) -> Option<(u64, &str)> {
     let b = inner.as_bytes();
     let digits = |from: usize, n: usize| -> Option<u64> {
         let s = inner.get(from..from + n)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
     };
     let year = digits(0, 4)?;
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' ')) {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' '))
+    {
         return None;
     }
     let (month, day) = (digits(5, 2)?, digits(8, 2)?);
@@ -100,7 +103,9 @@ fn timestamp(text: &str) -> Option<(u64, &str)> {
             end += 1;
         }
         let frac = &inner[start..end];
-        millis = frac.get(..3.min(frac.len())).and_then(|f| format!("{f:0<3}").parse().ok())?;
+        millis = frac
+            .get(..3.min(frac.len()))
+            .and_then(|f| format!("{f:0<3}").parse().ok())?;
         at = end;
     }
     if b.get(at) == Some(&b'Z') {
@@ -153,7 +158,8 @@ struct Parser {
 
 impl Parser {
     fn push(&mut self, time: u64, line: usize, actor: &str, event: &str, fields: &[(&str, &str)]) {
-        let mut ev = LifecycleEvent::new(self.events.len() as u64 + 1, time, actor, event).at_line(line);
+        let mut ev =
+            LifecycleEvent::new(self.events.len() as u64 + 1, time, actor, event).at_line(line);
         for (k, v) in fields {
             ev.fields.insert((*k).to_string(), (*v).to_string());
         }
@@ -191,7 +197,13 @@ impl Parser {
                 let actor = self.actor_of(&op);
                 if !self.is_restart_op(&op) {
                     self.holder = Some(actor.clone());
-                    self.push(t, line, &actor, "sem.acquire", &[("resource", "host-start")]);
+                    self.push(
+                        t,
+                        line,
+                        &actor,
+                        "sem.acquire",
+                        &[("resource", "host-start")],
+                    );
                 }
                 self.push(t, line, &actor, "start.begin", &[("op", &op)]);
             }
@@ -200,14 +212,30 @@ impl Parser {
                 if !self.is_restart_op(&op) {
                     let actor = self.actor_of(&op);
                     self.holder = None;
-                    self.push(t, line, &actor, "sem.release", &[("resource", "host-start")]);
+                    self.push(
+                        t,
+                        line,
+                        &actor,
+                        "sem.release",
+                        &[("resource", "host-start")],
+                    );
                 }
             }
             Meaning::HostError | Meaning::HostErrorInactive => {
                 let op = hole(0).to_string();
                 let actor = self.actor_of(&op);
-                let inactive = if meaning == Meaning::HostErrorInactive { "true" } else { "false" };
-                self.push(t, line, &actor, "start.fail", &[("op", &op), ("error", "other"), ("inactive", inactive)]);
+                let inactive = if meaning == Meaning::HostErrorInactive {
+                    "true"
+                } else {
+                    "false"
+                };
+                self.push(
+                    t,
+                    line,
+                    &actor,
+                    "start.fail",
+                    &[("op", &op), ("error", "other"), ("inactive", inactive)],
+                );
             }
             Meaning::OpCanceled | Meaning::CancellationRequested => {
                 let op = hole(0).to_string();
@@ -215,15 +243,31 @@ impl Parser {
                 self.push(t, line, &actor, "start.cancel", &[("op", &op)]);
             }
             Meaning::StateChanged => {
-                self.push(t, line, "", "host.state", &[("from", hole(0)), ("to", hole(1))]);
+                self.push(
+                    t,
+                    line,
+                    "",
+                    "host.state",
+                    &[("from", hole(0)), ("to", hole(1))],
+                );
             }
             Meaning::RestartRequested | Meaning::UnhealthyRestart => {
-                let reason = if meaning == Meaning::UnhealthyRestart { "health" } else { hole(0) };
+                let reason = if meaning == Meaning::UnhealthyRestart {
+                    "health"
+                } else {
+                    hole(0)
+                };
                 let channel_reason = reason.to_ascii_lowercase().contains("worker channel");
                 match (&self.holder, channel_reason) {
                     (Some(holder), true) => {
                         let holder = holder.clone();
-                        self.push(t, line, &holder, "restart.requested", &[("reason", "inline"), ("detail", reason)]);
+                        self.push(
+                            t,
+                            line,
+                            &holder,
+                            "restart.requested",
+                            &[("reason", "inline"), ("detail", reason)],
+                        );
                         self.push(t, line, &holder, "sem.wait", &[("resource", "host-start")]);
                     }
                     _ => {
@@ -243,35 +287,70 @@ impl Parser {
                 };
                 self.holder = Some(actor.clone());
                 self.restart_holding = Some(actor.clone());
-                self.push(t, line, &actor, "sem.acquire", &[("resource", "host-start")]);
+                self.push(
+                    t,
+                    line,
+                    &actor,
+                    "sem.acquire",
+                    &[("resource", "host-start")],
+                );
                 self.push(t, line, &actor, "restart.started", &[]);
             }
             Meaning::Restarted | Meaning::SkipRestart => {
-                let actor = self.restart_holding.take().unwrap_or_else(|| "restart#?".to_string());
+                let actor = self
+                    .restart_holding
+                    .take()
+                    .unwrap_or_else(|| "restart#?".to_string());
                 if meaning == Meaning::Restarted {
                     self.push(t, line, &actor, "restart.finished", &[]);
                 }
                 self.holder = None;
-                self.push(t, line, &actor, "sem.release", &[("resource", "host-start")]);
+                self.push(
+                    t,
+                    line,
+                    &actor,
+                    "sem.release",
+                    &[("resource", "host-start")],
+                );
             }
             Meaning::Stopping => self.push(t, line, "stop", "stop.begin", &[]),
-            Meaning::ShutdownCompleted | Meaning::ShutdownTimedOut => self.push(t, line, "stop", "stop.done", &[]),
+            Meaning::ShutdownCompleted | Meaning::ShutdownTimedOut => {
+                self.push(t, line, "stop", "stop.done", &[])
+            }
             Meaning::RetryAfterDelay => {
                 let actor = self.holder.clone().unwrap_or_default();
                 self.push(t, line, &actor, "start.retry", &[]);
             }
             Meaning::WorkerStartFailed => {
-                self.push(t, line, "worker", "channel.fail", &[("reason", "start-failed")]);
+                self.push(
+                    t,
+                    line,
+                    "worker",
+                    "channel.fail",
+                    &[("reason", "start-failed")],
+                );
             }
             Meaning::WorkerReady => self.push(t, line, "worker", "channel.ready", &[]),
             Meaning::JobHostStarted | Meaning::HostStarted => {
                 let actor = self.holder.clone().unwrap_or_default();
-                if !self.events.iter().rev().take(4).any(|e| e.event == "start.succeed" && e.actor == actor) {
+                if !self
+                    .events
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .any(|e| e.event == "start.succeed" && e.actor == actor)
+                {
                     self.push(t, line, &actor, "start.succeed", &[]);
                 }
             }
             Meaning::NoScriptHost => {
-                self.push(t, line, "", "health.report", &[("status", "no-script-host")]);
+                self.push(
+                    t,
+                    line,
+                    "",
+                    "health.report",
+                    &[("status", "no-script-host")],
+                );
             }
             Meaning::Building
             | Meaning::Initializing
@@ -290,7 +369,10 @@ impl Parser {
         let lower = text.to_ascii_lowercase();
         let kind = if lower.contains("timed out") || lower.contains("timeout") {
             "worker"
-        } else if lower.contains("storage") || lower.contains("requestfailed") || lower.contains("blob") {
+        } else if lower.contains("storage")
+            || lower.contains("requestfailed")
+            || lower.contains("blob")
+        {
             "storage"
         } else {
             return;
@@ -355,7 +437,7 @@ pub fn parse_host_log(text: &str) -> Result<ParsedLog, LogError> {
     }
     // Any later line, understood or not, shows the host was still there (and
     // still logging) then: the observation lasts until the last entry.
-    if parser.events.last().map_or(true, |e| e.time_ms < last_time) {
+    if parser.events.last().is_none_or(|e| e.time_ms < last_time) {
         parser.push(last_time, last_line, "", "trace.end", &[]);
     }
     out.events = parser.events;
@@ -399,8 +481,14 @@ mod tests {
 
     #[test]
     fn level_and_category_prefixes_are_dropped() {
-        assert_eq!(message_of("[Information] Host.General: Restarting host."), "Restarting host.");
-        assert_eq!(message_of("Restart requested. Reason 'a: b'"), "Restart requested. Reason 'a: b'");
+        assert_eq!(
+            message_of("[Information] Host.General: Restarting host."),
+            "Restarting host."
+        );
+        assert_eq!(
+            message_of("Restart requested. Reason 'a: b'"),
+            "Restart requested. Reason 'a: b'"
+        );
     }
 
     #[test]
@@ -410,7 +498,10 @@ mod tests {
                    \tat Foo.Bar()\n\
                    [2026-06-12T10:00:02Z] something else\n";
         let parsed = parse_host_log(log).unwrap();
-        assert_eq!((parsed.understood, parsed.unknown, parsed.continuations), (1, 2, 1));
+        assert_eq!(
+            (parsed.understood, parsed.unknown, parsed.continuations),
+            (1, 2, 1)
+        );
         assert!(parsed.notes[0].contains("2 unknown line(s) skipped"));
         assert_eq!(parsed.events[0].event, "sem.acquire");
         assert!(parse_host_log("hello\nworld\n").is_err());

@@ -146,12 +146,18 @@ mod tests {
         let (t, holes) = recognise("Host state changed from Default to Error.").unwrap();
         assert_eq!(t.meaning, Meaning::StateChanged);
         assert_eq!(holes, ["Default", "Error"]);
-        let (t, holes) = recognise("Restart requested. Reason 'No initialized worker channels available.'").unwrap();
+        let (t, holes) =
+            recognise("Restart requested. Reason 'No initialized worker channels available.'")
+                .unwrap();
         assert_eq!(t.meaning, Meaning::RestartRequested);
         assert_eq!(holes, ["No initialized worker channels available."]);
-        let (t, _) = recognise("A host error has occurred on an inactive host during startup operation 'x'.").unwrap();
+        let (t, _) = recognise(
+            "A host error has occurred on an inactive host during startup operation 'x'.",
+        )
+        .unwrap();
         assert_eq!(t.meaning, Meaning::HostErrorInactive);
-        let (t, _) = recognise("Process reporting unhealthy: Unhealthy. errorCode NoScriptHost").unwrap();
+        let (t, _) =
+            recognise("Process reporting unhealthy: Unhealthy. errorCode NoScriptHost").unwrap();
         assert_eq!(t.meaning, Meaning::NoScriptHost);
         assert!(recognise("Host lock lease acquired by instance ID '0001'.").is_none());
         assert!(recognise("Startup operation 'x' starting. extra").is_none());

@@ -24,8 +24,8 @@ use lockstep::conform::{LifecycleEvent, Observable, ObservedEvent};
 use lockstep::explore::Model;
 use lockstep::report::WaitEdge;
 
-use crate::host_abstract::{HaAction, HaState, HostAbstract, Pc, Status, Variant};
 use crate::host_abstract::Step;
+use crate::host_abstract::{HaAction, HaState, HostAbstract, Pc, Status, Variant};
 
 /// The event names `host-abstract` shows (everything else is skipped).
 pub const OBSERVED: [&str; 6] = [
@@ -121,7 +121,9 @@ impl Observable for HostAbstract {
             let is_requester = !is_starter && slot < (a + r) as usize;
             matches!(
                 (is_starter, is_requester, pc),
-                (true, _, Pc::Idle | Pc::Done) | (_, true, Pc::Idle | Pc::Done) | (false, false, Pc::Idle)
+                (true, _, Pc::Idle | Pc::Done)
+                    | (_, true, Pc::Idle | Pc::Done)
+                    | (false, false, Pc::Idle)
             )
         })
     }
@@ -174,7 +176,11 @@ mod tests {
     use super::*;
 
     fn model(variant: &str, r: i64, f: i64) -> HostAbstract {
-        let bounds = Bounds::from([("R".to_string(), r), ("F".to_string(), f), ("A".to_string(), f + 1)]);
+        let bounds = Bounds::from([
+            ("R".to_string(), r),
+            ("F".to_string(), f),
+            ("A".to_string(), f + 1),
+        ]);
         HostAbstract::new(variant, &bounds).unwrap()
     }
 
@@ -204,13 +210,22 @@ mod tests {
             (1010, "s2", "host.state", ",\"to\":\"Starting\""),
             (1020, "s2", "restart.requested", ",\"reason\":\"inline\""),
             (1020, "s2", "sem.wait", ""),
-            (600_000, "", "health.report", ",\"status\":\"no-script-host\""),
+            (
+                600_000,
+                "",
+                "health.report",
+                ",\"status\":\"no-script-host\"",
+            ),
         ])
     }
 
     #[test]
     fn the_seed_story_conforms_to_buggy_and_is_a_deadlock_witness() {
-        let out = check_trace(&model("buggy", 0, 1), &seed_story(), &ConformOptions::default());
+        let out = check_trace(
+            &model("buggy", 0, 1),
+            &seed_story(),
+            &ConformOptions::default(),
+        );
         assert_eq!(out.verdict, Verdict::Violated, "{:#?}", out.notes);
         assert_eq!(out.property.as_deref(), Some("deadlock"));
         assert!(out.rejection.is_none());
@@ -220,13 +235,24 @@ mod tests {
 
     #[test]
     fn the_seed_story_is_rejected_by_fixed_at_the_inline_restart() {
-        let out = check_trace(&model("fixed", 0, 1), &seed_story(), &ConformOptions::default());
+        let out = check_trace(
+            &model("fixed", 0, 1),
+            &seed_story(),
+            &ConformOptions::default(),
+        );
         assert_eq!(out.property.as_deref(), Some("conformance"));
         let r = out.rejection.as_ref().unwrap();
         assert_eq!(r.line, 8);
-        assert!(r.allowed.iter().any(|a| a.contains("reason=no-channel")), "{:?}", r.allowed);
+        assert!(
+            r.allowed.iter().any(|a| a.contains("reason=no-channel")),
+            "{:?}",
+            r.allowed
+        );
         // Still a deadlock witness from the trace's own evidence.
-        assert!(out.properties.iter().any(|p| p.name == "deadlock" && p.verdict == Verdict::Violated));
+        assert!(out
+            .properties
+            .iter()
+            .any(|p| p.name == "deadlock" && p.verdict == Verdict::Violated));
     }
 
     #[test]

@@ -155,7 +155,11 @@ pub struct PluginModel {
 
 impl PluginModel {
     /// Builds the model of `plugin`'s `variant` with `bounds` (`R`, `F`).
-    pub fn new(plugin: Arc<dyn HostPlugin>, variant: &str, bounds: &Bounds) -> Result<Self, String> {
+    pub fn new(
+        plugin: Arc<dyn HostPlugin>,
+        variant: &str,
+        bounds: &Bounds,
+    ) -> Result<Self, String> {
         if !plugin.variants().iter().any(|v| v == variant) {
             return Err(format!(
                 "unknown variant `{variant}` for model {} (expected one of: {})",
@@ -166,7 +170,10 @@ impl PluginModel {
         let mut resolved: BTreeMap<&str, i64> = PLUGIN_BOUNDS.iter().copied().collect();
         for (k, v) in bounds {
             let Some(slot) = resolved.get_mut(k.as_str()) else {
-                return Err(format!("unknown bound `{k}` for model {} (expected F and R)", plugin.name()));
+                return Err(format!(
+                    "unknown bound `{k}` for model {} (expected F and R)",
+                    plugin.name()
+                ));
             };
             if !(0..=6).contains(v) {
                 return Err(format!("bound {k}={v} out of range 0..=6"));
@@ -215,7 +222,12 @@ fn judge_run(env: &SimEnv, spec: Option<&HostAbstract>) {
         // Nothing can move any more: the run is quiescent, for ever.
         let mut events = events;
         let end = env.now_ms() + HOST_LONGEST_WAIT_MS + 1;
-        events.push(LifecycleEvent::new(events.len() as u64 + 1, end, "", "trace.end"));
+        events.push(LifecycleEvent::new(
+            events.len() as u64 + 1,
+            end,
+            "",
+            "trace.end",
+        ));
         let out = check_trace(spec, &events, &ConformOptions::default());
         let conforms = out.rejection.is_none();
         rt::always("conforms-to-spec", conforms, || match &out.rejection {
@@ -247,7 +259,10 @@ impl ImplModel for PluginModel {
     fn properties(&self) -> Vec<(String, PropertyKind)> {
         let mut props = vec![
             ("ends-running".to_string(), PropertyKind::Always),
-            ("start-semaphore-exclusive".to_string(), PropertyKind::Always),
+            (
+                "start-semaphore-exclusive".to_string(),
+                PropertyKind::Always,
+            ),
         ];
         if self.plugin.spec_variant(&self.variant).is_some() {
             props.push(("conforms-to-spec".to_string(), PropertyKind::Always));
@@ -270,7 +285,9 @@ impl ImplModel for PluginModel {
             let service = match plugin.build(&variant, env.clone()) {
                 Ok(service) => service,
                 Err(e) => {
-                    rt::always("ends-running", false, || format!("the plug-in failed to build: {e}"));
+                    rt::always("ends-running", false, || {
+                        format!("the plug-in failed to build: {e}")
+                    });
                     return;
                 }
             };
@@ -279,7 +296,9 @@ impl ImplModel for PluginModel {
             for j in 0..restarts {
                 let s = service.clone();
                 let actor = format!("restart#{}", j + 1);
-                drop(rt::spawn("requester", async move { s.restart(&actor, "admin").await }));
+                drop(rt::spawn("requester", async move {
+                    s.restart(&actor, "admin").await
+                }));
             }
             rt::until_quiescent().await;
             judge_run(&env, spec.as_ref());
@@ -314,7 +333,10 @@ pub fn register(plugin: Arc<dyn HostPlugin>) -> ModelEntry {
     let name = plugin.name();
     let variants = plugin.variants();
     let variant_refs: Vec<&str> = variants.iter().map(String::as_str).collect();
-    let defaults: Bounds = PLUGIN_BOUNDS.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let defaults: Bounds = PLUGIN_BOUNDS
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
     let (p1, p2) = (plugin.clone(), plugin.clone());
     let (n1, n2) = (name.clone(), name.clone());
     let check = move |req: &Request| -> Result<Report, String> {
@@ -331,7 +353,8 @@ pub fn register(plugin: Arc<dyn HostPlugin>) -> ModelEntry {
         let model = PluginModel::new(p2.clone(), &req.variant, &req.bounds)?;
         let mut report = match what {
             ReplayWhat::Schedule(text) => {
-                let schedule: schedules::Schedule = text.parse().map_err(|e| format!("--schedule: {e}"))?;
+                let schedule: schedules::Schedule =
+                    text.parse().map_err(|e| format!("--schedule: {e}"))?;
                 schedules::replay(&model, &schedule).map_err(|e| e.to_string())?
             }
             ReplayWhat::Seed(seed) => {

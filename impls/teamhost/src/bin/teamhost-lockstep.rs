@@ -8,6 +8,8 @@ fn main() {
     let mut registry = lockstep_models::registry::registry();
     registry
         .models
-        .push(lockstep_models::plugin::register(Arc::new(teamhost::TeamHostPlugin)));
+        .push(lockstep_models::plugin::register(Arc::new(
+            teamhost::TeamHostPlugin,
+        )));
     std::process::exit(lockstep::cli::main_with(registry));
 }
