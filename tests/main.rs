@@ -3,3 +3,4 @@
 mod cli;
 mod conform;
 mod hygiene;
+mod scenarios;

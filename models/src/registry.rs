@@ -1,8 +1,7 @@
 //! The registry of every model this crate provides: what `lockstep list`,
 //! `check`, `run`, `replay`, the headline and `bench` can use.
 
-use lockstep::cli::{BenchSection, HeadlineItem, ModelEntry, Registry};
-use lockstep::explore::Strategy;
+use lockstep::cli::{BenchSection, ModelEntry, Registry};
 
 use crate::host_abstract::HostAbstract;
 
@@ -48,19 +47,10 @@ fn benches() -> Vec<BenchSection> {
 
 /// Everything this crate registers with the CLI.
 pub fn registry() -> Registry {
-    let headline = ["buggy", "fixed"]
-        .iter()
-        .map(|v| HeadlineItem {
-            model: "host-abstract".into(),
-            variant: v.to_string(),
-            level: "spec".into(),
-            bounds: HostAbstract::default_bounds(),
-            strategy: Strategy::Bfs,
-        })
-        .collect();
     crate::plugin::hooks::with_conformance(Registry {
-        models: vec![host_abstract()],
-        headline,
+        models: vec![crate::host::registry_entry(), host_abstract()],
+        // The headline: every host variant, counterexamples and proof figures.
+        headline: crate::host::headline_items(),
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
     })

@@ -7,12 +7,11 @@ use super::{HaState, HostAbstract, Pc, Status, Variant};
 
 /// 2. `sem + #actors holding the permit == 1`.
 fn semaphore(m: &HostAbstract, s: &HaState) -> bool {
-    let mut pcs = s.pc_bits();
-    let mut holders = 0;
-    for _ in 0..m.slots() {
-        holders += u32::from(Pc::from_bits(pcs).holds_permit());
-        pcs >>= 3;
-    }
+    let holding = s.slots_at(Pc::Build)
+        | s.slots_at(Pc::Load)
+        | s.slots_at(Pc::InlWait)
+        | s.slots_at(Pc::Finish);
+    let holders = (holding & HaState::slot_range(0, m.slots() as u32)).count_ones();
     s.sem() + holders == 1
 }
 

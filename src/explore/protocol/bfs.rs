@@ -21,7 +21,7 @@ use super::{Counterexample, Ctx, Exploration, Stop};
 use crate::explore::model::Model;
 
 const SHARD_BITS: u32 = 4;
-const SHARDS: usize = 1 << SHARD_BITS;
+pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Frontier states per batch. A constant (not derived from the thread count)
 /// so that where a budget stop falls is the same for any thread count.
 const BATCH: usize = 1 << 15;
@@ -30,8 +30,9 @@ const PREFETCH: usize = 16;
 /// Parent of an initial state.
 const ROOT: u32 = u32::MAX;
 
+/// The visited-set shard of a fingerprint (its top bits).
 #[inline(always)]
-fn shard_of(fp: u64) -> usize {
+pub fn shard_of(fp: u64) -> usize {
     (fp >> (64 - SHARD_BITS)) as usize
 }
 
@@ -43,21 +44,54 @@ struct Succ<S> {
     state: S,
 }
 
+/// An append-only vector in fixed-size chunks: no doubling, so it never
+/// holds more than one chunk of slack and never copies on growth.
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T: Copy> Chunked<T> {
+    const CHUNK: usize = 1 << 16;
+    fn push(&mut self, value: T) {
+        if self.len & (Self::CHUNK - 1) == 0 {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        self.chunks[self.len / Self::CHUNK].push(value);
+        self.len += 1;
+    }
+    fn get(&self, index: usize) -> T {
+        self.chunks[index / Self::CHUNK][index % Self::CHUNK]
+    }
+    fn bytes(&self) -> u64 {
+        (self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<T>()) as u64
+    }
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
 /// Parent records, one per stored state, in node-id order (level by level).
 #[derive(Default)]
 struct Nodes {
-    parents: Vec<u32>,
-    actions: Vec<u8>,
+    parents: Chunked<u32>,
+    actions: Chunked<u8>,
     /// Action (or initial-state) indices >= 255, by node.
     wide: BTreeMap<u32, u32>,
 }
 
 impl Nodes {
     fn len(&self) -> u64 {
-        self.parents.len() as u64
+        self.parents.len as u64
     }
     fn push(&mut self, parent: u32, action: u32) {
-        let node = self.parents.len() as u32;
+        let node = self.parents.len as u32;
         self.parents.push(parent);
         if action < 255 {
             self.actions.push(action as u8);
@@ -67,7 +101,7 @@ impl Nodes {
         }
     }
     fn action(&self, node: u32) -> u32 {
-        match self.actions[node as usize] {
+        match self.actions.get(node as usize) {
             255 => self.wide[&node],
             a => u32::from(a),
         }
@@ -76,7 +110,7 @@ impl Nodes {
     fn path(&self, mut node: u32) -> Counterexample {
         let mut actions = Vec::new();
         loop {
-            let parent = self.parents[node as usize];
+            let parent = self.parents.get(node as usize);
             let action = self.action(node);
             if parent == ROOT {
                 actions.reverse();
@@ -91,7 +125,7 @@ impl Nodes {
         }
     }
     fn bytes(&self) -> u64 {
-        (self.parents.capacity() * 4 + self.actions.capacity() + self.wide.len() * 16) as u64
+        self.parents.bytes() + self.actions.bytes() + (self.wide.len() * 16) as u64
     }
 }
 
@@ -184,10 +218,12 @@ fn insert<S: Clone, V: VisitedSet<S>>(
         for ex in expanded {
             let bucket = &ex.buckets[shard];
             for (i, succ) in bucket.iter().enumerate() {
-                if let Some(ahead) = bucket.get(i + PREFETCH) {
-                    table.prefetch(ahead.fp);
+                if PREFETCH > 0 {
+                    if let Some(ahead) = bucket.get(i + PREFETCH) {
+                        table.prefetch(ahead.fp);
+                    }
                 }
-                if table.insert(succ.fp, &succ.state) {
+                if table.insert_edge(succ.fp, &succ.state) {
                     new_states[k].push(succ.state.clone());
                     new_nodes[k].push((succ.parent, succ.action));
                 }
@@ -197,10 +233,11 @@ fn insert<S: Clone, V: VisitedSet<S>>(
 }
 
 /// Runs the BFS; `new_table` makes one (empty) shard of the visited set.
+/// Returns the shards too (Kahn's pass reuses counting tables).
 pub fn explore<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
-) -> Exploration {
+) -> (Exploration, Vec<V>) {
     let props = ctx.table.len();
     let threads = ctx.opts.threads.clamp(1, SHARDS);
     let mut x = Exploration::new(props);
@@ -318,7 +355,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
         x.transitions,
         x.visited_bytes as f64 / x.states.max(1) as f64
     ));
-    x
+    (x, tables)
 }
 
 /// Node ids are u32: stop (inconclusive) before they would overflow.

@@ -9,7 +9,7 @@ use super::visited::VisitedSet;
 use super::{Counterexample, Ctx, Exploration, Stop};
 use crate::explore::model::Model;
 
-/// How often (in pushed states) a DFS checks its budgets and progress.
+/// How often (in pushed states) a DFS checks its budgets and progress (a power of two).
 pub const CHECK_EVERY: u64 = 4096;
 
 /// One stack frame: a state, its enabled actions and the next one to try.
@@ -139,8 +139,8 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 x.found[p] = Some(stack.path());
                 skip[p] = true;
             }
-            for p in 0..props {
-                skip[p] |= x.reached[p];
+            for (skip, reached) in skip.iter_mut().zip(&x.reached) {
+                *skip |= reached;
             }
             let max = ctx.opts.max_depth;
             if max > 0 && (stack.depth() - 1) as u64 >= max {
@@ -149,7 +149,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 top.next = top.actions.len();
             }
             let states = visited.len();
-            if states % CHECK_EVERY == 0 || states > ctx.opts.budget_states {
+            if states & (CHECK_EVERY - 1) == 0 || states > ctx.opts.budget_states {
                 ctx.progress.update("dfs", states, &ctx.clock);
                 if let Some(stop) = ctx.budget_stop(states) {
                     x.stopped = Some(stop);

@@ -18,6 +18,7 @@
 
 use std::collections::VecDeque;
 
+use super::counting::CountTable;
 use super::dfs::{Stack, CHECK_EVERY};
 use super::hash::fingerprint;
 use super::visited::VisitedSet;
@@ -44,17 +45,19 @@ enum Event {
 
 /// Runs the liveness passes for the properties not already decided
 /// (`already[i]`: the main pass found a counterexample).
+/// `counted`: the BFS's in-degree tables, for Kahn's pass.
 pub fn check<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
     already: &[bool],
+    counted: Option<Vec<CountTable>>,
 ) -> LivenessOutcome {
     let mut out = LivenessOutcome {
         found: vec![None; ctx.table.len()],
         decided: vec![false; ctx.table.len()],
         ..Default::default()
     };
-    if let Err(stop) = run(ctx, &new_table, already, &mut out) {
+    if let Err(stop) = run(ctx, &new_table, already, counted, &mut out) {
         out.stopped = Some(stop);
     }
     out
@@ -64,9 +67,26 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: &impl Fn() -> V,
     already: &[bool],
+    counted: Option<Vec<CountTable>>,
     out: &mut LivenessOutcome,
 ) -> Result<(), Stop> {
     let (model, table) = (ctx.model, &ctx.table);
+    let open: Vec<usize> = table
+        .eventually_always
+        .iter()
+        .copied()
+        .filter(|&i| !already[i])
+        .collect();
+    if table.eventually.is_empty() && open.is_empty() {
+        return Ok(());
+    }
+    let decided = match counted {
+        Some(tables) => kahn_pass(ctx, new_table, tables, &open, out)?,
+        None => !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)?,
+    };
+    if decided {
+        return Ok(());
+    }
     for &i in &table.eventually {
         let outside_p = |s: &M::State| !table.holds(i, model, s);
         let (event, states) = search(ctx, new_table, &outside_p, true)?;
@@ -81,12 +101,6 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         };
         out.decided[i] = true;
     }
-    let open: Vec<usize> = table
-        .eventually_always
-        .iter()
-        .copied()
-        .filter(|&i| !already[i])
-        .collect();
     if open.is_empty() {
         return Ok(());
     }
@@ -107,6 +121,99 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         out.decided[i] = true;
     }
     Ok(())
+}
+
+/// The fast path: if one DFS shows the graph acyclic, decides every
+/// `eventually` property (by the post-order "bad" bits of
+/// [`super::acyclic`]) and every open `eventually-always` one (terminal
+/// states decided them already). Returns false if the graph has a cycle.
+fn acyclic_pass<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    open: &[usize],
+    out: &mut LivenessOutcome,
+) -> Result<bool, Stop> {
+    let table = &ctx.table;
+    let groups: Vec<&[usize]> = if table.eventually.is_empty() {
+        vec![&[]]
+    } else {
+        table.eventually.chunks(super::acyclic::GROUP).collect()
+    };
+    for group in groups {
+        let (bad, states) = super::acyclic::bad_initial(ctx, group)?;
+        let Some(bad) = bad else {
+            out.notes.push(format!(
+                "liveness: a cycle was found after {states} states; using the cycle-aware passes"
+            ));
+            return Ok(false);
+        };
+        out.notes.push(format!(
+            "liveness: the reachable graph is acyclic (one post-order DFS over {states} states              decided {} eventually and {} eventually-always properties)",
+            group.len(),
+            open.len()
+        ));
+        for (&i, is_bad) in group.iter().zip(bad) {
+            if is_bad {
+                let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+                out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+            }
+            out.decided[i] = true;
+        }
+    }
+    open.iter().for_each(|&i| out.decided[i] = true);
+    Ok(true)
+}
+
+/// Kahn's pass over the BFS's in-degree tables: if the graph is acyclic,
+/// decides the first `kahn::GROUP` `eventually` properties (the rest by the
+/// G' DFS, which cannot meet a cycle now) and the open `eventually-always`
+/// ones. Returns false if the graph has a cycle.
+fn kahn_pass<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    mut tables: Vec<CountTable>,
+    open: &[usize],
+    out: &mut LivenessOutcome,
+) -> Result<bool, Stop> {
+    let table = &ctx.table;
+    if tables.iter().any(|t| t.saturated) {
+        out.notes
+            .push("liveness: an in-degree passed 2^24; using the DFS passes".into());
+        return Ok(false);
+    }
+    let split = table.eventually.len().min(super::kahn::GROUP);
+    let (group, rest) = table.eventually.split_at(split);
+    let kahn = super::kahn::run(ctx, &mut tables, group)?;
+    drop(tables);
+    if !kahn.acyclic {
+        out.notes.push(format!(
+            "liveness: Kahn's pass found a cycle ({} states in topological order); using the \
+             cycle-aware passes",
+            kahn.done
+        ));
+        return Ok(false);
+    }
+    out.notes.push(format!(
+        "liveness: the reachable graph is acyclic (Kahn's pass over {} states, in-degrees \
+         counted by the BFS); eventually-always reduces to terminal states",
+        kahn.done
+    ));
+    for (&i, bad) in group.iter().zip(kahn.violated) {
+        if bad {
+            let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+            out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+        }
+        out.decided[i] = true;
+    }
+    for &i in rest {
+        let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+        if search(ctx, new_table, &outside_p, true)?.0.is_some() {
+            out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+        }
+        out.decided[i] = true;
+    }
+    open.iter().for_each(|&i| out.decided[i] = true);
+    Ok(true)
 }
 
 /// Counts of on-stack fingerprints by their low bits: a cheap pre-filter
@@ -130,7 +237,7 @@ impl StackFilter {
 }
 
 fn budget<M: Model>(ctx: &Ctx<M>, states: u64) -> Result<(), Stop> {
-    if states % CHECK_EVERY == 0 || states > ctx.opts.budget_states {
+    if states & (CHECK_EVERY - 1) == 0 || states > ctx.opts.budget_states {
         ctx.progress.update("liveness", states, &ctx.clock);
         if let Some(stop) = ctx.budget_stop(states) {
             return Err(stop);

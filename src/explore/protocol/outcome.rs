@@ -218,10 +218,11 @@ fn describe<M: Model>(
                 notes.push(format!("liveness inconclusive: {}", stop.0));
             }
         }
-        None if !ctx.table.eventually.is_empty() || !ctx.table.eventually_always.is_empty() => {
-            if opts.strategy != Strategy::Random && !ctx.popts.liveness {
-                notes.push("liveness passes turned off".into());
-            }
+        None if (!ctx.table.eventually.is_empty() || !ctx.table.eventually_always.is_empty())
+            && opts.strategy != Strategy::Random
+            && !ctx.popts.liveness =>
+        {
+            notes.push("liveness passes turned off".into());
         }
         None => {}
     }

@@ -42,6 +42,11 @@ impl<M: Model> PropTable<M> {
         self.props.len() + 1
     }
 
+    /// Never true: index 0 (deadlock) always exists.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     pub fn name(&self, index: usize) -> &'static str {
         if index == 0 {
             DEADLOCK

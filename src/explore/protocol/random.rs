@@ -124,8 +124,8 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 break;
             }
         }
-        for p in 0..props {
-            skip[p] |= x.reached[p];
+        for (skip, reached) in skip.iter_mut().zip(&x.reached) {
+            *skip |= reached;
         }
         ctx.progress.update("random", seen.len(), &ctx.clock);
         if let Some(stop) = ctx.budget_stop(seen.len()) {

@@ -19,7 +19,7 @@ fn home(fp: u64, cap: usize) -> usize {
 /// A zeroed slot vector; large ones are backed by transparent huge pages
 /// where the OS allows it (random probes into a big table otherwise miss the
 /// TLB on nearly every access).
-fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
+pub(crate) fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
     let v = vec![T::default(); len];
     advise_huge_pages(&v);
     v
@@ -53,8 +53,17 @@ fn grown(cap: usize) -> usize {
 pub trait VisitedSet<S>: Send + Sync {
     /// Inserts the state; true if it was not in the set.
     fn insert(&mut self, fp: u64, state: &S) -> bool;
+    /// Inserts a successor reached over one more edge (tables that count
+    /// in-degrees count it; the others just insert).
+    #[inline]
+    fn insert_edge(&mut self, fp: u64, state: &S) -> bool {
+        self.insert(fp, state)
+    }
     fn contains(&self, fp: u64, state: &S) -> bool;
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Bytes held (slots and stored states, not states' own heap data).
     fn heap_bytes(&self) -> u64;
     /// Hints the cache that `fp`'s slot is about to be probed.
