@@ -199,15 +199,14 @@ fn conform_is_deterministic() {
 
 #[test]
 fn the_seed_story_log_is_a_deadlock_witness() {
-    let (code, out) = cli(&[
-        "conform",
-        "--from",
-        "host-log",
-        &sample("seed-story-10766.log"),
-        "--json",
-    ]);
+    let log = sample("seed-story-10766.log");
+    let (code, out) = cli(&["conform", "--from", "host-log", &log, "--json"]);
     assert_eq!(code, 1, "{out}");
     let v = json(&out);
+    assert_eq!(
+        (v["model"].as_str(), v["variant"].as_str()),
+        (Some("host"), Some("fix-11825"))
+    );
     assert_eq!(v["property"], "deadlock");
     let notes = v["notes"].to_string();
     // Against the fixed spec it leaves the model at the inline restart (log line 21).
@@ -222,8 +221,34 @@ fn the_seed_story_log_is_a_deadlock_witness() {
         "--from",
         "host-log",
         "--variant",
+        "pre-10766",
+        &log,
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let v = json(&out);
+    assert_eq!(v["property"], "deadlock");
+    assert!(
+        !v["notes"].to_string().contains("does not conform"),
+        "{out}"
+    );
+    assert!(
+        v["wait_for"][0]["task"]
+            .as_str()
+            .unwrap()
+            .starts_with("start#2"),
+        "{out}"
+    );
+    // And at the abstract level too.
+    let (code, out) = cli(&[
+        "conform",
+        "--model",
+        "host-abstract",
+        "--from",
+        "host-log",
+        "--variant",
         "buggy",
-        &sample("seed-story-10766.log"),
+        &log,
         "--json",
     ]);
     assert_eq!(code, 1, "{out}");
@@ -238,17 +263,35 @@ fn the_seed_story_log_is_a_deadlock_witness() {
 
 #[test]
 fn the_11824_log_is_a_deadlock_witness() {
+    let log = sample("issue-11824.log");
+    let (code, out) = cli(&["conform", "--from", "host-log", &log, "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let v = json(&out);
+    assert_eq!(v["property"], "deadlock");
+    assert!(
+        v["notes"]
+            .to_string()
+            .contains("line 15: `restart.requested by start#2"),
+        "{out}"
+    );
+    // #11142 did not fix this path: the log is a run of that variant, deadlocked.
     let (code, out) = cli(&[
         "conform",
         "--from",
         "host-log",
-        &sample("issue-11824.log"),
+        "--variant",
+        "fix-11142",
+        &log,
         "--json",
     ]);
     assert_eq!(code, 1, "{out}");
-    assert_eq!(json(&out)["property"], "deadlock");
-    let parsed =
-        parse_host_log(&std::fs::read_to_string(sample("issue-11824.log")).unwrap()).unwrap();
+    let v = json(&out);
+    assert_eq!(v["property"], "deadlock");
+    assert!(
+        !v["notes"].to_string().contains("does not conform"),
+        "{out}"
+    );
+    let parsed = parse_host_log(&std::fs::read_to_string(&log).unwrap()).unwrap();
     let fail = parsed
         .events
         .iter()
@@ -266,26 +309,28 @@ fn the_11824_log_is_a_deadlock_witness() {
 
 #[test]
 fn a_healthy_restart_log_conforms() {
-    let (code, out) = cli(&[
-        "conform",
-        "--from",
-        "host-log",
-        &sample("healthy-restart.log"),
-        "--json",
-    ]);
-    assert_eq!(code, 0, "{out}");
-    let v = json(&out);
-    assert_eq!(v["verdict"], "holds");
-    let eventually = v["properties"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "eventually-running");
-    assert_eq!(
-        eventually.map(|p| p["verdict"].clone()),
-        Some("holds".into()),
-        "liveness judged: {out}"
-    );
+    for model in ["host", "host-abstract"] {
+        let (code, out) = cli(&[
+            "conform",
+            "--model",
+            model,
+            "--from",
+            "host-log",
+            &sample("healthy-restart.log"),
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{out}");
+        let v = json(&out);
+        assert_eq!(v["verdict"], "holds");
+        // The log runs on for minutes after the restart: liveness is judged.
+        let eventually = v["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["kind"] == "eventually")
+            .map(|p| p["verdict"].clone());
+        assert_eq!(eventually, Some("holds".into()), "{out}");
+    }
 }
 
 #[test]

@@ -9,6 +9,8 @@ mod impl_restart;
 mod impl_service;
 #[cfg(test)]
 mod impl_tests;
+/// How the protocol model shows itself in lifecycle traces (conformance).
+pub mod observe;
 pub mod spec;
 mod spec_action;
 mod spec_log;

@@ -251,12 +251,8 @@ impl Parser {
                     &[("from", hole(0)), ("to", hole(1))],
                 );
             }
-            Meaning::RestartRequested | Meaning::UnhealthyRestart => {
-                let reason = if meaning == Meaning::UnhealthyRestart {
-                    "health"
-                } else {
-                    hole(0)
-                };
+            Meaning::RestartRequested => {
+                let reason = hole(0);
                 let channel_reason = reason.to_ascii_lowercase().contains("worker channel");
                 match (&self.holder, channel_reason) {
                     (Some(holder), true) => {
@@ -352,7 +348,9 @@ impl Parser {
                     &[("status", "no-script-host")],
                 );
             }
-            Meaning::Building
+            // The restart it starts logs "Restart requested" itself.
+            Meaning::UnhealthyRestart
+            | Meaning::Building
             | Meaning::Initializing
             | Meaning::StartingHostInstance
             | Meaning::CancelingForRestart

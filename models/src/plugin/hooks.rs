@@ -6,6 +6,7 @@ use lockstep::cli::conform::ParsedTrace;
 use lockstep::cli::Registry;
 use lockstep::report::Bounds;
 
+use crate::host::HostSpec;
 use crate::host_abstract::HostAbstract;
 use crate::hostlog::parse_host_log;
 
@@ -31,6 +32,16 @@ pub fn host_log_source(text: &str) -> Result<ParsedTrace, String> {
 /// Adds the conformance hooks to the registry's built-in models.
 pub fn with_conformance(mut registry: Registry) -> Registry {
     for entry in registry.models.iter_mut() {
+        if entry.name == "host" {
+            let taken = std::mem::replace(entry, lockstep::cli::ModelEntry::new("", "", &[]));
+            *entry = taken
+                .with_conform(
+                    "fix-11825",
+                    HostSpec::default_bounds(),
+                    HostSpec::from_params,
+                )
+                .with_trace_source("host-log", host_log_source);
+        }
         if entry.name == "host-abstract" {
             let taken = std::mem::replace(entry, lockstep::cli::ModelEntry::new("", "", &[]));
             *entry = taken
