@@ -135,6 +135,45 @@ fn plugin_bounds_and_variants_are_validated() {
     assert!(err("ok", &[("R", 99)]).contains("out of range"));
 }
 
+// ---- the built-in host implementation model, projected -------------------------------------
+
+/// Runs of the built-in `host` implementation model (written directly on
+/// `lockstep::rt`), reduced to their semaphore operations, are runs of the
+/// `host` protocol model of the same variant: the two levels agree.
+#[test]
+fn host_impl_runs_conform_to_the_host_spec_on_the_semaphore() {
+    use lockstep::conform::{from_rt_semaphore, LifecycleEvent};
+    use lockstep_models::host::{HostImpl, HostSpec};
+    let only = Some(vec!["sem.acquire".to_string(), "sem.release".to_string()]);
+    let opts = ConformOptions { only, ..ConformOptions::default() };
+    for variant in ["pre-10766", "fix-11142", "fix-11825"] {
+        let bounds = HostImpl::default_bounds();
+        let model = HostImpl::new(variant, &bounds).unwrap();
+        let spec = HostSpec::new(variant, &bounds).unwrap();
+        let (mut deadlocks, mut checked) = (0, 0);
+        for seed in 0..16 {
+            let report = schedules::replay_seed(&model, &Strategy::Random, seed, 3).unwrap();
+            let mut events = from_rt_semaphore(&report.trace, "host-start-semaphore");
+            if events.is_empty() {
+                continue; // a shutdown came before any start took the semaphore
+            }
+            checked += 1;
+            let end = report.trace.last().map_or(0, |e| e.time_ms) + 600_000;
+            events.push(LifecycleEvent::new(events.len() as u64 + 1, end, "", "trace.end"));
+            let out = check_trace(&spec, &events, &opts);
+            assert!(out.rejection.is_none(), "{variant} seed {seed}: {:#?}", out.notes);
+            if report.property.as_deref() == Some("deadlock") {
+                deadlocks += 1;
+                assert!(!out.held_at_end.is_empty(), "{variant} seed {seed}: {:#?}", out.notes);
+            }
+        }
+        assert!(checked >= 5, "{variant}: only {checked} runs took the semaphore");
+        if variant == "fix-11825" {
+            assert_eq!(deadlocks, 0);
+        }
+    }
+}
+
 // ---- JSONL traces -----------------------------------------------------------------------
 
 #[test]

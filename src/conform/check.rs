@@ -23,6 +23,11 @@ pub struct ConformOptions {
     pub max_pending: usize,
     /// Most entries in an "allowed here" list.
     pub allowed_cap: usize,
+    /// Compare only these event names (a projection): the model's other
+    /// events count as internal and the trace's are skipped. `None`: all.
+    /// For traces that record only part of the story (an executor trace's
+    /// semaphore operations).
+    pub only: Option<Vec<String>>,
 }
 
 impl Default for ConformOptions {
@@ -31,6 +36,7 @@ impl Default for ConformOptions {
             max_states: 200_000,
             max_pending: 12,
             allowed_cap: 24,
+            only: None,
         }
     }
 }
@@ -87,7 +93,7 @@ pub fn check_trace<M: Observable>(
     events: &[LifecycleEvent],
     opts: &ConformOptions,
 ) -> ConformOutcome {
-    let mut product = Product::new(model, opts.max_pending);
+    let mut product = Product::new(model, opts.max_pending, opts.only.clone());
     let props = model.properties();
     let mut out = ConformOutcome {
         verdict: Verdict::Holds,
@@ -132,7 +138,11 @@ pub fn check_trace<M: Observable>(
             set = rebuild(kept);
             continue;
         }
-        if !model.observes(&ev.event) {
+        let projected_out = opts
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.contains(&ev.event));
+        if !model.observes(&ev.event) || projected_out {
             *unmodelled.entry(ev.event.as_str()).or_default() += 1;
             continue;
         }

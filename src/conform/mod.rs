@@ -35,8 +35,8 @@ pub use check::{
 };
 pub use observe::{Binding, Observable, ObservedEvent};
 pub use schema::{
-    from_trace, parse_jsonl, to_jsonl, LifecycleEvent, SchemaError, EVENTS, LIFECYCLE_KIND,
-    SCHEMA_VERSION,
+    from_rt_semaphore, from_trace, parse_jsonl, to_jsonl, LifecycleEvent, SchemaError, EVENTS,
+    LIFECYCLE_KIND, SCHEMA_VERSION,
 };
 
 use crate::report::{Bounds, Report};

@@ -82,12 +82,14 @@ pub(crate) struct Product<'m, M: Observable> {
     /// Indices (into `model.properties()`) of eventually / eventually-always properties.
     eventually: Vec<(usize, Holds<M>)>,
     pub max_pending: usize,
+    /// The projection: event names compared (others are internal).
+    only: Option<Vec<String>>,
     /// Nodes created so far (for the report's `states`).
     pub created: u64,
 }
 
 impl<'m, M: Observable> Product<'m, M> {
-    pub fn new(model: &'m M, max_pending: usize) -> Self {
+    pub fn new(model: &'m M, max_pending: usize, only: Option<Vec<String>>) -> Self {
         let eventually = model
             .properties()
             .iter()
@@ -100,6 +102,7 @@ impl<'m, M: Observable> Product<'m, M> {
             model,
             eventually,
             max_pending,
+            only,
             created: 0,
         }
     }
@@ -154,7 +157,10 @@ impl<'m, M: Observable> Product<'m, M> {
             .into_iter()
             .filter_map(|a| {
                 let after = self.model.next_state(state, &a)?;
-                let shown = self.model.observe(state, &a, &after);
+                let mut shown = self.model.observe(state, &a, &after);
+                if let Some(only) = &self.only {
+                    shown.retain(|e| only.iter().any(|o| o == e.event));
+                }
                 Some((a, after, shown))
             })
             .collect()

@@ -333,6 +333,30 @@ pub fn from_trace(trace: &[TraceEvent]) -> Vec<LifecycleEvent> {
     out
 }
 
+/// The semaphore story of an executor trace: `acquire` / `acquired`, `release` and
+/// `acquire-wait` events of the `lockstep::rt` semaphore named `semaphore`
+/// as `sem.acquire`, `sem.release` and `sem.wait` by the task. Check them
+/// with [`crate::conform::ConformOptions::only`] set to the `sem.*` events.
+pub fn from_rt_semaphore(trace: &[TraceEvent], semaphore: &str) -> Vec<LifecycleEvent> {
+    let mut out = Vec::new();
+    for ev in trace {
+        let named = ev.fields.get("semaphore").map(String::as_str) == Some(semaphore)
+            || ev.fields.get("resource").map(String::as_str) == Some(semaphore);
+        let event = match ev.kind.as_str() {
+            // `acquired`: a permit handed over by a release.
+            "acquire" | "acquired" if named => "sem.acquire",
+            "release" if named => "sem.release",
+            "acquire-wait" if named => "sem.wait",
+            _ => continue,
+        };
+        out.push(
+            LifecycleEvent::new(out.len() as u64 + 1, ev.time_ms, ev.task.clone(), event)
+                .with("resource", semaphore),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
