@@ -123,6 +123,25 @@ fn random_and_pct_find_the_mutant_too() {
     }
 }
 
+/// The built-in host implementation model goes through the same plug-in API
+/// (model `host-plugin`): the fix holds exhaustively, the original deadlocks.
+#[test]
+fn the_builtin_host_model_is_checked_through_the_plugin_api() {
+    let (code, out) = cli(&["check", "host-plugin", "--variant", "fix-11825", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v = json(&out);
+    assert_eq!(v["level"], "impl");
+    assert!(v["schedules"].as_u64().unwrap() > 1_000, "{out}");
+    let (code, out) = cli(&["check", "host-plugin", "--variant", "pre-10766", "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let v = json(&out);
+    assert_eq!(v["property"], "deadlock");
+    assert!(v["replay"]
+        .as_str()
+        .unwrap()
+        .starts_with("lockstep replay host-plugin --variant pre-10766"));
+}
+
 #[test]
 fn plugin_bounds_and_variants_are_validated() {
     let plugin: Arc<dyn HostPlugin> = Arc::new(teamhost::TeamHostPlugin);
@@ -145,7 +164,10 @@ fn host_impl_runs_conform_to_the_host_spec_on_the_semaphore() {
     use lockstep::conform::{from_rt_semaphore, LifecycleEvent};
     use lockstep_models::host::{HostImpl, HostSpec};
     let only = Some(vec!["sem.acquire".to_string(), "sem.release".to_string()]);
-    let opts = ConformOptions { only, ..ConformOptions::default() };
+    let opts = ConformOptions {
+        only,
+        ..ConformOptions::default()
+    };
     for variant in ["pre-10766", "fix-11142", "fix-11825"] {
         let bounds = HostImpl::default_bounds();
         let model = HostImpl::new(variant, &bounds).unwrap();
@@ -159,15 +181,31 @@ fn host_impl_runs_conform_to_the_host_spec_on_the_semaphore() {
             }
             checked += 1;
             let end = report.trace.last().map_or(0, |e| e.time_ms) + 600_000;
-            events.push(LifecycleEvent::new(events.len() as u64 + 1, end, "", "trace.end"));
+            events.push(LifecycleEvent::new(
+                events.len() as u64 + 1,
+                end,
+                "",
+                "trace.end",
+            ));
             let out = check_trace(&spec, &events, &opts);
-            assert!(out.rejection.is_none(), "{variant} seed {seed}: {:#?}", out.notes);
+            assert!(
+                out.rejection.is_none(),
+                "{variant} seed {seed}: {:#?}",
+                out.notes
+            );
             if report.property.as_deref() == Some("deadlock") {
                 deadlocks += 1;
-                assert!(!out.held_at_end.is_empty(), "{variant} seed {seed}: {:#?}", out.notes);
+                assert!(
+                    !out.held_at_end.is_empty(),
+                    "{variant} seed {seed}: {:#?}",
+                    out.notes
+                );
             }
         }
-        assert!(checked >= 5, "{variant}: only {checked} runs took the semaphore");
+        assert!(
+            checked >= 5,
+            "{variant}: only {checked} runs took the semaphore"
+        );
         if variant == "fix-11825" {
             assert_eq!(deadlocks, 0);
         }

@@ -11,6 +11,8 @@ mod impl_service;
 mod impl_tests;
 /// How the protocol model shows itself in lifecycle traces (conformance).
 pub mod observe;
+/// The implementation model behind the plug-in API (model `host-plugin`).
+pub mod plugin_adapter;
 pub mod spec;
 mod spec_action;
 mod spec_log;

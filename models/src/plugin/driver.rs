@@ -201,8 +201,8 @@ impl PluginModel {
 }
 
 /// End of a run: the properties judged on what the environment recorded.
-fn judge_run(env: &SimEnv, spec: Option<&HostAbstract>) {
-    let state = env.state();
+fn judge_run(env: &SimEnv, observed: Option<HostState>, spec: Option<&HostAbstract>) {
+    let state = observed.unwrap_or_else(|| env.state());
     rt::always("ends-running", state == HostState::Running, || {
         format!("the run ended with the host {}", state.name())
     });
@@ -301,7 +301,7 @@ impl ImplModel for PluginModel {
                 }));
             }
             rt::until_quiescent().await;
-            judge_run(&env, spec.as_ref());
+            judge_run(&env, service.observed_state(), spec.as_ref());
         })
     }
 }

@@ -52,5 +52,11 @@ pub fn with_conformance(mut registry: Registry) -> Registry {
                 .with_trace_source("host-log", host_log_source);
         }
     }
+    // The built-in host implementation model, through the plug-in API.
+    registry
+        .models
+        .push(crate::plugin::register(std::sync::Arc::new(
+            crate::host::plugin_adapter::BuiltinHostPlugin,
+        )));
     registry
 }

@@ -53,6 +53,7 @@ pub enum HostState {
     Error,
     Stopping,
     Stopped,
+    Offline,
 }
 
 impl HostState {
@@ -64,6 +65,7 @@ impl HostState {
             HostState::Error => "Error",
             HostState::Stopping => "Stopping",
             HostState::Stopped => "Stopped",
+            HostState::Offline => "Offline",
         }
     }
 }
@@ -106,6 +108,12 @@ pub trait HostService: Send + Sync {
     fn restart(&self, actor: &str, reason: &str) -> BoxFuture<()>;
     /// `StopAsync`.
     fn stop(&self) -> BoxFuture<()>;
+    /// The host's state as the implementation keeps it, for implementations
+    /// that do not report it through [`HostEnv::set_state`] (the driver then
+    /// judges `ends-running` on this).
+    fn observed_state(&self) -> Option<HostState> {
+        None
+    }
 }
 
 /// An implementation of the host lifecycle that lockstep can drive.
