@@ -152,6 +152,7 @@ fn plugin_bounds_and_variants_are_validated() {
     assert!(err("nope", &[]).contains("unknown variant"));
     assert!(err("ok", &[("Q", 1)]).contains("unknown bound"));
     assert!(err("ok", &[("R", 99)]).contains("out of range"));
+    assert!(err("ok", &[("S", 2)]).contains("out of range 0..=1"));
 }
 
 // ---- the built-in host implementation model, projected -------------------------------------

@@ -26,8 +26,8 @@ use super::{BoxFuture, BuildError, HostEnv, HostPlugin, HostState};
 use crate::host_abstract::HostAbstract;
 
 /// Bounds of a plug-in run and their defaults: `R` restart requesters, `F`
-/// storage failures.
-pub const PLUGIN_BOUNDS: [(&str, i64); 2] = [("F", 1), ("R", 1)];
+/// storage failures, `S` stop requests (0 or 1).
+pub const PLUGIN_BOUNDS: [(&str, i64); 3] = [("F", 1), ("R", 1), ("S", 0)];
 
 /// What the environment records during one run.
 #[derive(Default)]
@@ -151,6 +151,7 @@ pub struct PluginModel {
     variant: String,
     restarts: u32,
     storage_failures: u32,
+    stops: u32,
 }
 
 impl PluginModel {
@@ -171,12 +172,13 @@ impl PluginModel {
         for (k, v) in bounds {
             let Some(slot) = resolved.get_mut(k.as_str()) else {
                 return Err(format!(
-                    "unknown bound `{k}` for model {} (expected F and R)",
+                    "unknown bound `{k}` for model {} (expected F, R and S)",
                     plugin.name()
                 ));
             };
-            if !(0..=6).contains(v) {
-                return Err(format!("bound {k}={v} out of range 0..=6"));
+            let max = if k == "S" { 1 } else { 6 };
+            if !(0..=max).contains(v) {
+                return Err(format!("bound {k}={v} out of range 0..={max}"));
             }
             *slot = *v;
         }
@@ -185,11 +187,16 @@ impl PluginModel {
             variant: variant.to_string(),
             restarts: resolved["R"] as u32,
             storage_failures: resolved["F"] as u32,
+            stops: resolved["S"] as u32,
         })
     }
 
-    /// The `host-abstract` model a run's events must conform to.
+    /// The `host-abstract` model a run's events must conform to (none with a
+    /// stop request: the abstract protocol has no shutdown).
     fn spec(&self) -> Option<HostAbstract> {
+        if self.stops > 0 {
+            return None;
+        }
         let spec_variant = self.plugin.spec_variant(&self.variant)?;
         let bounds = Bounds::from([
             ("R".to_string(), i64::from(self.restarts)),
@@ -201,11 +208,19 @@ impl PluginModel {
 }
 
 /// End of a run: the properties judged on what the environment recorded.
-fn judge_run(env: &SimEnv, observed: Option<HostState>, spec: Option<&HostAbstract>) {
+fn judge_run(
+    env: &SimEnv,
+    observed: Option<HostState>,
+    stopped_ok: bool,
+    spec: Option<&HostAbstract>,
+) {
     let state = observed.unwrap_or_else(|| env.state());
-    rt::always("ends-running", state == HostState::Running, || {
-        format!("the run ended with the host {}", state.name())
-    });
+    let stopped = matches!(state, HostState::Stopping | HostState::Stopped);
+    rt::always(
+        "ends-running",
+        state == HostState::Running || (stopped_ok && stopped),
+        || format!("the run ended with the host {}", state.name()),
+    );
     let (exclusive, during_start, events) = {
         let rec = env.lock();
         (rec.exclusive, rec.restart_during_start, rec.events.clone())
@@ -254,6 +269,7 @@ impl ImplModel for PluginModel {
         Bounds::from([
             ("F".to_string(), i64::from(self.storage_failures)),
             ("R".to_string(), i64::from(self.restarts)),
+            ("S".to_string(), i64::from(self.stops)),
         ])
     }
     fn properties(&self) -> Vec<(String, PropertyKind)> {
@@ -264,7 +280,7 @@ impl ImplModel for PluginModel {
                 PropertyKind::Always,
             ),
         ];
-        if self.plugin.spec_variant(&self.variant).is_some() {
+        if self.spec().is_some() {
             props.push(("conforms-to-spec".to_string(), PropertyKind::Always));
         }
         if self.restarts > 0 {
@@ -278,7 +294,7 @@ impl ImplModel for PluginModel {
     fn main(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let plugin = self.plugin.clone();
         let variant = self.variant.clone();
-        let (restarts, failures) = (self.restarts, self.storage_failures);
+        let (restarts, failures, stops) = (self.restarts, self.storage_failures, self.stops);
         let spec = self.spec();
         Box::pin(async move {
             let env = Arc::new(SimEnv::new(failures));
@@ -300,8 +316,12 @@ impl ImplModel for PluginModel {
                     s.restart(&actor, "admin").await
                 }));
             }
+            for _ in 0..stops {
+                let s = service.clone();
+                drop(rt::spawn("stopper", async move { s.stop().await }));
+            }
             rt::until_quiescent().await;
-            judge_run(&env, service.observed_state(), spec.as_ref());
+            judge_run(&env, service.observed_state(), stops > 0, spec.as_ref());
         })
     }
 }
