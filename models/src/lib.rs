@@ -2,6 +2,7 @@
 //! against lockstep's public API only.
 
 pub mod bench;
+pub mod bench_host;
 pub mod host;
 pub mod host_abstract;
 pub mod hostlog;

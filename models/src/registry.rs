@@ -1,7 +1,8 @@
 //! The registry of every model this crate provides: what `lockstep list`,
 //! `check`, `run`, `replay`, the headline and `bench` can use.
 
-use lockstep::cli::{BenchSection, ModelEntry, Registry};
+use lockstep::cli::{BenchSection, HeadlineItem, ModelEntry, Registry};
+use lockstep::explore::Strategy;
 
 use crate::host_abstract::HostAbstract;
 
@@ -27,22 +28,51 @@ pub fn reject_params(params: &lockstep::cli::Params) -> Result<(), String> {
 }
 
 fn benches() -> Vec<BenchSection> {
-    vec![BenchSection {
-        name: "host-abstract fixed, F=3, A=4 (protocol BFS)".to_string(),
-        run: Box::new(|opts| {
-            let r_values: Vec<u32> = if opts.quick {
-                (1..=4).collect()
-            } else {
-                (1..=7).collect()
-            };
-            let mut threads = vec![1];
-            if opts.threads > 1 {
-                threads.push(opts.threads);
-            }
-            serde_json::to_value(crate::bench::host_abstract_rows(&r_values, &threads))
-                .unwrap_or_default()
-        }),
-    }]
+    vec![
+        BenchSection {
+            name: "host fix-11825, protocol level, growing bounds".to_string(),
+            run: Box::new(|opts| crate::bench_host::spec_grid(opts.quick)),
+        },
+        BenchSection {
+            name: "host fix-11825, implementation level, exhaustive DFS with and without reduction"
+                .to_string(),
+            run: Box::new(|opts| crate::bench_host::impl_reduction(opts.quick)),
+        },
+        BenchSection {
+            name: "host-abstract fixed, F=3, A=4 (protocol BFS)".to_string(),
+            run: Box::new(|opts| {
+                let r_values: Vec<u32> = if opts.quick {
+                    (1..=4).collect()
+                } else {
+                    (1..=7).collect()
+                };
+                let mut threads = vec![1];
+                if opts.threads > 1 {
+                    threads.push(opts.threads);
+                }
+                serde_json::to_value(crate::bench::host_abstract_rows(&r_values, &threads))
+                    .unwrap_or_default()
+            }),
+        },
+    ]
+}
+
+/// The headline: every host variant at the protocol level (shortest
+/// counterexamples, proof figures) and at the implementation level (the async
+/// re-implementation explored schedule by schedule), each at its default bounds.
+fn headline() -> Vec<HeadlineItem> {
+    let mut items = crate::host::headline_items();
+    let impl_items: Vec<HeadlineItem> = items
+        .iter()
+        .map(|item| HeadlineItem {
+            level: "impl".into(),
+            bounds: crate::host::HostImpl::default_bounds(),
+            strategy: Strategy::Dfs,
+            ..item.clone()
+        })
+        .collect();
+    items.extend(impl_items);
+    items
 }
 
 /// Everything this crate registers with the CLI.
@@ -50,7 +80,7 @@ pub fn registry() -> Registry {
     crate::plugin::hooks::with_conformance(Registry {
         models: vec![crate::host::registry_entry(), host_abstract()],
         // The headline: every host variant, counterexamples and proof figures.
-        headline: crate::host::headline_items(),
+        headline: headline(),
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
     })

@@ -29,6 +29,7 @@ struct CtsState {
 
 pub(crate) struct CtsInner {
     pub(crate) id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<CtsState>,
 }
@@ -44,10 +45,14 @@ impl SimObject for CtsInner {
 
 impl CtsInner {
     fn new(name: String) -> Arc<Self> {
-        Arc::new_cyclic(|weak: &Weak<CtsInner>| CtsInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(CtsState::default()),
+        Arc::new_cyclic(|weak: &Weak<CtsInner>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            CtsInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(CtsState::default()),
+            }
         })
     }
 
@@ -160,6 +165,7 @@ impl CancellationTokenSource {
 }
 
 /// Observes a source's flag. `CancellationToken::none()` is never cancelled.
+/// Tokens of the same source are equal and hash alike.
 #[derive(Clone)]
 pub struct CancellationToken {
     pub(crate) inner: Option<Arc<CtsInner>>,
@@ -202,6 +208,9 @@ impl Future for Cancelled {
             engine::block_untracked();
             return Poll::Pending;
         };
+        // Every poll observes the flag: record it, or a cancel between the
+        // wake and this poll would look independent of it.
+        engine::record(inner.id, Access::Read);
         if inner.register(this.task, cx.waker()) {
             engine::fold(1);
             return Poll::Ready(());
@@ -216,6 +225,35 @@ impl Drop for Cancelled {
     fn drop(&mut self) {
         if let (true, Some(inner)) = (self.queued, &self.token.inner) {
             inner.unregister(self.task);
+        }
+    }
+}
+
+handle_identity!(CancellationTokenSource);
+
+impl std::hash::Hash for CancellationToken {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.inner.as_ref().map_or(0, |i| i.stable))
+    }
+}
+
+impl PartialEq for CancellationToken {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.inner, &other.inner) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for CancellationToken {}
+
+impl std::fmt::Debug for CancellationToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Some(i) => write!(f, "CancellationToken({})", i.name),
+            None => f.write_str("CancellationToken(none)"),
         }
     }
 }

@@ -150,6 +150,11 @@ pub(crate) fn register_object(name: String, handle: Weak<dyn SimObject>) -> ObjI
     with_state(|st| st.add_object(name, handle))
 }
 
+/// The object's stable id (equal across interleavings for the same logical object).
+pub(crate) fn object_stable(id: ObjId) -> u64 {
+    with_state(|st| st.objects[id.index()].stable)
+}
+
 /// Adds a task whose future is built from its id.
 pub(crate) fn spawn(name: &str, daemon: bool, build: impl FnOnce(TaskId) -> BoxTask) -> TaskId {
     let core = CORE.with(|c| c.borrow().clone()).expect(OUTSIDE);
@@ -185,6 +190,16 @@ pub(crate) fn attach_future(core: &Core, id: TaskId, fut: BoxTask) {
 
 pub(crate) fn task_name(t: TaskId) -> String {
     with_state(|st| st.tasks[t.index()].name.clone())
+}
+
+pub(crate) fn try_task_name(t: TaskId) -> Option<String> {
+    try_with_core(|core| {
+        core.st
+            .try_borrow()
+            .ok()
+            .and_then(|st| st.tasks.get(t.index()).map(|s| s.name.clone()))
+    })
+    .flatten()
 }
 
 pub(crate) fn task_history(t: TaskId) -> u64 {

@@ -24,6 +24,7 @@ struct LatchState<T> {
 
 struct LatchInner<T> {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<LatchState<T>>,
 }
@@ -52,13 +53,17 @@ impl<T> Clone for Latch<T> {
 impl<T: Clone + Hash + Send + 'static> Latch<T> {
     pub fn new(name: impl Into<String>) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<LatchInner<T>>| LatchInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(LatchState {
-                value: None,
-                waiters: Vec::new(),
-            }),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<LatchInner<T>>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            LatchInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(LatchState {
+                    value: None,
+                    waiters: Vec::new(),
+                }),
+            }
         });
         Latch { inner }
     }
@@ -116,6 +121,7 @@ impl<T: Clone + Hash> Future for LatchWait<T> {
     type Output = Result<T, String>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        engine::record(this.inner.id, Access::Read);
         let mut st = this.inner.st.lock();
         if let Some(v) = &st.value {
             let v = v.clone();
@@ -155,6 +161,7 @@ struct NotifyState {
 
 struct NotifyInner {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<NotifyState>,
 }
@@ -179,10 +186,14 @@ pub struct Notify {
 impl Notify {
     pub fn new(name: impl Into<String>) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<NotifyInner>| NotifyInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(NotifyState::default()),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<NotifyInner>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            NotifyInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(NotifyState::default()),
+            }
         });
         Notify { inner }
     }
@@ -271,6 +282,7 @@ impl Future for Notified {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        engine::record(this.inner.id, Access::Write);
         let mut st = this.inner.st.lock();
         if let Some(pos) = st.notified.iter().position(|n| n.0 == this.key) {
             st.notified.remove(pos);
@@ -310,3 +322,6 @@ impl Drop for Notified {
         }
     }
 }
+
+handle_identity!(Latch<T>);
+handle_identity!(Notify);

@@ -45,6 +45,31 @@
 //! assert_eq!(again.trace, report.trace);
 //! ```
 //!
+//! # Rules for model code
+//!
+//! * Keep every piece of state that tasks share in `rt` objects (`Shared`,
+//!   `Mutex`, channels, ...): the explorers see only what those record, and
+//!   hash only what they hold. Handles (`Semaphore`, `CancellationTokenSource`,
+//!   ...) may be stored inside `Shared` values; they hash by identity.
+//! * Await only `rt` futures (or futures built from them). A future the
+//!   executor does not know can leave a task blocked for ever ("a future
+//!   lockstep does not track" in the wait-for graph).
+//! * No wall clock, no thread-local randomness: use [`now`], [`sleep`] and
+//!   [`choose`].
+//! * `Shared::read`/`write` closures must not touch the same cell again.
+//!
+//! # Semantics in brief
+//!
+//! * A step runs one task from one scheduling point to the next; accesses in
+//!   between (including `Shared` reads/writes, releases, `Latch::set`,
+//!   `cancel()`) are atomic and recorded in the step's footprint.
+//! * The run ends when every non-daemon task has finished; daemons are
+//!   abandoned. Nothing runnable, no timer and a non-daemon task unfinished is
+//!   a deadlock. [`until_quiescent`] wakes when nothing else can run and no
+//!   non-daemon timer is pending.
+//! * Timers fire in deadline order when nothing is runnable; a run is cut at
+//!   `RunConfig::max_steps` / `max_virtual_time` (reported, never a hang).
+//!
 //! # Layout
 //!
 //! * [`engine`](self) (internal): the hooks primitives use to reach the running
@@ -52,6 +77,30 @@
 //! * `executor`, `state`, `waitfor`: the run loop, the per-run world, deadlock analysis.
 //! * one file per primitive family: `task`, `semaphore`, `mutex`, `shared`,
 //!   `latch` (with `Notify`), `oneshot`, `mpsc`, `cancel`, `time`, `props`.
+
+/// Identity traits for a primitive handle: clones are equal, the hash is the
+/// object's stable id (so handles can live inside `Shared` state and the
+/// fingerprint stays interleaving-independent), `Debug` shows the name.
+macro_rules! handle_identity {
+    ($handle:ident $(<$t:ident>)?) => {
+        impl$(<$t>)? std::hash::Hash for $handle$(<$t>)? {
+            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+                h.write_u64(self.inner.stable)
+            }
+        }
+        impl$(<$t>)? PartialEq for $handle$(<$t>)? {
+            fn eq(&self, other: &Self) -> bool {
+                std::sync::Arc::ptr_eq(&self.inner, &other.inner)
+            }
+        }
+        impl$(<$t>)? Eq for $handle$(<$t>)? {}
+        impl$(<$t>)? std::fmt::Debug for $handle$(<$t>)? {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({})", stringify!($handle), self.inner.name)
+            }
+        }
+    };
+}
 
 mod cancel;
 mod engine;
@@ -85,5 +134,5 @@ pub use props::{always, block_on_thread, choose, choose_bool, emit, sometimes, u
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use shared::Shared;
 pub use state::{TraceLevel, Violation};
-pub use task::{current_task, spawn, spawn_daemon, yield_now, JoinHandle};
+pub use task::{current_task, spawn, spawn_daemon, task_name, yield_now, JoinHandle};
 pub use time::{now, sleep, sleep_cancellable, timeout, Elapsed};

@@ -237,6 +237,7 @@ impl<T> Future for SendWait<T> {
     type Output = Result<(), SendError<T>>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        engine::record(this.chan.id, Access::Write);
         let mut st = this.chan.st.lock();
         if let Some(pos) = st.completed.iter().position(|c| c.0 == this.key) {
             let (_, back) = st.completed.remove(pos);
@@ -342,6 +343,7 @@ struct RecvWait<T> {
 impl<T: Hash> Future for RecvWait<T> {
     type Output = Option<T>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        engine::record(self.chan.id, Access::Write);
         if let Some(v) = take(&self.chan) {
             return Poll::Ready(Some(v));
         }

@@ -33,6 +33,7 @@ struct MutexState {
 
 struct MutexInner<T> {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<MutexState>,
     data: UnsafeCell<T>,
@@ -81,11 +82,15 @@ impl<T> Clone for Mutex<T> {
 impl<T: Hash + Send + 'static> Mutex<T> {
     pub fn new(name: impl Into<String>, value: T) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<MutexInner<T>>| MutexInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(MutexState::default()),
-            data: UnsafeCell::new(value),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<MutexInner<T>>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            MutexInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(MutexState::default()),
+                data: UnsafeCell::new(value),
+            }
         });
         Mutex { inner }
     }
@@ -135,6 +140,7 @@ impl<T: Hash + Send> Future for LockWait<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<T>> {
         let this = self.get_mut();
+        engine::record(this.inner.id, Access::Write);
         let mut st = this.inner.st.lock();
         if st.granted == Some(this.key) {
             st.granted = None;
@@ -240,3 +246,5 @@ impl<T> Drop for MutexGuard<T> {
         unlock(&self.inner);
     }
 }
+
+handle_identity!(Mutex<T>);

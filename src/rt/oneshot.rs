@@ -131,6 +131,7 @@ struct RecvWait<T> {
 impl<T: Hash> Future for RecvWait<T> {
     type Output = Option<T>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        engine::record(self.inner.id, Access::Write);
         let mut st = self.inner.st.lock();
         if let Some(v) = st.value.take() {
             drop(st);

@@ -47,7 +47,7 @@ pub fn choose_bool(label: &str) -> bool {
 
 /// Awaits `fut` while recording that the task's *thread* is blocked on
 /// `what` (C#'s `.GetAwaiter().GetResult()`): trace events, and a wait-for
-/// label "blocks its thread on <what>" if the task deadlocks inside.
+/// label "blocks its thread on `what`" if the task deadlocks inside.
 pub async fn block_on_thread<F: Future>(what: &str, fut: F) -> F::Output {
     struct Unblock(TaskId);
     impl Drop for Unblock {

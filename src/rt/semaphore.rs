@@ -49,6 +49,7 @@ impl SemState {
 
 struct SemInner {
     id: ObjId,
+    stable: u64,
     name: String,
     st: Lock<SemState>,
 }
@@ -110,13 +111,17 @@ pub struct Semaphore {
 impl Semaphore {
     pub fn new(name: impl Into<String>, permits: usize) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SemInner>| SemInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            st: Lock::new(SemState {
-                permits,
-                ..SemState::default()
-            }),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SemInner>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            SemInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                st: Lock::new(SemState {
+                    permits,
+                    ..SemState::default()
+                }),
+            }
         });
         Semaphore { inner }
     }
@@ -150,6 +155,7 @@ impl Semaphore {
             if let Poll::Ready(p) = acquire.as_mut().poll(cx) {
                 return Poll::Ready(Some(p));
             }
+            engine::record(cts.id, Access::Read);
             if cts.register(task, cx.waker()) {
                 return Poll::Ready(None);
             }
@@ -249,6 +255,9 @@ impl Future for Acquire {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit> {
         let this = self.get_mut();
+        // A timeout around the acquire can resume it before or after a
+        // release by another task: each poll observes the semaphore.
+        engine::record(this.sem.id, Access::Write);
         let mut st = this.sem.st.lock();
         if let Some(pos) = st.granted.iter().position(|g| g.0 == this.key) {
             let (_, serial, _) = st.granted.remove(pos);
@@ -329,3 +338,5 @@ impl Drop for SemaphorePermit {
         }
     }
 }
+
+handle_identity!(Semaphore);

@@ -18,6 +18,7 @@ use super::sync::Lock;
 
 struct SharedInner<T> {
     id: ObjId,
+    stable: u64,
     name: String,
     value: Lock<T>,
 }
@@ -44,10 +45,14 @@ impl<T> Clone for Shared<T> {
 impl<T: Hash + Send + 'static> Shared<T> {
     pub fn new(name: impl Into<String>, value: T) -> Self {
         let name = name.into();
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SharedInner<T>>| SharedInner {
-            id: engine::register_object(name.clone(), weak.clone()),
-            name,
-            value: Lock::new(value),
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<SharedInner<T>>| {
+            let id = engine::register_object(name.clone(), weak.clone());
+            SharedInner {
+                id,
+                stable: engine::object_stable(id),
+                name,
+                value: Lock::new(value),
+            }
         });
         Shared { inner }
     }
@@ -91,3 +96,5 @@ impl<T: Hash + Send + 'static> Shared<T> {
         self.write(|v| *v = value)
     }
 }
+
+handle_identity!(Shared<T>);

@@ -95,7 +95,7 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
                 engine::record(this.inner.id, Access::Read);
                 engine::fold(TAG_JOIN);
             }
-            2 => {}
+            2 => engine::record(this.inner.id, Access::Read),
             _ => panic!("lockstep: JoinHandle polled after completion"),
         }
         let mut st = this.inner.state.lock();
@@ -174,7 +174,17 @@ pub async fn yield_now() {
     engine::point(None, Access::Read, TAG_YIELD).await
 }
 
-/// The running task's name (`main`, `start#2`, ...).
+/// The name of task `id` in the running simulation (for custom schedulers,
+/// e.g. conformance replay mapping protocol actors to tasks); `None` if
+/// there is no such task or no simulation.
+pub fn task_name(id: TaskId) -> Option<String> {
+    engine::try_task_name(id)
+}
+
+/// The running task's name (`main`, `start#2`, ...). The `#n` suffix depends
+/// on spawn order, so the name is folded into the task's history.
 pub fn current_task() -> String {
-    engine::current_name()
+    let name = engine::current_name();
+    engine::fold(super::hash::hash_of(&name));
+    name
 }

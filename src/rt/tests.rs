@@ -400,3 +400,71 @@ fn same_schedule_twice_gives_a_byte_identical_trace() {
 fn primitives_outside_a_simulation_panic_clearly() {
     let _ = Semaphore::new("s", 1);
 }
+
+/// Prefers tasks whose name starts with `b` (a custom, name-aware scheduler).
+struct PreferB;
+
+impl Scheduler for PreferB {
+    fn next_task(&mut self, point: &TaskPoint<'_>) -> Option<TaskId> {
+        let named_b = point
+            .enabled
+            .iter()
+            .find(|&&t| rt::task_name(t).is_some_and(|n| n.starts_with('b')));
+        named_b.or(point.enabled.first()).copied()
+    }
+    fn next_choice(&mut self, _label: &str, _n: usize) -> Option<usize> {
+        Some(0)
+    }
+}
+
+#[test]
+fn custom_schedulers_can_see_task_names() {
+    let (seen, out_seen) = slot();
+    let (out, _) = Executor::run_with(&RunConfig::default(), PreferB, move || async move {
+        let order = Shared::new("order", String::new());
+        for name in ["a", "b"] {
+            let order = order.clone();
+            rt::spawn(name, async move {
+                rt::yield_now().await;
+                order.write(|o| o.push_str(&rt::current_task()));
+            });
+        }
+        rt::until_quiescent().await;
+        *seen.lock().unwrap() = Some(order.get());
+    });
+    assert_eq!(out.status, RunStatus::Completed);
+    assert_eq!(out_seen.lock().unwrap().as_deref(), Some("b#1a#1"));
+    assert_eq!(rt::task_name(TaskId(0)), None);
+}
+
+#[test]
+fn handles_live_in_shared_state_and_compare_by_identity() {
+    let (seen, out_seen) = slot();
+    let out = run(move || async move {
+        // The host's registry of start operations, each with its own source.
+        let registry: Shared<Vec<CancellationTokenSource>> = Shared::new("startup-ops", Vec::new());
+        let op1 = CancellationTokenSource::new("op1");
+        let op2 = CancellationTokenSource::new("op2");
+        registry.write(|r| r.extend([op1.clone(), op2.clone()]));
+        for op in registry.get() {
+            op.cancel();
+        }
+        let sem = Semaphore::new("sem", 1);
+        *seen.lock().unwrap() = Some((
+            op1.is_cancelled() && op2.is_cancelled(),
+            op1 == op1.clone() && op1 != op2,
+            op1.token() == op1.token() && CancellationToken::none() == CancellationToken::none(),
+            format!("{sem:?} {:?}", op2.token()),
+        ));
+    });
+    assert_eq!(out.status, RunStatus::Completed);
+    assert_eq!(
+        *out_seen.lock().unwrap(),
+        Some((
+            true,
+            true,
+            true,
+            "Semaphore(sem) CancellationToken(op2)".to_string()
+        ))
+    );
+}

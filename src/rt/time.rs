@@ -100,6 +100,7 @@ pub async fn sleep_cancellable(d: Duration, token: &CancellationToken) -> bool {
     trace_sleep(deadline);
     let mut timer = Timer::new(deadline);
     let cancelled = std::future::poll_fn(|cx: &mut Context<'_>| {
+        engine::record(inner.id, Access::Read);
         if inner.register(task, cx.waker()) {
             return Poll::Ready(true);
         }

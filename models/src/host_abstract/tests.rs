@@ -92,6 +92,7 @@ fn buggy_shortest_deadlock_is_pinned() {
         &model("buggy", 2, 1, 2),
         &CheckOptions {
             strategy: Strategy::Random,
+            budget_schedules: 5_000,
             ..Default::default()
         },
     );

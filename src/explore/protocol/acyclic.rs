@@ -13,6 +13,7 @@
 
 use super::dfs::CHECK_EVERY;
 use super::hash::fingerprint;
+use super::slots::Slots;
 use super::{Ctx, Stop};
 use crate::explore::model::Model;
 
@@ -24,7 +25,7 @@ pub const GROUP: usize = 7;
 /// Fingerprint -> status byte, open addressing like `visited::FpTable`;
 /// a slot is `[fingerprint, status]` so a probe touches one cache line.
 struct FpMap {
-    slots: Vec<[u64; 2]>,
+    slots: Slots<[u64; 2]>,
     len: usize,
 }
 
@@ -36,7 +37,7 @@ fn home(fp: u64, cap: usize) -> usize {
 impl FpMap {
     fn new() -> Self {
         FpMap {
-            slots: vec![[0; 2]; 16],
+            slots: Slots::zeroed(16),
             len: 0,
         }
     }
@@ -61,8 +62,8 @@ impl FpMap {
     fn set(&mut self, fp: u64, val: u8) {
         if (self.len + 1) * 10 > self.slots.len() * 9 {
             let cap = self.slots.len() + self.slots.len() / 4;
-            let old = std::mem::replace(&mut self.slots, super::visited::zeroed(cap));
-            for slot in old.into_iter().filter(|s| s[0] != 0) {
+            let old = std::mem::replace(&mut self.slots, Slots::zeroed(cap));
+            for &slot in old.iter().filter(|s| s[0] != 0) {
                 let (i, _) = self.slot(slot[0]);
                 self.slots[i] = slot;
             }

@@ -4,7 +4,8 @@
 //! (fingerprint, then a 24-bit count and 8 flag bits), 13.3-16.7 bytes per
 //! state at 72-90% load.
 
-use super::visited::{zeroed, VisitedSet};
+use super::slots::Slots;
+use super::visited::VisitedSet;
 
 const COUNT_MASK: u32 = (1 << 24) - 1;
 
@@ -17,7 +18,7 @@ fn home(fp: u64, cap: usize) -> usize {
 #[derive(Clone, Debug)]
 pub struct CountTable {
     /// `[fp low, fp high, count | flags << 24]`; fp 0 = empty.
-    slots: Vec<[u32; 3]>,
+    slots: Slots<[u32; 3]>,
     len: usize,
     /// Some count reached its 24-bit limit (Kahn's pass cannot be trusted).
     pub saturated: bool,
@@ -32,7 +33,7 @@ impl Default for CountTable {
 impl CountTable {
     pub fn new() -> Self {
         CountTable {
-            slots: vec![[0; 3]; 16],
+            slots: Slots::zeroed(16),
             len: 0,
             saturated: false,
         }
@@ -59,8 +60,8 @@ impl CountTable {
 
     fn grow(&mut self) {
         let cap = self.slots.len() + self.slots.len() / 4;
-        let old = std::mem::replace(&mut self.slots, zeroed(cap));
-        for slot in old.into_iter().filter(|s| Self::fp_of(s) != 0) {
+        let old = std::mem::replace(&mut self.slots, Slots::zeroed(cap));
+        for &slot in old.iter().filter(|s| Self::fp_of(s) != 0) {
             let (i, _) = self.probe(Self::fp_of(&slot));
             self.slots[i] = slot;
         }
@@ -147,7 +148,7 @@ impl<S> VisitedSet<S> for CountTable {
         self.len as u64
     }
     fn heap_bytes(&self) -> u64 {
-        (self.slots.capacity() * 12) as u64
+        self.slots.bytes() as u64
     }
     #[inline(always)]
     fn prefetch(&self, fp: u64) {

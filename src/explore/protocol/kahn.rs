@@ -17,7 +17,7 @@ use crate::explore::model::Model;
 
 /// Properties one pass handles (one flag bit each).
 pub const GROUP: usize = 8;
-const BATCH: usize = 1 << 15;
+const BATCH: usize = if cfg!(test) { 64 } else { 1 << 15 };
 
 /// What Kahn's pass found.
 pub struct KahnOutcome {

@@ -1,16 +1,24 @@
 //! Liveness passes, run after a main pass that covered the whole space.
 //!
-//! * `eventually p` (`<> p`): a DFS through the states reachable from an
-//!   initial state along `!p` states only ("G'"); a terminal state of G' or a
-//!   back edge inside G' (a cycle of `!p` states) violates it. A terminal
-//!   counterexample is then shortened by a BFS over G'.
-//! * `eventually-always p` (`<>[] p`): terminal `!p` states are found by the
-//!   main pass. Cycles: one DFS over the whole graph looks for a back edge;
-//!   if there is none the graph is acyclic and terminals decide. Otherwise a
-//!   nested DFS (Courcoubetis-Vardi-Wolper-Yannakakis, with "accepting" =
-//!   `!p`) finds a reachable cycle through a `!p` state, as a lasso.
+//! First the fast path, which needs the graph to be acyclic (then
+//! `eventually-always` is decided by terminal states, which the main pass
+//! checked): after a fingerprint BFS, Kahn's pass over the in-degrees the BFS
+//! counted (`kahn.rs`); after a fingerprint DFS, one post-order DFS
+//! (`acyclic.rs`). Both also decide `eventually` properties. A shortest
+//! counterexample to `<> p` is then found by a BFS over G' (the states
+//! reachable from an initial state along `!p` states only).
 //!
-//! Memory: each pass keeps its own visited set (one fingerprint, 8.9-11.1
+//! If the graph has a cycle (or in exact mode), the general passes:
+//! * `eventually p` (`<> p`): a DFS through G'; a terminal state of G' or a
+//!   back edge inside G' (a cycle of `!p` states) violates it. A terminal
+//!   counterexample is then shortened by the BFS over G'.
+//! * `eventually-always p` (`<>[] p`): one DFS over the whole graph looks for
+//!   a back edge; if there is none, terminals decide. Otherwise a nested DFS
+//!   (Courcoubetis-Vardi-Wolper-Yannakakis, with "accepting" = `!p`) finds a
+//!   reachable cycle through a `!p` state, as a lasso.
+//!
+//! Memory: Kahn's pass reuses the BFS's tables plus a stack of ready states.
+//! Each general pass keeps its own visited set (one fingerprint, 8.9-11.1
 //! bytes, per state it reaches; whole states in exact mode) plus a DFS stack
 //! of whole states as deep as the longest path; the nested DFS a second set
 //! for the states its inner searches reach. Passes run one after another, so

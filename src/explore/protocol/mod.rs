@@ -22,6 +22,7 @@ pub mod liveness;
 pub mod outcome;
 pub mod props;
 pub mod random;
+pub mod slots;
 #[cfg(test)]
 mod tests;
 pub mod visited;

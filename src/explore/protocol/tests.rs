@@ -243,6 +243,7 @@ fn dfs_and_random_find_the_deadlock_too() {
         &model,
         &CheckOptions {
             seed: 7,
+            budget_schedules: 2_000,
             ..opts(Strategy::Random)
         },
     );
@@ -251,6 +252,7 @@ fn dfs_and_random_find_the_deadlock_too() {
         &model,
         &CheckOptions {
             seed: 7,
+            budget_schedules: 2_000,
             ..opts(Strategy::Random)
         },
     );
@@ -488,10 +490,10 @@ fn budgets_yield_inconclusive() {
 
 #[test]
 fn thread_count_changes_nothing() {
-    let model = Grid { n: 300 };
+    let model = Grid { n: 150 };
     let one = check(&model, &CheckOptions::default());
     assert_eq!(one.property.as_deref(), Some("not-corner"));
-    assert_eq!(one.trace.len(), 1 + (300 - 1) + (300 - 2));
+    assert_eq!(one.trace.len(), 1 + (150 - 1) + (150 - 2));
     for threads in [2, 3] {
         let many = check(
             &model,

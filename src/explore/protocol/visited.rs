@@ -3,6 +3,8 @@
 //! states (`Eq`) to rule collisions out. Both grow by 1.25x at 90% load, so
 //! a fingerprint table costs 8.9-11.1 bytes per stored state.
 
+use super::slots::Slots;
+
 /// Grow when `len > cap * MAX_LOAD_NUM / MAX_LOAD_DEN`.
 const MAX_LOAD_NUM: usize = 9;
 const MAX_LOAD_DEN: usize = 10;
@@ -15,35 +17,6 @@ const MIN_CAP: usize = 16;
 fn home(fp: u64, cap: usize) -> usize {
     (((fp & 0xFFFF_FFFF) * cap as u64) >> 32) as usize
 }
-
-/// A zeroed slot vector; large ones are backed by transparent huge pages
-/// where the OS allows it (random probes into a big table otherwise miss the
-/// TLB on nearly every access).
-pub(crate) fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
-    let v = vec![T::default(); len];
-    advise_huge_pages(&v);
-    v
-}
-
-#[cfg(target_os = "linux")]
-fn advise_huge_pages<T>(v: &[T]) {
-    const HUGE: usize = 2 << 20;
-    let bytes = std::mem::size_of_val(v);
-    if bytes < 2 * HUGE {
-        return;
-    }
-    let start = v.as_ptr() as usize;
-    let aligned = (start + HUGE - 1) & !(HUGE - 1);
-    let len = (start + bytes - aligned) & !(HUGE - 1);
-    // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only
-    // changes how the kernel backs it, never its contents. Failure is harmless.
-    unsafe {
-        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge_pages<T>(_: &[T]) {}
 
 fn grown(cap: usize) -> usize {
     (cap + cap / 4).max(MIN_CAP)
@@ -71,25 +44,31 @@ pub trait VisitedSet<S>: Send + Sync {
 }
 
 /// Fingerprint set: slots hold the fingerprint itself, 0 = empty.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct FpTable {
-    slots: Vec<u64>,
+    slots: Slots<u64>,
     len: usize,
+}
+
+impl Default for FpTable {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FpTable {
     pub fn new() -> Self {
         FpTable {
-            slots: vec![0; MIN_CAP],
+            slots: Slots::zeroed(MIN_CAP),
             len: 0,
         }
     }
 
     fn grow(&mut self) {
         let cap = grown(self.slots.len());
-        let old = std::mem::replace(&mut self.slots, zeroed(cap));
+        let old = std::mem::replace(&mut self.slots, Slots::zeroed(cap));
         let cap = self.slots.len();
-        for fp in old.into_iter().filter(|&fp| fp != 0) {
+        for &fp in old.iter().filter(|&&fp| fp != 0) {
             let mut i = home(fp, cap);
             while self.slots[i] != 0 {
                 i = if i + 1 == cap { 0 } else { i + 1 };
@@ -151,7 +130,7 @@ impl<S> VisitedSet<S> for FpTable {
         self.len as u64
     }
     fn heap_bytes(&self) -> u64 {
-        (self.slots.capacity() * 8) as u64
+        self.slots.bytes() as u64
     }
     #[inline(always)]
     fn prefetch(&self, fp: u64) {
@@ -178,14 +157,14 @@ fn prefetch_slot<T>(slots: &[T], i: usize) {
 /// decided by `Eq`, so two states with one fingerprint are both kept.
 #[derive(Clone, Debug)]
 pub struct ExactTable<S> {
-    slots: Vec<u32>, // 0 = empty, else index + 1 into `entries`
+    slots: Slots<u32>, // 0 = empty, else index + 1 into `entries`
     entries: Vec<(u64, S)>,
 }
 
 impl<S> Default for ExactTable<S> {
     fn default() -> Self {
         ExactTable {
-            slots: vec![0; MIN_CAP],
+            slots: Slots::zeroed(MIN_CAP),
             entries: Vec::new(),
         }
     }
@@ -197,7 +176,7 @@ impl<S: Eq + Clone + Send + Sync> ExactTable<S> {
     }
 
     fn grow(&mut self) {
-        self.slots = zeroed(grown(self.slots.len()));
+        self.slots = Slots::zeroed(grown(self.slots.len()));
         let cap = self.slots.len();
         for (index, (fp, _)) in self.entries.iter().enumerate() {
             let mut i = home(*fp, cap);
@@ -246,8 +225,7 @@ impl<S: Eq + Clone + Send + Sync> VisitedSet<S> for ExactTable<S> {
         self.entries.len() as u64
     }
     fn heap_bytes(&self) -> u64 {
-        (self.slots.capacity() * 4 + self.entries.capacity() * std::mem::size_of::<(u64, S)>())
-            as u64
+        (self.slots.bytes() + self.entries.capacity() * std::mem::size_of::<(u64, S)>()) as u64
     }
     #[inline(always)]
     fn prefetch(&self, fp: u64) {

@@ -1,11 +1,11 @@
 //! Schedule explorers for implementation models running on the
 //! deterministic executor ([`crate::rt`]): exhaustive DFS with sleep sets and
 //! state caching ([`dfs`]), seeded random ([`random`]), PCT ([`pct`]), and
-//! replay of a schedule string ([`replay`]).
+//! replay of a schedule string ([`replay()`]).
 //!
 //! An implementation model implements [`ImplModel`]; [`check`] explores it
 //! with the strategy in [`CheckOptions`] and returns a [`Report`] whose
-//! `schedule` string replays the counterexample ([`replay`]) byte for byte.
+//! `schedule` string replays the counterexample ([`replay()`]) byte for byte.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +22,8 @@ pub mod random;
 pub mod replay;
 mod schedule;
 
+#[cfg(test)]
+mod soundness_tests;
 #[cfg(test)]
 mod tests;
 

@@ -130,7 +130,7 @@ pub(crate) fn fill_failure<I: ImplModel + ?Sized>(
         .map(|v| v.property.as_str())
         .collect();
     let deadlocked = matches!(failing.status, RunStatus::Deadlock { .. });
-    report.properties = property_results(model, tally, |name, kind| match kind {
+    report.properties = property_results(model, |name, kind| match kind {
         _ if violated.contains(name) => Verdict::Violated,
         // Exploration stopped at this failure: an unreached `sometimes` is undecided.
         PropertyKind::Sometimes if !tally.sometimes.contains(name) => Verdict::Inconclusive,
@@ -171,7 +171,7 @@ pub(crate) fn fill_pass<I: ImplModel + ?Sized>(
     } else {
         Verdict::Inconclusive
     };
-    report.properties = property_results(model, tally, |name, kind| match kind {
+    report.properties = property_results(model, |name, kind| match kind {
         PropertyKind::Sometimes if !tally.sometimes.contains(name) => {
             if complete && judge_sometimes {
                 Verdict::Violated
@@ -202,7 +202,6 @@ pub(crate) fn fill_pass<I: ImplModel + ?Sized>(
 
 fn property_results<I: ImplModel + ?Sized>(
     model: &I,
-    _tally: &Tally,
     verdict: impl Fn(&str, PropertyKind) -> Verdict,
 ) -> Vec<PropertyResult> {
     model

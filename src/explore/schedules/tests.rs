@@ -477,3 +477,82 @@ fn state_caching_merges_interleavings_that_reach_the_same_state() {
         reduced.notes
     );
 }
+
+/// The host's start/restart deadlock in miniature: a retry start that finds
+/// the state `Error` restarts the host inline, on its own thread, while it
+/// holds the start semaphore (buggy); the fix initialises instead.
+fn inline_restart(buggy: bool) -> TestModel {
+    TestModel::new("mini-host", move || async move {
+        let sem = rt::Semaphore::new("host-start-semaphore", 1);
+        let state = rt::Shared::new("state", "Default");
+        fn start(
+            sem: rt::Semaphore,
+            state: rt::Shared<&'static str>,
+            attempt: u32,
+            buggy: bool,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+            Box::pin(async move {
+                let permit = sem.acquire().await;
+                if buggy && state.get() == "Error" {
+                    // The metadata provider calls RestartHostAsync and blocks on it.
+                    let _restart = rt::block_on_thread("GetFunctionMetadata", sem.acquire()).await;
+                }
+                if attempt == 1 && rt::choose_bool("storage-outage") {
+                    state.set("Error");
+                    rt::sleep(std::time::Duration::from_secs(1)).await;
+                    drop(rt::spawn(
+                        "start",
+                        start(sem.clone(), state.clone(), 2, buggy),
+                    ));
+                } else {
+                    state.set("Running");
+                }
+                drop(permit);
+            })
+        }
+        drop(rt::spawn(
+            "start",
+            start(sem.clone(), state.clone(), 1, buggy),
+        ));
+        rt::until_quiescent().await;
+        let s = state.get();
+        rt::always("eventually-running", s == "Running", || {
+            format!("state = {s}")
+        });
+        rt::sometimes(
+            "recovered-after-outage",
+            s == "Running" && rt::now().as_secs() == 1,
+        );
+    })
+    .property("eventually-running", PropertyKind::Always)
+    .property("recovered-after-outage", PropertyKind::Sometimes)
+}
+
+#[test]
+fn the_inline_restart_self_deadlock_is_found_and_the_fix_holds() {
+    let r = check(&inline_restart(true), &opts(Strategy::Dfs));
+    assert_eq!(r.verdict, Verdict::Violated);
+    assert_eq!(r.property.as_deref(), Some("deadlock"));
+    assert_eq!(r.wait_for.len(), 1);
+    let edge = &r.wait_for[0];
+    assert_eq!(edge.task, "start#2");
+    assert_eq!(
+        edge.resource,
+        "host-start-semaphore [blocks its thread on GetFunctionMetadata]"
+    );
+    assert_eq!(edge.holder.as_deref(), Some("start#2"));
+    // The run also shows the end-of-run invariant it breaks.
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.contains("eventually-running") && n.contains("Error")));
+    assert!(r.trace.iter().any(|e| e.kind == "block-thread"));
+    assert!(r
+        .trace
+        .iter()
+        .any(|e| e.kind == "choose" && e.fields["value"] == "1"));
+
+    let fixed = check(&inline_restart(false), &opts(Strategy::Dfs));
+    assert_eq!(fixed.verdict, Verdict::Holds, "{:?}", fixed.notes);
+    assert!(fixed.schedules >= 2);
+}

@@ -1,0 +1,167 @@
+//! Zeroed slot arrays for the visited tables. Large ones are mapped straight
+//! from the OS (and given back on drop), with transparent huge pages
+//! requested: tables grow by replacement, and through the allocator the
+//! freed generations would stay in the heap as fragments (RSS several times
+//! the live table); random probes into a large table otherwise also miss
+//! the TLB on nearly every access.
+
+use std::ops::{Deref, DerefMut};
+
+/// Element types for which all-zero bytes are a valid value.
+///
+/// # Safety
+/// Implement only for plain integers and arrays of them.
+pub unsafe trait ZeroSlot: Copy + Send + Sync + 'static {}
+// SAFETY: plain integers and arrays of them: every bit pattern is valid.
+unsafe impl ZeroSlot for u32 {}
+// SAFETY: as above.
+unsafe impl ZeroSlot for u64 {}
+// SAFETY: as above.
+unsafe impl ZeroSlot for [u32; 3] {}
+// SAFETY: as above.
+unsafe impl ZeroSlot for [u64; 2] {}
+
+/// Below this many bytes a slot array is an ordinary boxed slice.
+const MAP_AT: usize = 1 << 20;
+
+/// A fixed-length, zero-initialised array of slots.
+pub struct Slots<T: ZeroSlot> {
+    inner: Inner<T>,
+}
+
+enum Inner<T> {
+    Boxed(Box<[T]>),
+    #[cfg(target_os = "linux")]
+    Mapped {
+        ptr: std::ptr::NonNull<T>,
+        len: usize,
+    },
+}
+
+// SAFETY: `Mapped` owns its mapping exclusively, like a Box; T is Send + Sync.
+unsafe impl<T: ZeroSlot> Send for Slots<T> {}
+// SAFETY: shared access only hands out `&[T]`.
+unsafe impl<T: ZeroSlot> Sync for Slots<T> {}
+
+impl<T: ZeroSlot> Slots<T> {
+    /// `len` zeroed slots.
+    pub fn zeroed(len: usize) -> Self {
+        #[cfg(target_os = "linux")]
+        if let Some(slots) = Self::map(len) {
+            return slots;
+        }
+        // SAFETY: all-zero bytes are a valid T (ZeroSlot).
+        let zero: T = unsafe { std::mem::zeroed() };
+        Slots {
+            inner: Inner::Boxed(vec![zero; len].into_boxed_slice()),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn map(len: usize) -> Option<Self> {
+        let bytes = len.checked_mul(std::mem::size_of::<T>())?;
+        if bytes < MAP_AT {
+            return None;
+        }
+        // SAFETY: an anonymous private mapping of `bytes` bytes; the kernel
+        // zero-fills it, and it is unmapped exactly once, in Drop.
+        unsafe {
+            let ptr = libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if ptr == libc::MAP_FAILED {
+                return None;
+            }
+            // A hint only: failure (e.g. THP disabled) changes nothing.
+            libc::madvise(ptr, bytes, libc::MADV_HUGEPAGE);
+            let ptr = std::ptr::NonNull::new(ptr.cast::<T>())?;
+            Some(Slots {
+                inner: Inner::Mapped { ptr, len },
+            })
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of_val::<[T]>(self)
+    }
+}
+
+impl<T: ZeroSlot> Deref for Slots<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match &self.inner {
+            Inner::Boxed(b) => b,
+            // SAFETY: the mapping holds `len` initialised (zeroed or written) T.
+            #[cfg(target_os = "linux")]
+            Inner::Mapped { ptr, len } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
+        }
+    }
+}
+
+impl<T: ZeroSlot> DerefMut for Slots<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.inner {
+            Inner::Boxed(b) => b,
+            // SAFETY: as in Deref, and `&mut self` makes the access exclusive.
+            #[cfg(target_os = "linux")]
+            Inner::Mapped { ptr, len } => unsafe {
+                std::slice::from_raw_parts_mut(ptr.as_ptr(), *len)
+            },
+        }
+    }
+}
+
+impl<T: ZeroSlot> Drop for Slots<T> {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Inner::Mapped { ptr, len } = &self.inner {
+            // SAFETY: the mapping was created in `map` with this size.
+            unsafe {
+                libc::munmap(ptr.as_ptr().cast(), len * std::mem::size_of::<T>());
+            }
+        }
+    }
+}
+
+impl<T: ZeroSlot> Clone for Slots<T> {
+    fn clone(&self) -> Self {
+        let mut copy = Slots::zeroed(self.len());
+        copy.copy_from_slice(self);
+        copy
+    }
+}
+
+impl<T: ZeroSlot> std::fmt::Debug for Slots<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Slots({} x {} bytes)",
+            self.len(),
+            std::mem::size_of::<T>()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_and_mapped_slots_start_zeroed_and_hold_writes() {
+        for len in [16, 1 << 18] {
+            let mut s: Slots<u64> = Slots::zeroed(len);
+            assert_eq!(s.len(), len);
+            assert!(s.iter().all(|&v| v == 0));
+            s[len - 1] = 7;
+            let c = s.clone();
+            assert_eq!(c[len - 1], 7);
+            assert_eq!(s.bytes(), len * 8);
+        }
+    }
+}
