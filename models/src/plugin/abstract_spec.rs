@@ -240,7 +240,9 @@ mod tests {
             &seed_story(),
             &ConformOptions::default(),
         );
-        assert_eq!(out.property.as_deref(), Some("conformance"));
+        // The deadlock (from the trace's own evidence) is the headline; the
+        // rejection says where the trace left the fixed protocol.
+        assert_eq!(out.property.as_deref(), Some("deadlock"));
         let r = out.rejection.as_ref().unwrap();
         assert_eq!(r.line, 8);
         assert!(
