@@ -339,6 +339,31 @@ fn the_seed_story_log_is_a_deadlock_witness() {
     assert_eq!(v["wait_for"][0]["task"], "Starter[1]");
 }
 
+/// The log converted to schema-v1 JSON Lines (`--print-events`, committed as
+/// the `.jsonl` sample) is the same evidence: same verdict from any language.
+#[test]
+fn the_converted_seed_story_gives_the_same_verdict_as_jsonl() {
+    let (code, printed) = cli(&[
+        "conform",
+        "--from",
+        "host-log",
+        "--print-events",
+        &sample("seed-story-10766.log"),
+    ]);
+    assert_eq!(code, 0);
+    let committed = std::fs::read_to_string(sample("seed-story-10766.jsonl")).unwrap();
+    assert_eq!(printed, committed, "regenerate with --print-events");
+    let (code, out) = cli(&[
+        "conform",
+        "--model",
+        "host",
+        &sample("seed-story-10766.jsonl"),
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["property"], "deadlock");
+}
+
 #[test]
 fn the_11824_log_is_a_deadlock_witness() {
     let log = sample("issue-11824.log");

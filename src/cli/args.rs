@@ -179,6 +179,9 @@ pub struct ConformArgs {
     /// Stop with `inconclusive` past this many consistent model states.
     #[arg(long)]
     pub budget_states: Option<u64>,
+    /// Print the input as schema-v1 JSON Lines (after `--from` conversion) instead of checking it.
+    #[arg(long)]
+    pub print_events: bool,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,

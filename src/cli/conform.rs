@@ -21,7 +21,7 @@ use super::output::{print_json, print_report};
 use super::registry::{bound_args, ModelEntry, Params, Registry};
 use super::UsageError;
 use crate::conform::{
-    check_trace, parse_jsonl, to_report, ConformOptions, LifecycleEvent, Observable,
+    check_trace, parse_jsonl, to_jsonl, to_report, ConformOptions, LifecycleEvent, Observable,
 };
 use crate::report::{Bounds, Report, Stopwatch};
 
@@ -189,6 +189,14 @@ pub fn conform(
         notes = parsed.notes;
         parsed.events
     };
+    if args.print_events {
+        write!(out, "{}", to_jsonl(&events))
+            .map_err(|e| UsageError(format!("cannot write output: {e}")))?;
+        for note in &notes {
+            eprintln!("note: {note}");
+        }
+        return Ok(0);
+    }
     let mut bounds = hooks.default_bounds.clone();
     for (k, v) in parse_pairs(&args.bounds, "bound")? {
         let value: i64 = v
