@@ -5,4 +5,6 @@ pub mod bench;
 pub mod bench_host;
 pub mod host;
 pub mod host_abstract;
+pub mod hostlog;
+pub mod plugin;
 pub mod registry;

@@ -77,11 +77,11 @@ fn headline() -> Vec<HeadlineItem> {
 
 /// Everything this crate registers with the CLI.
 pub fn registry() -> Registry {
-    Registry {
+    crate::plugin::hooks::with_conformance(Registry {
         models: vec![crate::host::registry_entry(), host_abstract()],
         // The headline: every host variant, counterexamples and proof figures.
         headline: headline(),
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
-    }
+    })
 }
