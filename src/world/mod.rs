@@ -1,1 +1,4 @@
 //! (placeholder)
+
+pub mod checkpoint_store;
+pub mod eventhubs;
