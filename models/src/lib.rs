@@ -1,4 +1,8 @@
 //! lockstep-models: the Azure Functions host and Event Hubs models, written
 //! against lockstep's public API only.
 
+pub mod bench;
 pub mod eventhubs;
+pub mod host;
+pub mod host_abstract;
+pub mod registry;

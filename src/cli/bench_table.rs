@@ -25,23 +25,47 @@ pub fn render(value: &Value) -> String {
     let rows = match value {
         Value::Array(rows) if rows.iter().all(|r| r.is_object()) && !rows.is_empty() => rows,
         Value::Object(map) => {
-            return map.iter().map(|(k, v)| format!("{k}:\n{}", render(v))).collect::<Vec<_>>().join("\n");
+            return map
+                .iter()
+                .map(|(k, v)| format!("{k}:\n{}", render(v)))
+                .collect::<Vec<_>>()
+                .join("\n");
         }
         other => return serde_json::to_string_pretty(other).unwrap_or_default(),
     };
-    let columns: Vec<String> = rows[0].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let columns: Vec<String> = rows[0]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| columns.iter().map(|c| r.get(c).map(cell).unwrap_or_else(|| "-".into())).collect())
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| r.get(c).map(cell).unwrap_or_else(|| "-".into()))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| cells.iter().map(|r| r[i].len()).chain([c.len()]).max().unwrap_or(0))
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].len())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     let line = |items: &[String]| -> String {
-        items.iter().zip(&widths).map(|(s, w)| format!("{s:>w$}", w = *w)).collect::<Vec<_>>().join("  ")
+        items
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:>w$}", w = *w))
+            .collect::<Vec<_>>()
+            .join("  ")
     };
     out.push_str(&line(&columns));
     out.push('\n');

@@ -16,11 +16,13 @@ fn io(err: std::io::Error) -> UsageError {
 }
 
 /// Parses `name=value` pairs (`--bound`, `--param`).
-fn parse_pairs(pairs: &[String], what: &str) -> Result<Vec<(String, String)>, UsageError> {
+pub fn parse_pairs(pairs: &[String], what: &str) -> Result<Vec<(String, String)>, UsageError> {
     pairs
         .iter()
         .map(|p| match p.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
             _ => Err(UsageError(format!("--{what} `{p}`: expected NAME=VALUE"))),
         })
         .collect()
@@ -34,21 +36,25 @@ pub fn resolve<'r>(
 ) -> Result<(&'r ModelEntry, String, &'r LevelEntry), UsageError> {
     let entry = registry.find(model).ok_or_else(|| {
         let names: Vec<&str> = registry.models.iter().map(|m| m.name.as_str()).collect();
-        UsageError(format!("unknown model `{model}` (known: {})", names.join(", ")))
+        UsageError(format!(
+            "unknown model `{model}` (known: {})",
+            names.join(", ")
+        ))
     })?;
     let level = level.unwrap_or(&entry.default_level).to_string();
     let level_entry = entry.levels.get(&level).ok_or_else(|| {
         let levels: Vec<&str> = entry.levels.keys().map(|l| l.as_str()).collect();
-        UsageError(format!("model `{model}` has no level `{level}` (it has: {})", levels.join(", ")))
+        UsageError(format!(
+            "model `{model}` has no level `{level}` (it has: {})",
+            levels.join(", ")
+        ))
     })?;
     Ok((entry, level, level_entry))
 }
 
 /// Builds the request a check or replay sends to a model level.
 pub fn build_request(
-    entry: &ModelEntry,
-    level: &str,
-    level_entry: &LevelEntry,
+    (entry, level, level_entry): (&ModelEntry, &str, &LevelEntry),
     variant: Option<&str>,
     bound_overrides: &[(String, String)],
     params: Params,
@@ -89,7 +95,11 @@ pub fn build_request(
         bounds.insert(k.clone(), value);
     }
     let mut opts = CheckOptions {
-        strategy: if level == "spec" { Strategy::Bfs } else { Strategy::Dfs },
+        strategy: if level == "spec" {
+            Strategy::Bfs
+        } else {
+            Strategy::Dfs
+        },
         ..CheckOptions::default()
     };
     if let Some(s) = &search.strategy {
@@ -105,7 +115,9 @@ pub fn build_request(
         opts.budget_schedules = n;
     }
     opts.threads = match search.threads {
-        Some(0) => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        Some(0) => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         Some(n) => n,
         None => 1,
     };
@@ -119,20 +131,27 @@ pub fn build_request(
         opts.max_seconds = s;
     }
     opts.progress = progress;
-    Ok(Request { variant, bounds, params, opts })
+    Ok(Request {
+        variant,
+        bounds,
+        params,
+        opts,
+        faults: Vec::new(),
+    })
 }
 
 fn params_of(selection: &Selection) -> Result<Params, UsageError> {
-    Ok(parse_pairs(&selection.params, "param")?.into_iter().collect())
+    Ok(parse_pairs(&selection.params, "param")?
+        .into_iter()
+        .collect())
 }
 
 pub fn check(registry: &Registry, args: &CheckArgs, out: &mut dyn Write) -> CmdResult {
-    let (entry, level, level_entry) = resolve(registry, &args.model, args.selection.level.as_deref())?;
+    let (entry, level, level_entry) =
+        resolve(registry, &args.model, args.selection.level.as_deref())?;
     let bounds = parse_pairs(&args.selection.bounds, "bound")?;
     let request = build_request(
-        entry,
-        &level,
-        level_entry,
+        (entry, &level, level_entry),
         args.selection.variant.as_deref(),
         &bounds,
         params_of(&args.selection)?,
@@ -158,9 +177,20 @@ pub fn list(registry: &Registry, out: &mut dyn Write) -> CmdResult {
         text.push_str(&format!("  {:<16} {}\n", m.name, m.description));
         text.push_str(&format!("    variants: {}\n", m.variants.join(", ")));
         for (level, l) in &m.levels {
-            let bounds: Vec<String> = l.default_bounds.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let default = if *level == m.default_level { " (default)" } else { "" };
-            text.push_str(&format!("    level {level}{default}: bounds {}\n", bounds.join(" ")));
+            let bounds: Vec<String> = l
+                .default_bounds
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let default = if *level == m.default_level {
+                " (default)"
+            } else {
+                ""
+            };
+            text.push_str(&format!(
+                "    level {level}{default}: bounds {}\n",
+                bounds.join(" ")
+            ));
         }
     }
     text.push_str("scenarios:\n");
@@ -174,24 +204,40 @@ pub fn list(registry: &Registry, out: &mut dyn Write) -> CmdResult {
 }
 
 pub fn headline(registry: &Registry, out: &mut dyn Write) -> CmdResult {
-    writeln!(out, "lockstep: the Azure Functions host start/restart deadlock, checked").map_err(io)?;
+    writeln!(
+        out,
+        "lockstep: the Azure Functions host start/restart deadlock, checked"
+    )
+    .map_err(io)?;
     writeln!(out).map_err(io)?;
     let header = format!(
         "{:<15} {:<10} {:<6} {:<12} {:<22} {:>7} {:>12} {:>11} {:>9}",
-        "model", "variant", "level", "verdict", "property", "cex len", "states", "schedules", "time ms"
+        "model",
+        "variant",
+        "level",
+        "verdict",
+        "property",
+        "cex len",
+        "states",
+        "schedules",
+        "time ms"
     );
     writeln!(out, "{header}").map_err(io)?;
     writeln!(out, "{}", "-".repeat(header.len())).map_err(io)?;
     let mut details = Vec::new();
     for item in &registry.headline {
         let (entry, level, level_entry) = resolve(registry, &item.model, Some(&item.level))?;
-        let search = SearchArgs { strategy: Some(item.strategy.clone()), ..SearchArgs::default() };
-        let overrides: Vec<(String, String)> =
-            item.bounds.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let search = SearchArgs {
+            strategy: Some(item.strategy.clone()),
+            ..SearchArgs::default()
+        };
+        let overrides: Vec<(String, String)> = item
+            .bounds
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
         let request = build_request(
-            entry,
-            &level,
-            level_entry,
+            (entry, &level, level_entry),
             Some(&item.variant),
             &overrides,
             Params::new(),
@@ -208,7 +254,11 @@ pub fn headline(registry: &Registry, out: &mut dyn Write) -> CmdResult {
             report.level,
             report.verdict.as_str(),
             report.property.clone().unwrap_or_else(|| "-".into()),
-            if report.trace.is_empty() { "-".to_string() } else { cex_len.to_string() },
+            if report.trace.is_empty() {
+                "-".to_string()
+            } else {
+                cex_len.to_string()
+            },
             thousands(report.states),
             thousands(report.schedules),
             thousands(report.elapsed_ms)
@@ -237,10 +287,15 @@ pub fn headline(registry: &Registry, out: &mut dyn Write) -> CmdResult {
 
 pub fn bench(registry: &Registry, args: &BenchArgs, out: &mut dyn Write) -> CmdResult {
     let threads = match args.threads {
-        Some(0) | None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        Some(0) | None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         Some(n) => n,
     };
-    let opts = super::registry::BenchOptions { quick: args.quick, threads };
+    let opts = super::registry::BenchOptions {
+        quick: args.quick,
+        threads,
+    };
     let mut sections = serde_json::Map::new();
     for section in &registry.benches {
         let watch = Stopwatch::start();

@@ -2,18 +2,29 @@
 
 use std::io::Write;
 
-use super::args::{ReplayArgs, RunArgs, SweepArgs};
-use super::registry::Registry;
+use super::args::{ReplayArgs, RunArgs, SearchArgs, SweepArgs};
+use super::commands::{build_request, resolve};
+use super::output::{print_report, thousands};
+use super::registry::{Registry, ReplayWhat, Request};
 use super::UsageError;
+use crate::explore::Strategy;
+use crate::report::{Report, Verdict};
+use crate::scenario::{Expectation, Scenario};
 
 type CmdResult = Result<i32, UsageError>;
+
+fn io(err: std::io::Error) -> UsageError {
+    UsageError(format!("cannot write output: {err}"))
+}
 
 /// Every `*.toml` below `dir`, sorted (deterministic order).
 pub fn scenario_files(dir: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![std::path::PathBuf::from(dir)];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -27,14 +38,300 @@ pub fn scenario_files(dir: &str) -> Vec<String> {
     found
 }
 
-pub fn run(_registry: &Registry, _args: &RunArgs, _out: &mut dyn Write) -> CmdResult {
-    Err(UsageError("`run` is not wired yet".into()))
+/// Loads a scenario, turning its positioned error into a usage error (exit 2).
+pub fn load(path: &str) -> Result<Scenario, UsageError> {
+    Scenario::load(path).map_err(|e| UsageError(e.to_string()))
 }
 
-pub fn replay(_registry: &Registry, _args: &ReplayArgs, _out: &mut dyn Write) -> CmdResult {
-    Err(UsageError("`replay` is not wired yet".into()))
+/// The request that checks `variant` of `scenario` (its bounds, params,
+/// faults, strategy, seed and budget), plus the level it runs at.
+pub fn scenario_request(
+    registry: &Registry,
+    scenario: &Scenario,
+    variant: &str,
+    seed: Option<u64>,
+    strategy: Option<Strategy>,
+) -> Result<(String, Request), UsageError> {
+    let level = scenario.level.map(|l| l.as_str());
+    let (entry, level, level_entry) = resolve(registry, &scenario.model, level)
+        .map_err(|e| UsageError(format!("{}: {}", scenario.path, e.0)))?;
+    let overrides: Vec<(String, String)> = scenario
+        .bounds
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    let search = SearchArgs {
+        strategy: strategy.or_else(|| scenario.strategy.clone()),
+        seed: seed.or(scenario.seed),
+        budget_states: scenario.budget.states,
+        budget_schedules: scenario.budget.schedules,
+        max_depth: scenario.budget.max_depth,
+        max_seconds: scenario.budget.max_seconds,
+        ..SearchArgs::default()
+    };
+    let mut request = build_request(
+        (entry, &level, level_entry),
+        Some(variant),
+        &overrides,
+        scenario.params.clone(),
+        &search,
+        false,
+    )
+    .map_err(|e| UsageError(format!("{}: {}", scenario.path, e.0)))?;
+    request.faults = scenario.fault_specs.clone();
+    Ok((level, request))
 }
 
-pub fn sweep(_registry: &Registry, _args: &SweepArgs, _out: &mut dyn Write) -> CmdResult {
-    Err(UsageError("`sweep` is not wired yet".into()))
+/// Whether a report meets an expectation (verdict, and property when stated).
+pub fn meets(report: &Report, expected: &Expectation) -> bool {
+    report.verdict == expected.verdict
+        && match (&expected.property, report.verdict) {
+            (Some(p), Verdict::Violated) => report.property.as_deref() == Some(p.as_str()),
+            _ => true,
+        }
+}
+
+fn expectation_text(e: &Expectation) -> String {
+    match &e.property {
+        Some(p) => format!("{} ({p})", e.verdict.as_str()),
+        None => e.verdict.as_str().to_string(),
+    }
+}
+
+/// Checks one variant of a scenario and returns the report and whether it met
+/// its expectation.
+pub fn run_variant(
+    registry: &Registry,
+    scenario: &Scenario,
+    variant: &str,
+    seed: Option<u64>,
+) -> Result<(Report, bool), UsageError> {
+    let (level, request) = scenario_request(registry, scenario, variant, seed, None)?;
+    let (entry, _, level_entry) = resolve(registry, &scenario.model, Some(&level))?;
+    let _ = entry;
+    let report =
+        (level_entry.check)(&request).map_err(|e| UsageError(format!("{}: {e}", scenario.path)))?;
+    let met = meets(&report, &scenario.expected_for(variant));
+    Ok((report, met))
+}
+
+pub fn run(registry: &Registry, args: &RunArgs, out: &mut dyn Write) -> CmdResult {
+    let scenario = load(&args.scenario)?;
+    let mut all_met = true;
+    for variant in scenario.variants() {
+        let (report, met) = run_variant(registry, &scenario, &variant, args.seed)?;
+        all_met &= met;
+        let expected = scenario.expected_for(&variant);
+        if args.json {
+            let mut value = serde_json::to_value(&report).map_err(|e| UsageError(e.to_string()))?;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("scenario".into(), scenario.path.clone().into());
+                obj.insert("expected".into(), expected.verdict.as_str().into());
+                obj.insert("expected_property".into(), expected.property.clone().into());
+                obj.insert("met".into(), met.into());
+            }
+            writeln!(out, "{value}").map_err(io)?;
+        } else {
+            writeln!(out, "scenario {} — {}", scenario.path, scenario.name).map_err(io)?;
+            print_report(out, &report).map_err(io)?;
+            writeln!(
+                out,
+                "  expected: {} => {}\n",
+                expectation_text(&expected),
+                if met { "met" } else { "NOT MET" }
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(if all_met { 0 } else { 1 })
+}
+
+/// Renders a report's trace in the requested `--format`.
+pub fn render_trace(report: &Report, format: &str) -> Result<String, UsageError> {
+    use crate::trace;
+    Ok(match format {
+        "text" => trace::render_timeline(&report.trace),
+        "list" => trace::render_list(&report.trace),
+        "json" | "jsonl" => trace::to_jsonl(&report.trace),
+        "mermaid" => trace::to_mermaid(&report.trace),
+        "chrome" => trace::to_chrome_json(&report.trace),
+        other => {
+            return Err(UsageError(format!(
+                "unknown format `{other}` (expected text, list, json, mermaid or chrome)"
+            )))
+        }
+    })
+}
+
+pub fn replay(registry: &Registry, args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
+    let (level, mut request) = if args.target.ends_with(".toml") {
+        let scenario = load(&args.target)?;
+        let variants = scenario.variants();
+        let variant = match (&args.selection.variant, variants.as_slice()) {
+            (Some(v), _) => v.clone(),
+            (None, [only]) => only.clone(),
+            (None, many) => {
+                return Err(UsageError(format!(
+                    "{} lists several variants ({}): pick one with --variant",
+                    scenario.path,
+                    many.join(", ")
+                )))
+            }
+        };
+        scenario_request(
+            registry,
+            &scenario,
+            &variant,
+            args.seed,
+            args.strategy.clone(),
+        )?
+    } else {
+        let (entry, level, level_entry) =
+            resolve(registry, &args.target, args.selection.level.as_deref())?;
+        let bounds = super::commands::parse_pairs(&args.selection.bounds, "bound")?;
+        let params = super::commands::parse_pairs(&args.selection.params, "param")?
+            .into_iter()
+            .collect();
+        let search = SearchArgs {
+            strategy: args.strategy.clone(),
+            seed: args.seed,
+            ..SearchArgs::default()
+        };
+        let request = build_request(
+            (entry, &level, level_entry),
+            args.selection.variant.as_deref(),
+            &bounds,
+            params,
+            &search,
+            false,
+        )?;
+        (level, request)
+    };
+    let model = if args.target.ends_with(".toml") {
+        load(&args.target)?.model
+    } else {
+        args.target.clone()
+    };
+    let (_, _, level_entry) = resolve(registry, &model, Some(&level))?;
+    let what = match (&args.schedule, args.seed) {
+        (Some(schedule), _) => ReplayWhat::Schedule(schedule.clone()),
+        (None, Some(seed)) => {
+            // A seed names one random / PCT run.
+            if !matches!(request.opts.strategy, Strategy::Random | Strategy::Pct) {
+                request.opts.strategy = Strategy::Random;
+            }
+            ReplayWhat::Seed(seed)
+        }
+        (None, None) => return Err(UsageError("replay needs --schedule S or --seed N".into())),
+    };
+    let report = (level_entry.replay)(&request, &what).map_err(UsageError)?;
+    let rendered = render_trace(&report, &args.format)?;
+    if args.format == "text" {
+        print_report(out, &report).map_err(io)?;
+        writeln!(out, "\ntimeline:\n{rendered}").map_err(io)?;
+    } else {
+        out.write_all(rendered.as_bytes()).map_err(io)?;
+    }
+    Ok(report.verdict.exit_code())
+}
+
+/// Parses `A..B` (B exclusive).
+fn parse_seed_range(text: &str) -> Result<std::ops::Range<u64>, UsageError> {
+    let bad = || UsageError(format!("--seeds `{text}`: expected A..B, e.g. 0..1000"));
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a >= b {
+        return Err(bad());
+    }
+    Ok(a..b)
+}
+
+/// Parses `I/N` with I < N.
+fn parse_shard(text: &str) -> Result<(u64, u64), UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--shard `{text}`: expected I/N with 0 <= I < N, e.g. 0/4"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdResult {
+    let seeds = parse_seed_range(&args.seeds)?;
+    let (shard, shards) = match &args.shard {
+        Some(s) => parse_shard(s)?,
+        None => (0, 1),
+    };
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for path in &args.scenarios {
+        let scenario = load(path)?;
+        for variant in scenario.variants() {
+            let expected = scenario.expected_for(&variant);
+            let (mut runs, mut violations, mut first) = (0u64, 0u64, None);
+            for seed in seeds.clone().filter(|s| s % shards == shard) {
+                let strategy = match scenario.strategy {
+                    Some(Strategy::Pct) => Strategy::Pct,
+                    _ => Strategy::Random,
+                };
+                let (level, mut request) =
+                    scenario_request(registry, &scenario, &variant, Some(seed), Some(strategy))?;
+                request.opts.budget_schedules = 1;
+                let (_, _, level_entry) = resolve(registry, &scenario.model, Some(&level))?;
+                let report = (level_entry.check)(&request).map_err(UsageError)?;
+                runs += 1;
+                if report.verdict == Verdict::Violated {
+                    violations += 1;
+                    first.get_or_insert((seed, report.property.clone(), report.replay.clone()));
+                }
+            }
+            // A sweep fails when a variant expected to hold shows a violation.
+            let bad = expected.verdict == Verdict::Holds && violations > 0;
+            failed |= bad;
+            rows.push(serde_json::json!({
+                "scenario": path,
+                "variant": variant,
+                "expected": expected.verdict.as_str(),
+                "runs": runs,
+                "violations": violations,
+                "first_violation_seed": first.as_ref().map(|f| f.0),
+                "property": first.as_ref().and_then(|f| f.1.clone()),
+                "replay": first.as_ref().map(|f| f.2.clone()),
+                "ok": !bad,
+            }));
+        }
+    }
+    if args.json {
+        let summary = serde_json::json!({"seeds": args.seeds, "shard": format!("{shard}/{shards}"), "results": rows, "ok": !failed});
+        writeln!(out, "{summary}").map_err(io)?;
+    } else {
+        for r in &rows {
+            writeln!(
+                out,
+                "{} [{}] expected {}: {} runs, {} violations{}",
+                r["scenario"].as_str().unwrap_or(""),
+                r["variant"].as_str().unwrap_or(""),
+                r["expected"].as_str().unwrap_or(""),
+                thousands(r["runs"].as_u64().unwrap_or(0)),
+                thousands(r["violations"].as_u64().unwrap_or(0)),
+                match r["replay"].as_str() {
+                    Some(cmd) => format!("; first: note: run with `{cmd}`"),
+                    None => String::new(),
+                }
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
 }

@@ -17,7 +17,8 @@ use std::io::Write;
 use clap::Parser;
 
 pub use registry::{
-    BenchOptions, BenchSection, HeadlineItem, LevelEntry, ModelEntry, Params, Registry, Request,
+    BenchOptions, BenchSection, HeadlineItem, LevelEntry, ModelEntry, Params, Registry, ReplayWhat,
+    Request,
 };
 
 /// Exit code for bad input or usage.

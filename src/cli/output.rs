@@ -11,7 +11,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -24,7 +24,12 @@ pub fn bounds_text(report: &Report) -> String {
     if report.bounds.is_empty() {
         return "(none)".to_string();
     }
-    report.bounds.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    report
+        .bounds
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The figures of a search: `1,234 states, 56 schedules in 12 ms`.
@@ -36,12 +41,21 @@ pub fn figures(report: &Report) -> String {
     if report.schedules > 0 || report.level == "impl" {
         parts.push(format!("{} schedules", thousands(report.schedules)));
     }
-    format!("{} in {} ms", parts.join(", "), thousands(report.elapsed_ms))
+    format!(
+        "{} in {} ms",
+        parts.join(", "),
+        thousands(report.elapsed_ms)
+    )
 }
 
 /// One line per event: `  3 [  1.000s] start#2          acquire resource=sem`.
 pub fn render_events(trace: &[TraceEvent]) -> String {
-    let width = trace.iter().map(|e| e.task.len()).max().unwrap_or(0).min(28);
+    let width = trace
+        .iter()
+        .map(|e| e.task.len())
+        .max()
+        .unwrap_or(0)
+        .min(28);
     let mut out = String::new();
     for e in trace {
         let fields: Vec<String> = e.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -80,7 +94,13 @@ pub fn print_report(out: &mut dyn Write, report: &Report) -> std::io::Result<()>
     if !report.properties.is_empty() {
         writeln!(out, "  properties:")?;
         for p in &report.properties {
-            writeln!(out, "    {:<36} {:<18} {}", p.name, p.kind, p.verdict.as_str())?;
+            writeln!(
+                out,
+                "    {:<36} {:<18} {}",
+                p.name,
+                p.kind,
+                p.verdict.as_str()
+            )?;
         }
     }
     for note in &report.notes {
@@ -96,8 +116,16 @@ pub fn print_report(out: &mut dyn Write, report: &Report) -> std::io::Result<()>
         writeln!(out, "  wait-for cycle:")?;
         for edge in &report.wait_for {
             match &edge.holder {
-                Some(h) => writeln!(out, "    {} waits on {} held by {}", edge.task, edge.resource, h)?,
-                None => writeln!(out, "    {} waits on {} (no holder)", edge.task, edge.resource)?,
+                Some(h) => writeln!(
+                    out,
+                    "    {} waits on {} held by {}",
+                    edge.task, edge.resource, h
+                )?,
+                None => writeln!(
+                    out,
+                    "    {} waits on {} (no holder)",
+                    edge.task, edge.resource
+                )?,
             }
         }
     }
@@ -111,7 +139,9 @@ pub fn print_report(out: &mut dyn Write, report: &Report) -> std::io::Result<()>
             bounds_text(report),
             figures(report)
         )?,
-        _ if !report.replay.is_empty() => writeln!(out, "note: run with `{}` to reproduce", report.replay)?,
+        _ if !report.replay.is_empty() => {
+            writeln!(out, "note: run with `{}` to reproduce", report.replay)?
+        }
         _ => {}
     }
     Ok(())

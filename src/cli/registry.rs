@@ -9,8 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::explore::schedules::{self, ImplModel};
 use crate::explore::{self, CheckOptions, Model};
-use crate::report::{Bounds, Report};
+use crate::report::{Bounds, Report, Verdict};
+use crate::world::FaultSpec;
 
 /// Extra scenario knobs that are not bounds (`offline = true`, `bundle = false`),
 /// stringified. Models parse what they understand and reject the rest.
@@ -24,17 +26,26 @@ pub struct Request {
     pub bounds: Bounds,
     pub params: Params,
     pub opts: CheckOptions,
+    /// Fault rules from a scenario's `[[faults]]` (empty from the command line).
+    pub faults: Vec<crate::world::FaultSpec>,
 }
 
 type CheckFn = dyn Fn(&Request) -> Result<Report, String> + Send + Sync;
-type ReplayFn = dyn Fn(&Request, &str) -> Result<Report, String> + Send + Sync;
+type ReplayFn = dyn Fn(&Request, &ReplayWhat) -> Result<Report, String> + Send + Sync;
+
+/// What a replay reproduces: a recorded schedule, or the one run a random /
+/// PCT seed names (strategy from the request).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayWhat {
+    Schedule(String),
+    Seed(u64),
+}
 
 /// One level (`spec` or `impl`) of a registered model.
 pub struct LevelEntry {
     pub default_bounds: Bounds,
     pub check: Box<CheckFn>,
-    /// Replays a schedule string (seed-only replays go through `check` with the
-    /// seed and strategy set).
+    /// Replays a schedule string or a seed.
     pub replay: Box<ReplayFn>,
 }
 
@@ -76,18 +87,77 @@ impl ModelEntry {
             attach_spec_schedule(&model, &check_name, req, &mut report);
             Ok(report)
         };
-        let replay = move |req: &Request, schedule: &str| -> Result<Report, String> {
+        let replay = move |req: &Request, what: &ReplayWhat| -> Result<Report, String> {
             let model = ctor(&req.variant, &req.bounds, &req.params)?;
-            let mut report = explore::walk::replay(&model, schedule)?;
-            report.replay = spec_replay_command(&name, req, schedule);
-            Ok(report)
+            match what {
+                ReplayWhat::Schedule(schedule) => {
+                    let mut report = explore::walk::replay(&model, schedule)?;
+                    report.replay = spec_replay_command(&name, req, schedule);
+                    Ok(report)
+                }
+                // Protocol checks are deterministic given their seed: re-run the check.
+                ReplayWhat::Seed(seed) => {
+                    let mut opts = req.opts.clone();
+                    opts.seed = *seed;
+                    let mut report = explore::protocol::check(&model, &opts);
+                    attach_spec_schedule(&model, &name, req, &mut report);
+                    Ok(report)
+                }
+            }
         };
         if self.levels.is_empty() {
             self.default_level = "spec".to_string();
         }
         self.levels.insert(
             "spec".to_string(),
-            LevelEntry { default_bounds, check: Box::new(check), replay: Box::new(replay) },
+            LevelEntry {
+                default_bounds,
+                check: Box::new(check),
+                replay: Box::new(replay),
+            },
+        );
+        self
+    }
+
+    /// Registers the implementation level: `ctor(variant, bounds, params, faults)`
+    /// builds the async model the schedule explorers run.
+    pub fn with_impl<I, F>(mut self, default_bounds: Bounds, ctor: F) -> Self
+    where
+        I: ImplModel + 'static,
+        F: Fn(&str, &Bounds, &Params, &[FaultSpec]) -> Result<I, String> + Send + Sync + 'static,
+    {
+        let ctor = std::sync::Arc::new(ctor);
+        let name = self.name.clone();
+        let check_ctor = ctor.clone();
+        let check_name = name.clone();
+        let check = move |req: &Request| -> Result<Report, String> {
+            let model = check_ctor(&req.variant, &req.bounds, &req.params, &req.faults)?;
+            let mut report = schedules::check(&model, &req.opts);
+            set_impl_replay(&check_name, req, &mut report);
+            Ok(report)
+        };
+        let replay = move |req: &Request, what: &ReplayWhat| -> Result<Report, String> {
+            let model = ctor(&req.variant, &req.bounds, &req.params, &req.faults)?;
+            let mut report = match what {
+                ReplayWhat::Schedule(text) => {
+                    let schedule: schedules::Schedule =
+                        text.parse().map_err(|e| format!("--schedule: {e}"))?;
+                    schedules::replay(&model, &schedule).map_err(|e| e.to_string())?
+                }
+                ReplayWhat::Seed(seed) => {
+                    schedules::replay_seed(&model, &req.opts.strategy, *seed, req.opts.pct_depth)?
+                }
+            };
+            set_impl_replay(&name, req, &mut report);
+            Ok(report)
+        };
+        self.levels.insert(
+            "impl".to_string(),
+            LevelEntry {
+                default_bounds,
+                check: Box::new(check),
+                replay: Box::new(replay),
+            },
         );
         self
     }
@@ -123,12 +193,18 @@ fn attach_spec_schedule<M: Model>(model: &M, name: &str, req: &Request, report: 
 
 /// `--bound k=v` arguments in name order.
 pub fn bound_args(bounds: &Bounds) -> String {
-    bounds.iter().map(|(k, v)| format!(" --bound {k}={v}")).collect()
+    bounds
+        .iter()
+        .map(|(k, v)| format!(" --bound {k}={v}"))
+        .collect()
 }
 
 /// `--param k=v` arguments in name order.
 pub fn param_args(params: &Params) -> String {
-    params.iter().map(|(k, v)| format!(" --param {k}={v}")).collect()
+    params
+        .iter()
+        .map(|(k, v)| format!(" --param {k}={v}"))
+        .collect()
 }
 
 /// The exact `lockstep check` command that reproduces a deterministic check.
@@ -141,6 +217,20 @@ pub fn check_command(model: &str, level: &str, req: &Request) -> String {
         req.opts.strategy.as_str(),
         req.opts.seed
     )
+}
+
+/// Points an implementation-level report's `replay` at the CLI command that
+/// reproduces its counterexample (schedule), or the check itself when it holds.
+fn set_impl_replay(model: &str, req: &Request, report: &mut Report) {
+    report.replay = match (&report.schedule, report.verdict) {
+        (Some(schedule), Verdict::Violated) => format!(
+            "lockstep replay {model} --variant {} --level impl{}{} --schedule {schedule}",
+            req.variant,
+            bound_args(&req.bounds),
+            param_args(&req.params)
+        ),
+        _ => check_command(model, "impl", req),
+    };
 }
 
 fn spec_replay_command(model: &str, req: &Request, schedule: &str) -> String {

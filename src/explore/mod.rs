@@ -48,7 +48,9 @@ impl std::str::FromStr for Strategy {
             "dfs" => Ok(Strategy::Dfs),
             "random" => Ok(Strategy::Random),
             "pct" => Ok(Strategy::Pct),
-            other => Err(format!("unknown strategy `{other}` (expected bfs, dfs, random or pct)")),
+            other => Err(format!(
+                "unknown strategy `{other}` (expected bfs, dfs, random or pct)"
+            )),
         }
     }
 }

@@ -46,16 +46,32 @@ impl<M: Model + ?Sized> Copy for Property<M> {}
 
 impl<M: Model + ?Sized> Property<M> {
     pub fn always(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
-        Property { name, kind: PropertyKind::Always, holds }
+        Property {
+            name,
+            kind: PropertyKind::Always,
+            holds,
+        }
     }
     pub fn sometimes(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
-        Property { name, kind: PropertyKind::Sometimes, holds }
+        Property {
+            name,
+            kind: PropertyKind::Sometimes,
+            holds,
+        }
     }
     pub fn eventually(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
-        Property { name, kind: PropertyKind::Eventually, holds }
+        Property {
+            name,
+            kind: PropertyKind::Eventually,
+            holds,
+        }
     }
     pub fn eventually_always(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
-        Property { name, kind: PropertyKind::EventuallyAlways, holds }
+        Property {
+            name,
+            kind: PropertyKind::EventuallyAlways,
+            holds,
+        }
     }
 }
 

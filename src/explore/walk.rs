@@ -8,6 +8,7 @@
 //! every state. Liveness verdicts need the whole graph, so a replay only
 //! re-checks deadlock and `always` properties.
 
+use crate::explore::protocol::{outcome, Counterexample};
 use crate::explore::{Model, PropertyKind, DEADLOCK};
 use crate::report::{PropertyResult, Report, Stopwatch, Verdict};
 use crate::trace::TraceEvent;
@@ -23,27 +24,26 @@ pub fn parse_schedule(schedule: &str) -> Result<Vec<usize>, String> {
         .enumerate()
         .map(|(i, part)| {
             part.parse::<usize>().map_err(|_| {
-                format!("schedule step {}: `{part}` is not an action index (expected e.g. `2.0.1`)", i + 1)
+                format!(
+                    "schedule step {}: `{part}` is not an action index (expected e.g. `2.0.1`)",
+                    i + 1
+                )
             })
         })
         .collect()
-}
-
-fn init_event<M: Model>(model: &M, state: &M::State) -> TraceEvent {
-    TraceEvent::new(0, 0, "model", "init").with("state", model.format_state(state))
-}
-
-fn action_event<M: Model>(model: &M, step: u64, action: &M::Action, after: &M::State) -> TraceEvent {
-    TraceEvent::new(step, 0, model.actor(action), "action")
-        .with("action", model.format_action(action))
-        .with("state", model.format_state(after))
 }
 
 /// Walks `schedule` from the (first) initial state and reports what it shows.
 pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
     let watch = Stopwatch::start();
     let indices = parse_schedule(schedule)?;
-    let mut report = Report::new(&model.name(), &model.variant(), "spec", "replay", model.bounds());
+    let mut report = Report::new(
+        &model.name(),
+        &model.variant(),
+        "spec",
+        "replay",
+        model.bounds(),
+    );
     let mut state = model
         .init_states()
         .into_iter()
@@ -58,7 +58,6 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
             }
         }
     };
-    report.trace.push(init_event(model, &state));
     check_safety(&state, &mut violated);
     let mut actions = Vec::new();
     for (step, &index) in indices.iter().enumerate() {
@@ -72,36 +71,65 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
                 if actions.is_empty() { String::new() } else { format!(": {}", list_actions(model, &actions)) }
             )
         })?;
-        state = model
-            .next_state(&state, action)
-            .ok_or_else(|| format!("schedule step {}: action {} is not enabled", step + 1, model.format_action(action)))?;
-        report.trace.push(action_event(model, step as u64 + 1, action, &state));
+        state = model.next_state(&state, action).ok_or_else(|| {
+            format!(
+                "schedule step {}: action {} is not enabled",
+                step + 1,
+                model.format_action(action)
+            )
+        })?;
         check_safety(&state, &mut violated);
     }
+    // The events are built exactly as the checker builds its counterexamples,
+    // so a replay is byte-identical to the check that printed it.
+    let path = Counterexample {
+        init: 0,
+        actions: indices.iter().map(|&i| i as u32).collect(),
+        loop_to: None,
+    };
+    report.trace = outcome::replay(model, &path)?;
     actions.clear();
     model.actions(&state, &mut actions);
     if actions.is_empty() && !model.at_rest(&state) {
         violated = Some(DEADLOCK.to_string());
-        report.notes.push("the path ends in a state with no enabled action that is not at rest".into());
+        report
+            .notes
+            .push("the path ends in a state with no enabled action that is not at rest".into());
     }
-    report.verdict = if violated.is_some() { Verdict::Violated } else { Verdict::Holds };
+    report.verdict = if violated.is_some() {
+        Verdict::Violated
+    } else {
+        Verdict::Holds
+    };
     if let Some(name) = &violated {
         report.properties.push(PropertyResult {
             name: name.clone(),
-            kind: if name == DEADLOCK { "deadlock".into() } else { "always".into() },
+            kind: if name == DEADLOCK {
+                "deadlock".into()
+            } else {
+                "always".into()
+            },
             verdict: Verdict::Violated,
         });
     }
     report.property = violated;
     report.states = indices.len() as u64 + 1;
     report.schedule = Some(schedule.trim().to_string());
-    report.notes.push("replay re-checks deadlock and `always` properties along the path; liveness needs `check`".into());
+    report.notes.push(
+        "replay re-checks deadlock and `always` properties along the path; liveness needs `check`"
+            .into(),
+    );
     report.elapsed_ms = watch.elapsed_ms();
     Ok(report)
 }
 
 fn list_actions<M: Model>(model: &M, actions: &[M::Action]) -> String {
-    actions.iter().enumerate().map(|(i, a)| format!("{i}={}", model.format_action(a))).collect::<Vec<_>>().join(", ")
+    actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{i}={}", model.format_action(a)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Recovers the schedule string of a counterexample trace produced by a

@@ -24,7 +24,13 @@ pub struct TraceEvent {
 
 impl TraceEvent {
     pub fn new(step: u64, time_ms: u64, task: impl Into<String>, kind: impl Into<String>) -> Self {
-        TraceEvent { step, time_ms, task: task.into(), kind: kind.into(), fields: BTreeMap::new() }
+        TraceEvent {
+            step,
+            time_ms,
+            task: task.into(),
+            kind: kind.into(),
+            fields: BTreeMap::new(),
+        }
     }
     pub fn with(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.fields.insert(key.into(), value.to_string());

@@ -1,0 +1,446 @@
+//! `host-abstract`: the small benchmark protocol of
+//! shared/spec/host-abstract.md as a protocol [`Model`], variants `buggy` and
+//! `fixed`, bounds `R` (restart requesters), `F` (storage failures), `A`
+//! (attempt cap). Each spec step is one transition; the state is exactly the
+//! spec's variables plus one program counter per actor slot.
+
+mod props;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use lockstep::explore::{Model, Property};
+use lockstep::report::Bounds;
+
+pub use state::{HaState, Pc, Status, MAX_COUNTER, MAX_SLOTS};
+
+/// The two variants of the spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// LoadMetadata calls Restart inline and waits for it while holding the permit.
+    Buggy,
+    /// Restart is an async signal served by the Service; cancellation check points.
+    Fixed,
+}
+
+/// One atomic step of the spec, as taken by one actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Starter: `Idle -> WaitSem` once `attempts > k`.
+    Wake,
+    /// Requester: cancel the current attempt, `Idle -> WaitSem`.
+    Request,
+    /// Service: take a pending restart request, cancel the current attempt.
+    Take,
+    /// `WaitSem -> Build` when the permit is free.
+    Acquire,
+    /// BuildHost hits a storage failure (while `fails < F`).
+    BuildFail,
+    /// BuildHost succeeds (fixed: then a cancellation check point).
+    BuildOk,
+    /// LoadMetadata (the variant decides what it does).
+    Load,
+    /// Buggy `InlWait`: the inline restart acquiring the permit (never enabled).
+    InlAcquire,
+    /// `st := Running`, channel active, release.
+    Finish,
+}
+
+/// An action: which actor slot takes which step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HaAction {
+    pub slot: u8,
+    pub step: Step,
+}
+
+/// The protocol model. Actor slots: Starters `0..A`, Requesters `A..A+R`, Service last.
+#[derive(Clone, Debug)]
+pub struct HostAbstract {
+    variant: Variant,
+    r: u32,
+    f: u32,
+    a: u32,
+}
+
+/// What kind of actor occupies a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Actor {
+    Starter(u32),
+    Requester(u32),
+    Service,
+}
+
+impl HostAbstract {
+    /// Bounds used when none are given: `R=2, F=1, A=F+1`.
+    pub fn default_bounds() -> Bounds {
+        Bounds::from([
+            ("R".to_string(), 2),
+            ("F".to_string(), 1),
+            ("A".to_string(), 2),
+        ])
+    }
+
+    /// Builds the model. Missing bounds default to `R=2`, `F=1`, `A=F+1`;
+    /// unknown variants or bound names and out-of-range values are errors.
+    pub fn new(variant: &str, bounds: &Bounds) -> Result<Self, String> {
+        let variant = match variant {
+            "buggy" => Variant::Buggy,
+            "fixed" => Variant::Fixed,
+            other => {
+                return Err(format!(
+                    "unknown variant `{other}` for model host-abstract (expected buggy or fixed)"
+                ))
+            }
+        };
+        if let Some(name) = bounds
+            .keys()
+            .find(|k| !matches!(k.as_str(), "R" | "F" | "A"))
+        {
+            return Err(format!(
+                "unknown bound `{name}` for model host-abstract (expected R, F and A)"
+            ));
+        }
+        let get = |name: &str, default: i64, lo: i64, hi: i64| -> Result<u32, String> {
+            let v = bounds.get(name).copied().unwrap_or(default);
+            if v < lo || v > hi {
+                return Err(format!("bound {name}={v} out of range {lo}..={hi}"));
+            }
+            Ok(v as u32)
+        };
+        let max = i64::from(MAX_COUNTER);
+        let f = get("F", 1, 0, max)?;
+        let a = get("A", i64::from(f) + 1, 1, max)?;
+        let r = get("R", 2, 0, MAX_SLOTS as i64)?;
+        if (r + a + 1) as usize > MAX_SLOTS {
+            return Err(format!(
+                "bounds R={r}, A={a} need {} actor slots; the packed state holds {MAX_SLOTS} \
+                 (R + A + 1 <= {MAX_SLOTS})",
+                r + a + 1
+            ));
+        }
+        Ok(HostAbstract { variant, r, f, a })
+    }
+
+    pub fn variant_kind(&self) -> Variant {
+        self.variant
+    }
+    /// `(R, F, A)`.
+    pub fn rfa(&self) -> (u32, u32, u32) {
+        (self.r, self.f, self.a)
+    }
+    fn slots(&self) -> usize {
+        (self.a + self.r + 1) as usize
+    }
+    fn service_slot(&self) -> usize {
+        (self.a + self.r) as usize
+    }
+    fn actor(&self, slot: usize) -> Actor {
+        let slot = slot as u32;
+        if slot < self.a {
+            Actor::Starter(slot)
+        } else if slot < self.a + self.r {
+            Actor::Requester(slot - self.a)
+        } else {
+            Actor::Service
+        }
+    }
+
+    /// Whether any step is enabled in `s` (allocation-free; used by the
+    /// `quiescent-ok` property and equal to `!actions(s).is_empty()`).
+    pub fn any_enabled(&self, s: &HaState) -> bool {
+        self.enabled_slots(s) != 0
+    }
+
+    /// SWAR mask (bit `3 * slot`) of the slots with at least one enabled
+    /// step, computed for all slots at once without branching on pcs.
+    #[inline(always)]
+    fn enabled_slots(&self, s: &HaState) -> u128 {
+        let woken = HaState::slot_range(0, s.attempts().min(self.a));
+        let requesters = HaState::slot_range(self.a, self.a + self.r);
+        let mut idle_ok = woken | requesters;
+        if self.variant == Variant::Fixed && s.restart_req() {
+            idle_ok |= HaState::slot_range(self.a + self.r, self.a + self.r + 1);
+        }
+        let mut enabled = (s.slots_at(Pc::Idle) & idle_ok)
+            | s.slots_at(Pc::Build)
+            | s.slots_at(Pc::Load)
+            | s.slots_at(Pc::Finish);
+        if s.sem() == 1 {
+            enabled |= s.slots_at(Pc::WaitSem) | s.slots_at(Pc::InlWait);
+        }
+        enabled & HaState::slot_range(0, self.slots() as u32)
+    }
+
+    /// Calls `f(slot, step)` for every enabled step, slot by slot.
+    #[inline(always)]
+    fn each_step(&self, s: &HaState, mut f: impl FnMut(usize, Step)) {
+        let mut enabled = self.enabled_slots(s);
+        while enabled != 0 {
+            let slot = (enabled.trailing_zeros() / 3) as usize;
+            enabled &= enabled - 1;
+            self.steps_at(s, slot, s.pc(slot), |step| f(slot, step));
+        }
+    }
+
+    /// The enabled steps of the actor in `slot` at `pc`: at most two (Build
+    /// can fail or succeed).
+    #[inline(always)]
+    fn steps_at(&self, s: &HaState, slot: usize, pc: Pc, mut push: impl FnMut(Step)) {
+        let slot = slot as u32;
+        match pc {
+            Pc::Idle if slot < self.a => {
+                if s.attempts() > slot {
+                    push(Step::Wake)
+                }
+            }
+            Pc::Idle if slot < self.a + self.r => push(Step::Request),
+            Pc::Idle => {
+                if self.variant == Variant::Fixed && s.restart_req() {
+                    push(Step::Take)
+                }
+            }
+            Pc::WaitSem => {
+                if s.sem() == 1 {
+                    push(Step::Acquire)
+                }
+            }
+            Pc::Build => {
+                if s.fails() < self.f {
+                    push(Step::BuildFail)
+                }
+                push(Step::BuildOk)
+            }
+            Pc::Load => push(Step::Load),
+            // The actor holds the permit itself, so `sem == 1` never holds here.
+            Pc::InlWait => {
+                if s.sem() == 1 {
+                    push(Step::InlAcquire)
+                }
+            }
+            Pc::Finish => push(Step::Finish),
+            Pc::Done => {}
+        }
+    }
+
+    /// "Cancel the current attempt": only if someone holds the permit.
+    fn cancel_current(s: &mut HaState) {
+        if s.sem() == 0 {
+            s.set_cancel(true);
+        }
+    }
+
+    /// Releasing the permit also resets the attempt's cancellation token.
+    fn release(s: &mut HaState) {
+        s.set_sem(1);
+        s.set_cancel(false);
+    }
+
+    /// The actor's start is over: Starters and Requesters are done, the
+    /// Service goes back to `Idle` and is no longer active.
+    fn start_over(&self, s: &mut HaState, slot: usize) {
+        if self.actor(slot) == Actor::Service {
+            s.set_pc(slot, Pc::Idle);
+            s.set_restart_active(false);
+        } else {
+            s.set_pc(slot, Pc::Done);
+        }
+    }
+
+    /// Fixed-variant cancellation check point: on cancel, release (the
+    /// `finally`), `st := Stopped`, start over. Returns whether it cancelled.
+    fn check_point(&self, s: &mut HaState, slot: usize) -> bool {
+        if s.cancel() {
+            Self::release(s);
+            s.set_st(Status::Stopped);
+            self.start_over(s, slot);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn apply(&self, s: &HaState, slot: usize, step: Step) -> HaState {
+        let mut n = *s;
+        match step {
+            Step::Wake => n.set_pc(slot, Pc::WaitSem),
+            Step::Request => {
+                Self::cancel_current(&mut n);
+                n.set_pc(slot, Pc::WaitSem);
+            }
+            Step::Take => {
+                n.set_restart_req(false);
+                n.set_restart_active(true);
+                Self::cancel_current(&mut n);
+                n.set_pc(slot, Pc::WaitSem);
+            }
+            Step::Acquire | Step::InlAcquire => {
+                n.set_sem(0);
+                n.set_cancel(false);
+                n.set_st(Status::Starting);
+                n.set_pc(slot, Pc::Build);
+            }
+            Step::BuildFail => {
+                n.set_fails(n.fails() + 1);
+                n.set_st(Status::Error);
+                n.set_chan(false);
+                Self::release(&mut n);
+                if n.attempts() < self.a {
+                    n.set_attempts(n.attempts() + 1);
+                }
+                self.start_over(&mut n, slot);
+            }
+            Step::BuildOk => {
+                if self.variant == Variant::Buggy || !self.check_point(&mut n, slot) {
+                    n.set_pc(slot, Pc::Load);
+                }
+            }
+            Step::Load => match self.variant {
+                Variant::Buggy if n.chan() => n.set_pc(slot, Pc::Finish),
+                Variant::Buggy => {
+                    // Restart inline: cancel the current attempt (itself) and wait.
+                    n.set_cancel(true);
+                    n.set_pc(slot, Pc::InlWait);
+                }
+                Variant::Fixed => {
+                    if !n.chan() && !n.restart_req() && !n.restart_active() {
+                        n.set_restart_req(true);
+                    }
+                    if !self.check_point(&mut n, slot) {
+                        n.set_pc(slot, Pc::Finish);
+                    }
+                }
+            },
+            Step::Finish => {
+                n.set_st(Status::Running);
+                n.set_chan(true);
+                Self::release(&mut n);
+                self.start_over(&mut n, slot);
+            }
+        }
+        n
+    }
+
+    fn actor_name(&self, slot: usize) -> String {
+        match self.actor(slot) {
+            Actor::Starter(k) => format!("Starter[{k}]"),
+            Actor::Requester(j) => format!("Requester[{j}]"),
+            Actor::Service => "Service".to_string(),
+        }
+    }
+}
+
+impl Model for HostAbstract {
+    type State = HaState;
+    type Action = HaAction;
+
+    fn name(&self) -> String {
+        "host-abstract".to_string()
+    }
+    fn variant(&self) -> String {
+        match self.variant {
+            Variant::Buggy => "buggy",
+            Variant::Fixed => "fixed",
+        }
+        .to_string()
+    }
+    fn bounds(&self) -> Bounds {
+        Bounds::from([
+            ("R".to_string(), i64::from(self.r)),
+            ("F".to_string(), i64::from(self.f)),
+            ("A".to_string(), i64::from(self.a)),
+        ])
+    }
+
+    fn init_states(&self) -> Vec<HaState> {
+        let mut s = HaState::default();
+        s.set_sem(1);
+        s.set_st(Status::Default);
+        s.set_attempts(1); // the boot Starter
+        s.set_chan(true); // the worker channel is active at boot
+        vec![s]
+    }
+
+    fn actions(&self, state: &HaState, out: &mut Vec<HaAction>) {
+        self.each_step(state, |slot, step| {
+            out.push(HaAction {
+                slot: slot as u8,
+                step,
+            })
+        });
+    }
+
+    fn next_state(&self, state: &HaState, action: &HaAction) -> Option<HaState> {
+        let slot = usize::from(action.slot);
+        if slot >= self.slots() {
+            return None;
+        }
+        let mut enabled = false;
+        self.steps_at(state, slot, state.pc(slot), |step| {
+            enabled |= step == action.step
+        });
+        if !enabled {
+            return None;
+        }
+        Some(self.apply(state, slot, action.step))
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        props::properties(self)
+    }
+
+    fn at_rest(&self, s: &HaState) -> bool {
+        (0..self.slots()).all(|slot| {
+            matches!(
+                (self.actor(slot), s.pc(slot)),
+                (Actor::Starter(_), Pc::Idle | Pc::Done)
+                    | (Actor::Requester(_), Pc::Done)
+                    | (Actor::Service, Pc::Idle)
+            )
+        })
+    }
+
+    fn format_action(&self, action: &HaAction) -> String {
+        match action.step {
+            Step::Wake => "Wake",
+            Step::Request => "Request (cancel current)",
+            Step::Take => "Take (cancel current)",
+            Step::Acquire => "Acquire start_sem",
+            Step::BuildFail => "BuildHost fails (storage)",
+            Step::BuildOk => "BuildHost ok",
+            Step::Load => "LoadMetadata",
+            Step::InlAcquire => "InlWait acquire",
+            Step::Finish => "Finish (Running, release)",
+        }
+        .to_string()
+    }
+
+    fn actor(&self, action: &HaAction) -> String {
+        self.actor_name(usize::from(action.slot))
+    }
+
+    fn format_state(&self, s: &HaState) -> String {
+        let mut out = format!(
+            "sem={} st={:?} cancel={} attempts={} fails={} chan={}",
+            s.sem(),
+            s.st(),
+            u8::from(s.cancel()),
+            s.attempts(),
+            s.fails(),
+            u8::from(s.chan())
+        );
+        if self.variant == Variant::Fixed {
+            out += &format!(
+                " req={} active={}",
+                u8::from(s.restart_req()),
+                u8::from(s.restart_active())
+            );
+        }
+        for slot in 0..self.slots() {
+            if self.variant == Variant::Buggy && slot == self.service_slot() {
+                continue;
+            }
+            out += &format!(" {}={:?}", self.actor_name(slot), s.pc(slot));
+        }
+        out
+    }
+}

@@ -1,0 +1,78 @@
+//! The properties of `host-abstract` (spec section "Properties") plus the
+//! `sometimes` properties that keep a pass from being vacuous.
+
+use lockstep::explore::Property;
+
+use super::{HaState, HostAbstract, Pc, Status, Variant};
+
+/// 2. `sem + #actors holding the permit == 1`.
+fn semaphore(m: &HostAbstract, s: &HaState) -> bool {
+    let holding = s.slots_at(Pc::Build)
+        | s.slots_at(Pc::Load)
+        | s.slots_at(Pc::InlWait)
+        | s.slots_at(Pc::Finish);
+    let holders = (holding & HaState::slot_range(0, m.slots() as u32)).count_ones();
+    s.sem() + holders == 1
+}
+
+/// 1b. In a state with no enabled step: `st == Running`, or `st == Error`
+/// with `attempts == A`; and the permit is free.
+fn quiescent_ok(m: &HostAbstract, s: &HaState) -> bool {
+    let settled = s.st() == Status::Running || (s.st() == Status::Error && s.attempts() == m.a);
+    // The cheap test first: a settled state with a free permit needs no
+    // enabledness check.
+    (settled && s.sem() == 1) || m.any_enabled(s)
+}
+
+fn running(_: &HostAbstract, s: &HaState) -> bool {
+    s.st() == Status::Running
+}
+
+fn storage_failed(_: &HostAbstract, s: &HaState) -> bool {
+    s.fails() > 0
+}
+
+fn attempt_cancelled(_: &HostAbstract, s: &HaState) -> bool {
+    s.cancel()
+}
+
+fn restart_completed(m: &HostAbstract, s: &HaState) -> bool {
+    (m.a..m.a + m.r).any(|slot| s.pc(slot as usize) == Pc::Done)
+}
+
+fn async_restart_taken(_: &HostAbstract, s: &HaState) -> bool {
+    s.restart_active()
+}
+
+fn inline_restart(m: &HostAbstract, s: &HaState) -> bool {
+    (0..m.slots()).any(|slot| s.pc(slot) == Pc::InlWait)
+}
+
+/// Safety first, then liveness, then the `sometimes` guards that apply to
+/// these bounds (a guard that cannot be reached by construction, e.g. a
+/// storage failure with `F = 0`, is left out rather than failing the check).
+pub(super) fn properties(m: &HostAbstract) -> Vec<Property<HostAbstract>> {
+    let mut props = vec![
+        Property::always("quiescent-ok", quiescent_ok),
+        Property::always("semaphore", semaphore),
+        Property::eventually("eventually-running", running),
+        Property::eventually_always("eventually-always-running", running),
+        Property::sometimes("host-running", running),
+    ];
+    // A storage failure kills the channel; a later start (a second Starter
+    // or a Requester) then sees it inactive in LoadMetadata.
+    if m.f >= 1 {
+        props.push(Property::sometimes("storage-failure", storage_failed));
+        if m.a >= 2 || m.r >= 1 {
+            props.push(match m.variant {
+                Variant::Fixed => Property::sometimes("async-restart-taken", async_restart_taken),
+                Variant::Buggy => Property::sometimes("inline-restart", inline_restart),
+            });
+        }
+    }
+    if m.r >= 1 {
+        props.push(Property::sometimes("attempt-cancelled", attempt_cancelled));
+        props.push(Property::sometimes("restart-completed", restart_completed));
+    }
+    props
+}

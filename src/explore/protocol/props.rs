@@ -1,0 +1,145 @@
+//! The property table every pass shares: index 0 is the built-in deadlock
+//! check, index `i + 1` the model's `i`-th property. Passes record what they
+//! find per index; the report is assembled from that.
+
+use crate::explore::model::{Model, Property, PropertyKind, DEADLOCK};
+
+/// The model's properties grouped by how a pass treats them.
+pub struct PropTable<M: Model> {
+    pub props: Vec<Property<M>>,
+    /// Whether the deadlock check is part of this check (it is unless
+    /// `check_property` asked for another property alone).
+    pub deadlock: bool,
+    /// Table indices of `always` properties.
+    pub always: Vec<usize>,
+    pub sometimes: Vec<usize>,
+    pub eventually: Vec<usize>,
+    pub eventually_always: Vec<usize>,
+}
+
+impl<M: Model> PropTable<M> {
+    pub fn new(props: Vec<Property<M>>, deadlock: bool) -> Self {
+        let of = |kind: PropertyKind| -> Vec<usize> {
+            props
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.kind == kind)
+                .map(|(i, _)| i + 1)
+                .collect()
+        };
+        PropTable {
+            always: of(PropertyKind::Always),
+            sometimes: of(PropertyKind::Sometimes),
+            eventually: of(PropertyKind::Eventually),
+            eventually_always: of(PropertyKind::EventuallyAlways),
+            props,
+            deadlock,
+        }
+    }
+
+    /// Number of table indices (deadlock included, even when not checked).
+    pub fn len(&self) -> usize {
+        self.props.len() + 1
+    }
+
+    /// Never true: index 0 (deadlock) always exists.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn name(&self, index: usize) -> &'static str {
+        if index == 0 {
+            DEADLOCK
+        } else {
+            self.props[index - 1].name
+        }
+    }
+
+    pub fn kind_str(&self, index: usize) -> &'static str {
+        if index == 0 {
+            return "deadlock";
+        }
+        match self.props[index - 1].kind {
+            PropertyKind::Always => "always",
+            PropertyKind::Sometimes => "sometimes",
+            PropertyKind::Eventually => "eventually",
+            PropertyKind::EventuallyAlways => "eventually-always",
+        }
+    }
+
+    pub fn holds(&self, index: usize, model: &M, state: &M::State) -> bool {
+        (self.props[index - 1].holds)(model, state)
+    }
+
+    /// Indices whose violation a single state (plus whether it is terminal)
+    /// can show: deadlock, `always`, and `eventually-always` at a terminal.
+    pub fn state_checked(&self) -> Vec<usize> {
+        let mut v = Vec::new();
+        if self.deadlock {
+            v.push(0);
+        }
+        v.extend(&self.always);
+        v.extend(&self.eventually_always);
+        v
+    }
+
+    /// Safety indices (deadlock and `always`): the main pass keeps going until
+    /// each has its own counterexample or the space is exhausted.
+    pub fn safety(&self) -> Vec<usize> {
+        let mut v = Vec::new();
+        if self.deadlock {
+            v.push(0);
+        }
+        v.extend(&self.always);
+        v
+    }
+
+    /// All checked indices in report priority: deadlock, `always` in
+    /// declaration order, liveness in declaration order, then `sometimes`.
+    pub fn priority(&self) -> Vec<usize> {
+        let mut v = self.safety();
+        v.extend((1..self.len()).filter(|i| {
+            matches!(
+                self.props[i - 1].kind,
+                PropertyKind::Eventually | PropertyKind::EventuallyAlways
+            )
+        }));
+        v.extend(&self.sometimes);
+        v
+    }
+
+    /// Evaluates the per-state checks at `state`. `skip[i]` marks indices
+    /// already decided (found, or reached for `sometimes`); `found` is called
+    /// for each violated index and `reached` for each `sometimes` satisfied.
+    #[inline]
+    pub fn evaluate(
+        &self,
+        model: &M,
+        state: &M::State,
+        terminal: bool,
+        skip: &[bool],
+        mut found: impl FnMut(usize),
+        mut reached: impl FnMut(usize),
+    ) {
+        if terminal && self.deadlock && !skip[0] && !model.at_rest(state) {
+            found(0);
+        }
+        for &i in &self.always {
+            if !skip[i] && !self.holds(i, model, state) {
+                found(i);
+            }
+        }
+        if terminal {
+            for &i in &self.eventually_always {
+                if !skip[i] && !self.holds(i, model, state) {
+                    found(i);
+                }
+            }
+        }
+        for &i in &self.sometimes {
+            if !skip[i] && self.holds(i, model, state) {
+                reached(i);
+            }
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Exhaustive schedule DFS: stateless re-execution from scratch for every
+//! branch (futures cannot be cloned), over every task choice and every
+//! `choose` value, with two reductions:
+//!
+//! * **Sleep sets** over dynamic footprints: after exploring task `t` at a
+//!   node, `t` sleeps in the siblings' subtrees until a step dependent on
+//!   `t`'s step (a common object, one write) runs.
+//! * **State caching**: after every step the world's fingerprint is looked
+//!   up; a state already explored with a sleep set contained in the current
+//!   one (and at most as deep) is not explored again. No cycles are possible
+//!   (every step extends some task's history), so a covered state's subtree is
+//!   complete when it is met again.
+//!
+//! A preemption bound switches both reductions off (their naive combination
+//! with the bound can miss schedules within the bound) and qualifies a
+//! "holds" as "within preemption bound k".
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::cache::{Lookup, StateCache};
+use super::outcome::{fill_failure, fill_pass, new_report, Tally};
+use super::replay::run_schedule;
+use super::schedule::{Scheduler, StepInfo, TaskPoint};
+use super::ImplModel;
+use crate::explore::CheckOptions;
+use crate::report::{Report, Stopwatch};
+use crate::rt::{Executor, Footprint, TaskId, TraceLevel};
+
+/// A task explored (or asleep) at a node, with its step's footprint.
+#[derive(Clone, Debug)]
+struct Explored {
+    task: TaskId,
+    stable: u64,
+    footprint: Footprint,
+}
+
+enum Node {
+    Task {
+        enabled: Vec<TaskId>,
+        stables: Vec<u64>,
+        /// Asleep on entry (not explored here).
+        sleep: Vec<Explored>,
+        /// Explored siblings before the current one.
+        done: Vec<Explored>,
+        /// Candidates in exploration order; `order[next]` is the current choice.
+        order: Vec<TaskId>,
+        next: usize,
+        /// Union of the current choice's step footprints over its `choose` branches.
+        footprint: Footprint,
+        prev: Option<TaskId>,
+        preemptions: u32,
+    },
+    Choice {
+        n: usize,
+        current: usize,
+    },
+}
+
+/// The DFS oracle; keeps its stack across runs.
+pub struct DfsScheduler {
+    stack: Vec<Node>,
+    depth: usize,
+    /// Index of the task node whose step is running.
+    step_node: Option<usize>,
+    /// Footprint of the last step of this run (for sleep-set propagation).
+    last_footprint: Footprint,
+    pending_fingerprint: Option<u64>,
+    reduction: bool,
+    preemption_bound: Option<u32>,
+    cache: StateCache,
+    budget_states: u64,
+    pub(crate) states_exhausted: bool,
+    pub(crate) pruned_by_sleep: u64,
+    pub(crate) pruned_by_cache: u64,
+    pub(crate) preemption_cut: bool,
+    pub(crate) error: Option<String>,
+}
+
+impl DfsScheduler {
+    pub fn new(reduction: bool, preemption_bound: Option<u32>, budget_states: u64) -> Self {
+        DfsScheduler {
+            stack: Vec::new(),
+            depth: 0,
+            step_node: None,
+            last_footprint: Footprint::new(),
+            pending_fingerprint: None,
+            reduction,
+            preemption_bound,
+            cache: StateCache::new(),
+            budget_states,
+            states_exhausted: false,
+            pruned_by_sleep: 0,
+            pruned_by_cache: 0,
+            preemption_cut: false,
+            error: None,
+        }
+    }
+
+    /// Distinct cached states.
+    pub fn states(&self) -> u64 {
+        self.cache.len() as u64
+    }
+
+    /// Moves to the next unexplored branch; false when the tree is exhausted.
+    pub fn backtrack(&mut self) -> bool {
+        self.depth = 0;
+        self.step_node = None;
+        self.pending_fingerprint = None;
+        while let Some(node) = self.stack.last_mut() {
+            match node {
+                Node::Choice { n, current } => {
+                    if *current + 1 < *n {
+                        *current += 1;
+                        return true;
+                    }
+                }
+                Node::Task {
+                    stables,
+                    enabled,
+                    done,
+                    order,
+                    next,
+                    footprint,
+                    ..
+                } => {
+                    let task = order[*next];
+                    let stable =
+                        stables[enabled.binary_search(&task).expect("candidate is enabled")];
+                    done.push(Explored {
+                        task,
+                        stable,
+                        footprint: std::mem::take(footprint),
+                    });
+                    *next += 1;
+                    if *next < order.len() {
+                        return true;
+                    }
+                }
+            }
+            self.stack.pop();
+        }
+        false
+    }
+
+    /// Sleep set and preemption count for a new node below the step just run.
+    fn inherited(&self) -> (Vec<Explored>, u32) {
+        let Some(parent) = self.step_node else {
+            return (Vec::new(), 0);
+        };
+        let Node::Task {
+            enabled,
+            sleep,
+            done,
+            order,
+            next,
+            prev,
+            preemptions,
+            ..
+        } = &self.stack[parent]
+        else {
+            unreachable!("step_node points at a task node")
+        };
+        let chosen = order[*next];
+        let preempted = prev.is_some_and(|p| p != chosen && enabled.binary_search(&p).is_ok());
+        let count = preemptions + preempted as u32;
+        if !self.reduction {
+            return (Vec::new(), count);
+        }
+        let sleep = sleep
+            .iter()
+            .chain(done.iter())
+            .filter(|e| e.task != chosen && !e.footprint.conflicts_with(&self.last_footprint))
+            .cloned()
+            .collect();
+        (sleep, count)
+    }
+}
+
+impl Scheduler for DfsScheduler {
+    fn next_task(&mut self, point: &TaskPoint<'_>) -> Option<TaskId> {
+        if self.depth < self.stack.len() {
+            let Node::Task {
+                enabled,
+                order,
+                next,
+                ..
+            } = &self.stack[self.depth]
+            else {
+                self.error = Some(format!(
+                    "nondeterminism: decision {} was a choice before and is a task pick now",
+                    self.depth
+                ));
+                return None;
+            };
+            if enabled.as_slice() != point.enabled {
+                self.error = Some(format!(
+                    "nondeterminism: the runnable tasks at decision {} differ between two \
+                     executions of the same prefix",
+                    self.depth
+                ));
+                return None;
+            }
+            let pick = order[*next];
+            self.step_node = Some(self.depth);
+            self.depth += 1;
+            return Some(pick);
+        }
+        let (sleep, preemptions) = self.inherited();
+        if self.reduction && !point.failing {
+            if let Some(fp) = self.pending_fingerprint {
+                let mut asleep: Vec<u64> = sleep
+                    .iter()
+                    .filter(|e| point.enabled.contains(&e.task))
+                    .map(|e| e.stable)
+                    .collect();
+                asleep.sort_unstable();
+                match self.cache.visit(fp, &asleep, self.depth as u32) {
+                    Lookup::Covered => {
+                        self.pruned_by_cache += 1;
+                        return None;
+                    }
+                    Lookup::New if self.cache.len() as u64 >= self.budget_states => {
+                        self.states_exhausted = true;
+                        return None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut order: Vec<TaskId> = point
+            .enabled
+            .iter()
+            .copied()
+            .filter(|t| point.failing || !sleep.iter().any(|e| e.task == *t))
+            .collect();
+        if let (Some(bound), Some(prev)) = (self.preemption_bound, point.prev) {
+            if preemptions >= bound && point.enabled.contains(&prev) {
+                if order.len() > 1 || !order.contains(&prev) {
+                    self.preemption_cut = true;
+                }
+                order.retain(|&t| t == prev);
+            }
+        }
+        if order.is_empty() {
+            self.pruned_by_sleep += 1;
+            return None;
+        }
+        // Continue the previous task first: the first run is the
+        // non-preemptive one, and it tends to reach the deep states early.
+        if let Some(pos) = point.prev.and_then(|p| order.iter().position(|&t| t == p)) {
+            order[..=pos].rotate_right(1);
+        }
+        if point.failing {
+            // The run already fails and will be reported; explore no alternatives.
+            order.truncate(1);
+        }
+        let pick = order[0];
+        self.stack.push(Node::Task {
+            enabled: point.enabled.to_vec(),
+            stables: point.stable_ids.to_vec(),
+            sleep,
+            done: Vec::new(),
+            order,
+            next: 0,
+            footprint: Footprint::new(),
+            prev: point.prev,
+            preemptions,
+        });
+        self.step_node = Some(self.depth);
+        self.depth += 1;
+        Some(pick)
+    }
+
+    fn next_choice(&mut self, label: &str, n: usize) -> Option<usize> {
+        if self.depth < self.stack.len() {
+            return match &self.stack[self.depth] {
+                Node::Choice { n: m, current } if *m == n => {
+                    let v = *current;
+                    self.depth += 1;
+                    Some(v)
+                }
+                _ => {
+                    self.error = Some(format!(
+                        "nondeterminism: choose(\"{label}\", {n}) at decision {} did not happen \
+                         in an earlier execution of the same prefix",
+                        self.depth
+                    ));
+                    None
+                }
+            };
+        }
+        self.stack.push(Node::Choice { n, current: 0 });
+        self.depth += 1;
+        Some(0)
+    }
+
+    fn after_step(&mut self, info: &StepInfo<'_>) {
+        self.last_footprint.clear();
+        self.last_footprint.union_with(info.footprint);
+        if let Some(Node::Task { footprint, .. }) = self.step_node.map(|i| &mut self.stack[i]) {
+            footprint.union_with(info.footprint);
+        }
+        self.pending_fingerprint = info.fingerprint;
+    }
+
+    fn wants_fingerprints(&self) -> bool {
+        self.reduction
+    }
+}
+
+pub(crate) fn check<I: ImplModel + ?Sized>(
+    model: &I,
+    opts: &CheckOptions,
+    mut notes: Vec<String>,
+) -> Report {
+    let watch = Stopwatch::start();
+    let reduction = !opts.no_reduction && opts.preemption_bound.is_none();
+    let dfs = Rc::new(RefCell::new(DfsScheduler::new(
+        reduction,
+        opts.preemption_bound,
+        opts.budget_states,
+    )));
+    let mut config = model.run_config();
+    config.trace_level = TraceLevel::Off;
+    if opts.max_depth > 0 {
+        config.max_steps = config.max_steps.min(opts.max_depth);
+    }
+    let mut report = new_report(model, "dfs");
+    report.seed = opts.seed;
+    let mut tally = Tally::default();
+    let mut stop: Option<String> = None;
+    let mut failure = None;
+    loop {
+        let outcome = Executor::run(&config, dfs.clone(), || model.main());
+        tally.add(&outcome);
+        if outcome.failed() {
+            failure = Some(outcome);
+            break;
+        }
+        let d = dfs.borrow();
+        if let Some(e) = &d.error {
+            stop = Some(e.clone());
+        } else if d.states_exhausted {
+            stop = Some(format!(
+                "state budget exhausted ({} states)",
+                opts.budget_states
+            ));
+        } else if tally.runs() >= opts.budget_schedules {
+            stop = Some(format!(
+                "schedule budget exhausted ({} executions)",
+                tally.runs()
+            ));
+        } else if opts.max_seconds > 0 && watch.elapsed_secs_f64() > opts.max_seconds as f64 {
+            stop = Some(format!(
+                "stopped by the {} s safety limit",
+                opts.max_seconds
+            ));
+        }
+        drop(d);
+        if stop.is_some() || !dfs.borrow_mut().backtrack() {
+            break;
+        }
+    }
+    let d = dfs.borrow();
+    report.states = d.states();
+    if reduction {
+        notes.push(format!(
+            "reduction: sleep sets + state caching ({} execution(s) pruned by sleep sets, {} by \
+             the state cache)",
+            d.pruned_by_sleep, d.pruned_by_cache
+        ));
+    } else if opts.no_reduction {
+        notes.push("reduction: none (--no-reduction)".to_string());
+    }
+    if let Some(bound) = opts.preemption_bound {
+        notes.push(format!(
+            "bounded: explored schedules with at most {bound} preemption(s){} (sleep sets and \
+             state caching are off under a preemption bound)",
+            if d.preemption_cut {
+                ", and the bound cut some"
+            } else {
+                ""
+            }
+        ));
+    }
+    drop(d);
+    match failure {
+        Some(outcome) => {
+            let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
+                Ok(full) if full.status == outcome.status => full,
+                Ok(full) => {
+                    notes.push(format!(
+                        "nondeterminism: re-running the failing schedule ended with {}",
+                        full.status.as_str()
+                    ));
+                    full
+                }
+                Err(e) => {
+                    notes.push(format!("nondeterminism: {e}"));
+                    outcome
+                }
+            };
+            fill_failure(&mut report, model, &full, &tally);
+            notes.push(format!(
+                "found after {} schedule(s) ({} execution(s) in all)",
+                tally.schedules,
+                tally.runs()
+            ));
+        }
+        None => {
+            fill_pass(&mut report, model, &tally, stop.is_none(), true);
+            match &stop {
+                Some(reason) => notes.push(format!("inconclusive: {reason}")),
+                None => notes.push(format!(
+                    "exhaustive: {} schedule(s), {} execution(s), {} step(s)",
+                    tally.schedules,
+                    tally.runs(),
+                    tally.steps
+                )),
+            }
+            tally.bound_notes(config.max_steps, &mut notes);
+        }
+    }
+    report.notes.splice(0..0, notes);
+    report.schedules = tally.schedules;
+    report.elapsed_ms = watch.elapsed_ms();
+    report
+}

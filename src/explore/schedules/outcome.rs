@@ -1,0 +1,225 @@
+//! Turning run outcomes into a [`Report`]: tallies over many runs, the
+//! failing run's details, and per-property verdicts.
+
+use std::collections::BTreeSet;
+
+use super::{replay_command, ImplModel};
+use crate::explore::{PropertyKind, DEADLOCK};
+use crate::report::{PropertyResult, Report, Verdict};
+use crate::rt::{RunOutcome, RunStatus};
+
+/// Facts accumulated over the runs of one check.
+#[derive(Default, Debug)]
+pub(crate) struct Tally {
+    /// Runs that reached an end (completed, failed or hit a bound).
+    pub schedules: u64,
+    /// Runs an explorer cut short (sleep-set blocked or state already covered).
+    pub abandoned: u64,
+    pub step_bound_runs: u64,
+    pub time_bound_runs: u64,
+    pub steps: u64,
+    pub max_run_steps: u64,
+    pub sometimes: BTreeSet<String>,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, o: &RunOutcome) {
+        match o.status {
+            RunStatus::Abandoned => self.abandoned += 1,
+            RunStatus::StepBoundReached => {
+                self.schedules += 1;
+                self.step_bound_runs += 1
+            }
+            RunStatus::TimeBoundReached => {
+                self.schedules += 1;
+                self.time_bound_runs += 1
+            }
+            _ => self.schedules += 1,
+        }
+        self.steps += o.steps;
+        self.max_run_steps = self.max_run_steps.max(o.steps);
+        for s in &o.sometimes_reached {
+            if !self.sometimes.contains(s) {
+                self.sometimes.insert(s.clone());
+            }
+        }
+    }
+
+    pub(crate) fn runs(&self) -> u64 {
+        self.schedules + self.abandoned
+    }
+
+    /// Notes about bounds the runs hit.
+    pub(crate) fn bound_notes(&self, max_steps: u64, notes: &mut Vec<String>) {
+        if self.step_bound_runs > 0 {
+            notes.push(format!(
+                "{} run(s) were cut at the step bound (max_steps = {max_steps}): results hold \
+                 within that bound only",
+                self.step_bound_runs
+            ));
+        }
+        if self.time_bound_runs > 0 {
+            notes.push(format!(
+                "{} run(s) were cut at the virtual-time bound: results hold within that bound only",
+                self.time_bound_runs
+            ));
+        }
+    }
+}
+
+pub(crate) fn new_report<I: ImplModel + ?Sized>(model: &I, strategy: &str) -> Report {
+    Report::new(
+        &model.name(),
+        &model.variant(),
+        "impl",
+        strategy,
+        model.bounds(),
+    )
+}
+
+fn kind_name(kind: PropertyKind) -> &'static str {
+    match kind {
+        PropertyKind::Always => "always",
+        PropertyKind::Sometimes => "sometimes",
+        PropertyKind::Eventually => "eventually",
+        PropertyKind::EventuallyAlways => "eventually-always",
+    }
+}
+
+/// Fills a violated report from the failing run (re-run at full trace level).
+pub(crate) fn fill_failure<I: ImplModel + ?Sized>(
+    report: &mut Report,
+    model: &I,
+    failing: &RunOutcome,
+    tally: &Tally,
+) {
+    report.verdict = Verdict::Violated;
+    report.property = failing.property();
+    report.trace = failing.trace.clone();
+    let schedule = failing.schedule.to_string();
+    report.replay = replay_command(&model.name(), &model.variant(), &model.bounds(), &schedule);
+    report.schedule = Some(schedule);
+    if let RunStatus::Deadlock {
+        wait_for,
+        cycle,
+        blocked,
+    } = &failing.status
+    {
+        report.wait_for = wait_for.clone();
+        if !cycle {
+            report.notes.push(format!(
+                "deadlock without a wait-for cycle: {} wait(s) nobody can satisfy",
+                blocked.join(", ")
+            ));
+        }
+    }
+    if let RunStatus::Panic { task, message } = &failing.status {
+        report
+            .notes
+            .push(format!("task {task} panicked: {message}"));
+    }
+    for v in &failing.violations {
+        report.notes.push(format!(
+            "always `{}` violated at step {} in {}: {}",
+            v.property, v.step, v.task, v.detail
+        ));
+    }
+    let violated: BTreeSet<&str> = failing
+        .violations
+        .iter()
+        .map(|v| v.property.as_str())
+        .collect();
+    let deadlocked = matches!(failing.status, RunStatus::Deadlock { .. });
+    report.properties = property_results(model, tally, |name, kind| match kind {
+        _ if violated.contains(name) => Verdict::Violated,
+        // Exploration stopped at this failure: an unreached `sometimes` is undecided.
+        PropertyKind::Sometimes if !tally.sometimes.contains(name) => Verdict::Inconclusive,
+        _ => Verdict::Holds,
+    });
+    push_deadlock(
+        report,
+        if deadlocked {
+            Verdict::Violated
+        } else {
+            Verdict::Holds
+        },
+    );
+    for v in &failing.violations {
+        if !report.properties.iter().any(|p| p.name == v.property) {
+            report.properties.push(PropertyResult {
+                name: v.property.clone(),
+                kind: "always".into(),
+                verdict: Verdict::Violated,
+            });
+        }
+    }
+}
+
+/// Fills the verdict of a check that found no failing run. `complete` says
+/// whether the strategy's coverage was reached (exhausted, or all N random
+/// runs done) rather than a budget running out; `judge_sometimes` whether an
+/// unreached `sometimes` then fails the check (not for a single replayed run).
+pub(crate) fn fill_pass<I: ImplModel + ?Sized>(
+    report: &mut Report,
+    model: &I,
+    tally: &Tally,
+    complete: bool,
+    judge_sometimes: bool,
+) {
+    let base = if complete {
+        Verdict::Holds
+    } else {
+        Verdict::Inconclusive
+    };
+    report.properties = property_results(model, tally, |name, kind| match kind {
+        PropertyKind::Sometimes if !tally.sometimes.contains(name) => {
+            if complete && judge_sometimes {
+                Verdict::Violated
+            } else {
+                Verdict::Inconclusive
+            }
+        }
+        _ => base,
+    });
+    push_deadlock(report, base);
+    report.verdict = base;
+    let unreached: Vec<String> = report
+        .properties
+        .iter()
+        .filter(|p| p.kind == "sometimes" && p.verdict == Verdict::Violated)
+        .map(|p| p.name.clone())
+        .collect();
+    if let Some(first) = unreached.first() {
+        report.verdict = Verdict::Violated;
+        report.property = Some(first.clone());
+        report.notes.push(format!(
+            "sometimes propert{} never reached in any explored run: {}",
+            if unreached.len() == 1 { "y" } else { "ies" },
+            unreached.join(", ")
+        ));
+    }
+}
+
+fn property_results<I: ImplModel + ?Sized>(
+    model: &I,
+    _tally: &Tally,
+    verdict: impl Fn(&str, PropertyKind) -> Verdict,
+) -> Vec<PropertyResult> {
+    model
+        .properties()
+        .into_iter()
+        .map(|(name, kind)| PropertyResult {
+            verdict: verdict(&name, kind),
+            kind: kind_name(kind).to_string(),
+            name,
+        })
+        .collect()
+}
+
+fn push_deadlock(report: &mut Report, verdict: Verdict) {
+    report.properties.push(PropertyResult {
+        name: DEADLOCK.to_string(),
+        kind: DEADLOCK.to_string(),
+        verdict,
+    });
+}
