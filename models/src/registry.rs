@@ -59,7 +59,11 @@ pub fn registry() -> Registry {
         })
         .collect();
     Registry {
-        models: vec![crate::host::registry_entry(), host_abstract()],
+        models: vec![
+            crate::host::registry_entry(),
+            host_abstract(),
+            crate::eventhubs::registry_entry(),
+        ],
         headline,
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],

@@ -94,9 +94,20 @@ impl EventHubsSpec {
     /// ever (unbounded retries); finite retry delays are taken to fit within the
     /// expiration interval.
     pub(super) fn expire(&self, s: &mut EhState, p: usize) -> Option<()> {
-        let record = *s.store.ownership(p as u32)?;
-        (record.is_active(NOW, EXPIRATION)).then_some(())?;
-        let owner = &s.instances[record.owner? as usize];
+        self.may_expire(s, p).then_some(())?;
+        s.store.backdate(p as u32, Duration::ZERO);
+        Some(())
+    }
+
+    /// Whether [`Self::expire`] is enabled for `p`.
+    pub(super) fn may_expire(&self, s: &EhState, p: usize) -> bool {
+        let Some(record) = s.store.ownership(p as u32) else {
+            return false;
+        };
+        let Some(owner) = record.owner.filter(|_| record.is_active(NOW, EXPIRATION)) else {
+            return false;
+        };
+        let owner = &s.instances[owner as usize];
         let blocked = matches!(owner.life, Life::ShuttingDown) || owner.lb == Lb::Stopping;
         let awaits_endless_handler = self.config.infinite_retries()
             && owner.pumps.iter().flatten().any(|pump| {
@@ -106,16 +117,48 @@ impl EventHubsSpec {
                         PumpPhase::Sequential(_) | PumpPhase::Concurrent(_)
                     )
             });
-        let stale = match owner.life {
+        match owner.life {
             Life::Crashed | Life::Stopped => true,
             Life::Running | Life::ShuttingDown => {
                 owner.renew_failed || (blocked && awaits_endless_handler)
             }
             Life::NotStarted => false,
-        };
-        stale.then_some(())?;
-        s.store.backdate(p as u32, Duration::ZERO);
-        Some(())
+        }
+    }
+
+    /// Whether a successful renew would change nothing: no earlier renew threw and
+    /// every believed record is still active at the believed version.
+    pub(super) fn renew_is_noop(&self, s: &EhState, i: usize) -> bool {
+        let inst = &s.instances[i];
+        !inst.renew_failed
+            && inst.owned.iter().enumerate().all(|(p, v)| {
+                v.is_none_or(|v| {
+                    s.store
+                        .ownership(p as u32)
+                        .is_some_and(|r| r.version == v && r.is_active(NOW, EXPIRATION))
+                })
+            })
+    }
+
+    /// Whether reconciling (cycle steps 3-5) would change nothing: every believed
+    /// partition has a live pump and no other partition has one.
+    pub(super) fn reconcile_is_noop(&self, s: &EhState, i: usize) -> bool {
+        let inst = &s.instances[i];
+        (0..self.partitions()).all(|p| match (&inst.owned[p], &inst.pumps[p]) {
+            (Some(_), Some(pump)) => !pump.finished(),
+            (None, None) => true,
+            _ => false,
+        })
+    }
+
+    /// Whether [`Self::lb_resume`] is enabled.
+    pub(super) fn may_resume(&self, s: &EhState, i: usize) -> bool {
+        let inst = &s.instances[i];
+        inst.life == Life::Running
+            && inst.lb == Lb::Stopping
+            && (0..self.partitions()).all(|p| {
+                inst.owned[p].is_some() || inst.pumps[p].as_ref().is_none_or(Pump::finished)
+            })
     }
 
     /// Prepares a store call that fails (consuming one outage) or succeeds.
@@ -338,11 +381,7 @@ impl EventHubsSpec {
     /// The awaited stops completed: close those processors (OwnershipLost, which
     /// cancels their lostToken now that nothing runs), then step 5.
     pub(super) fn lb_resume(&self, s: &mut EhState, i: usize) -> Option<()> {
-        let inst = &s.instances[i];
-        (inst.life == Life::Running && inst.lb == Lb::Stopping).then_some(())?;
-        let lost_done = (0..self.partitions())
-            .all(|p| inst.owned[p].is_some() || inst.pumps[p].as_ref().is_none_or(Pump::finished));
-        lost_done.then_some(())?;
+        self.may_resume(s, i).then_some(())?;
         for p in 0..self.partitions() {
             if s.instances[i].owned[p].is_none() && s.instances[i].pumps[p].is_some() {
                 s.instances[i].pumps[p] = None;

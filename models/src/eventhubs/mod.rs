@@ -6,9 +6,11 @@
 //! * [`state`]: the model state (hub + checkpoint store from `lockstep::world`).
 //! * [`spec`]: [`EventHubsSpec`], the protocol model (`Model` impl, actions).
 //! * `balancer`, `pump`: the transitions; `properties`: S1-S8, L1, L2, L4, witnesses.
+//! * [`registry_entry`]: the CLI registration.
 
 mod balancer;
 pub mod config;
+mod entry;
 mod properties;
 mod pump;
 pub mod spec;
@@ -20,5 +22,6 @@ mod testcheck;
 mod tests;
 
 pub use config::{Config, PlantedBug, Variant};
+pub use entry::registry_entry;
 pub use spec::{EhAction, EventHubsSpec};
 pub use state::EhState;

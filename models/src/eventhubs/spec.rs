@@ -158,14 +158,6 @@ impl EventHubsSpec {
         s.outages_used < self.config.outages
     }
 
-    /// Pushes `action` if it is enabled and changes the state (a load-balancing
-    /// cycle that changes nothing is stuttering and would only add self-loops).
-    fn push_if_effective(&self, s: &EhState, action: EhAction, out: &mut Vec<EhAction>) {
-        if self.next_state(s, &action).is_some_and(|next| next != *s) {
-            out.push(action);
-        }
-    }
-
     fn instance_actions(&self, s: &EhState, i: usize, out: &mut Vec<EhAction>) {
         let inst = &s.instances[i];
         let id = i as u8;
@@ -186,27 +178,27 @@ impl EventHubsSpec {
                 match inst.lb {
                     Lb::Idle => {
                         if self.may_fail(s) {
-                            self.push_if_effective(
-                                s,
-                                EhAction::LbCycle {
-                                    inst: id,
-                                    renew_fails: true,
-                                    claim: None,
-                                },
-                                out,
-                            );
+                            // A throwing renew always changes the state (the outage budget).
+                            out.push(EhAction::LbCycle {
+                                inst: id,
+                                renew_fails: true,
+                                claim: None,
+                            });
                         }
-                        let candidates = self.candidates_after_renew(s, i);
-                        if candidates.is_empty() {
-                            self.push_if_effective(
-                                s,
-                                EhAction::LbCycle {
-                                    inst: id,
-                                    renew_fails: false,
-                                    claim: None,
-                                },
-                                out,
-                            );
+                        let renew_noop = self.renew_is_noop(s, i);
+                        let candidates = if renew_noop {
+                            self.claim_candidates(s, i)
+                        } else {
+                            self.candidates_after_renew(s, i)
+                        };
+                        // A cycle that changes nothing is stuttering: leaving it out keeps
+                        // self-loops (and unfair "idle cycle" lassos) out of the graph.
+                        if candidates.is_empty() && !(renew_noop && self.reconcile_is_noop(s, i)) {
+                            out.push(EhAction::LbCycle {
+                                inst: id,
+                                renew_fails: false,
+                                claim: None,
+                            });
                         }
                         for (p, _) in candidates {
                             out.push(EhAction::LbCycle {
@@ -221,7 +213,11 @@ impl EventHubsSpec {
                             .iter()
                             .map(|&fails| EhAction::LbClaim { inst: id, fails }),
                     ),
-                    Lb::Stopping => self.push_if_effective(s, EhAction::LbResume(id), out),
+                    Lb::Stopping => {
+                        if self.may_resume(s, i) {
+                            out.push(EhAction::LbResume(id));
+                        }
+                    }
                 }
             }
             Life::ShuttingDown => {
@@ -361,7 +357,9 @@ impl Model for EventHubsSpec {
             self.instance_actions(state, i, out);
         }
         for p in 0..self.partitions() {
-            self.push_if_effective(state, EhAction::Expire(p as u8), out);
+            if self.may_expire(state, p) {
+                out.push(EhAction::Expire(p as u8));
+            }
         }
     }
 
