@@ -140,11 +140,17 @@ impl StoreFaults {
     }
 }
 
+/// The two blobs of one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+struct PartitionBlobs {
+    ownership: Option<OwnershipRecord>,
+    checkpoint: Option<Checkpoint>,
+}
+
 /// The checkpoint store of one hub and consumer group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CheckpointStore {
-    ownership: Vec<Option<OwnershipRecord>>,
-    checkpoints: Vec<Option<Checkpoint>>,
+    blobs: Vec<PartitionBlobs>,
     pub faults: StoreFaults,
     pub mode: ConditionMode,
 }
@@ -153,19 +159,18 @@ impl CheckpointStore {
     /// An empty store (no records, no checkpoints) for `partition_count` partitions.
     pub fn new(partition_count: u32) -> Self {
         CheckpointStore {
-            ownership: vec![None; partition_count as usize],
-            checkpoints: vec![None; partition_count as usize],
+            blobs: vec![PartitionBlobs::default(); partition_count as usize],
             faults: StoreFaults::default(),
             mode: ConditionMode::IfMatch,
         }
     }
 
     pub fn partition_count(&self) -> u32 {
-        self.ownership.len() as u32
+        self.blobs.len() as u32
     }
 
     fn check_partition(&self, partition: PartitionId) -> Result<usize, StoreError> {
-        if (partition as usize) < self.ownership.len() {
+        if (partition as usize) < self.blobs.len() {
             Ok(partition as usize)
         } else {
             Err(StoreError::UnknownPartition(partition))
@@ -199,7 +204,7 @@ impl CheckpointStore {
     /// Lists every ownership record, by partition.
     pub fn list_ownership(&mut self, client: ClientId) -> Result<Vec<OwnershipRecord>, StoreError> {
         self.faults.strike(client)?;
-        Ok(self.ownership.iter().flatten().copied().collect())
+        Ok(self.blobs.iter().filter_map(|b| b.ownership).collect())
     }
 
     /// Claims (creates, renews, steals or relinquishes) records by conditional write.
@@ -217,7 +222,7 @@ impl CheckpointStore {
         }
         let mut wins = Vec::new();
         for request in requests {
-            let slot = &mut self.ownership[request.partition as usize];
+            let slot = &mut self.blobs[request.partition as usize].ownership;
             let condition_holds = match (self.mode, *slot, request.expected) {
                 (ConditionMode::IgnoreConditions, _, _) => true,
                 (ConditionMode::IfMatch, None, _) => true,
@@ -250,7 +255,7 @@ impl CheckpointStore {
     ) -> Result<Option<Checkpoint>, StoreError> {
         self.faults.strike(client)?;
         let index = self.check_partition(partition)?;
-        Ok(self.checkpoints[index])
+        Ok(self.blobs[index].checkpoint)
     }
 
     /// Writes a checkpoint unconditionally (last writer wins; it may move backwards).
@@ -261,7 +266,7 @@ impl CheckpointStore {
     ) -> Result<(), StoreError> {
         self.faults.strike(client)?;
         let index = self.check_partition(checkpoint.partition)?;
-        self.checkpoints[index] = Some(Checkpoint {
+        self.blobs[index].checkpoint = Some(Checkpoint {
             client,
             ..checkpoint
         });
@@ -270,32 +275,35 @@ impl CheckpointStore {
 
     /// Inspection without faults (for properties and tests): the current record.
     pub fn ownership(&self, partition: PartitionId) -> Option<&OwnershipRecord> {
-        self.ownership
+        self.blobs
             .get(partition as usize)
-            .and_then(Option::as_ref)
+            .and_then(|b| b.ownership.as_ref())
     }
 
     /// Inspection without faults (for properties and tests): the current checkpoint.
     pub fn checkpoint(&self, partition: PartitionId) -> Option<&Checkpoint> {
-        self.checkpoints
+        self.blobs
             .get(partition as usize)
-            .and_then(Option::as_ref)
+            .and_then(|b| b.checkpoint.as_ref())
     }
 
     /// The records active at `now`, by partition.
     pub fn active_records(&self, now: Duration, expiration: Duration) -> Vec<OwnershipRecord> {
-        self.ownership
+        self.blobs
             .iter()
-            .flatten()
+            .filter_map(|b| b.ownership)
             .filter(|r| r.is_active(now, expiration))
-            .copied()
             .collect()
     }
 
     /// Sets a record's last-modified time, e.g. to age it past expiration in a model
     /// that abstracts time away. No-op for a missing record.
     pub fn backdate(&mut self, partition: PartitionId, last_modified: Duration) {
-        if let Some(Some(record)) = self.ownership.get_mut(partition as usize) {
+        if let Some(record) = self
+            .blobs
+            .get_mut(partition as usize)
+            .and_then(|b| b.ownership.as_mut())
+        {
             record.last_modified = last_modified;
         }
     }
@@ -304,7 +312,11 @@ impl CheckpointStore {
     /// protocol model may renumber the versions it references (record and every
     /// copy held by a processor) consistently to keep its state space finite.
     pub fn rename_version(&mut self, partition: PartitionId, version: Version) {
-        if let Some(Some(record)) = self.ownership.get_mut(partition as usize) {
+        if let Some(record) = self
+            .blobs
+            .get_mut(partition as usize)
+            .and_then(|b| b.ownership.as_mut())
+        {
             record.version = version;
         }
     }

@@ -2,7 +2,7 @@
 //! receivers with owner levels (epochs) where a newer receiver displaces an older one.
 //!
 //! Pure data (no clock, no I/O): every type is `Clone + Hash + Eq` so a model can keep
-//! the whole hub in its explored state. Receivers are identified by a caller-chosen
+//! the whole hub in its explored state (the logs are shared copy-on-write). Receivers are identified by a caller-chosen
 //! [`ReceiverKey`] (typically the processor instance) rather than a counter, so two
 //! states that differ only in how many receivers were ever opened hash the same.
 //!
@@ -12,6 +12,7 @@
 //! events it already received are unaffected.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Index of a partition (`0..partition_count`).
 pub type PartitionId = u32;
@@ -100,8 +101,9 @@ impl fmt::Display for HubError {
 impl std::error::Error for HubError {}
 
 /// An open receiver: its cursor and whether it has been displaced.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Receiver {
+    pub partition: PartitionId,
     pub key: ReceiverKey,
     /// `Some(level)` for an exclusive (epoch) receiver, `None` for a non-exclusive one.
     pub owner_level: Option<i64>,
@@ -121,15 +123,16 @@ pub struct PartitionLog {
 /// A consumer group: an independent set of readers (spec B.7).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConsumerGroup {
-    pub name: String,
-    /// Open receivers, per partition, in opening order.
-    receivers: Vec<Vec<Receiver>>,
+    pub name: Arc<str>,
+    /// Open receivers of every partition, by partition, in opening order within one.
+    receivers: Vec<Receiver>,
 }
 
-/// A simulated event hub.
+/// A simulated event hub. The logs are shared copy-on-write, so cloning a hub
+/// (as explorers do for every state) copies only the receivers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EventHub {
-    partitions: Vec<PartitionLog>,
+    partitions: Arc<Vec<PartitionLog>>,
     groups: Vec<ConsumerGroup>,
 }
 
@@ -139,18 +142,13 @@ impl EventHub {
         let partitions = (0..partition_count)
             .map(|_| PartitionLog::default())
             .collect();
-        let mut hub = EventHub {
-            partitions,
-            groups: Vec::new(),
+        let default = ConsumerGroup {
+            name: DEFAULT_CONSUMER_GROUP.into(),
+            receivers: Vec::new(),
         };
-        hub.groups.push(hub.empty_group(DEFAULT_CONSUMER_GROUP));
-        hub
-    }
-
-    fn empty_group(&self, name: &str) -> ConsumerGroup {
-        ConsumerGroup {
-            name: name.to_string(),
-            receivers: vec![Vec::new(); self.partitions.len()],
+        EventHub {
+            partitions: Arc::new(partitions),
+            groups: vec![default],
         }
     }
 
@@ -163,15 +161,17 @@ impl EventHub {
         if self.group_id(name).is_some() {
             return Err(HubError::DuplicateConsumerGroup(name.to_string()));
         }
-        let group = self.empty_group(name);
-        self.groups.push(group);
+        self.groups.push(ConsumerGroup {
+            name: name.into(),
+            receivers: Vec::new(),
+        });
         Ok(self.groups.len() as GroupId - 1)
     }
 
     pub fn group_id(&self, name: &str) -> Option<GroupId> {
         self.groups
             .iter()
-            .position(|g| g.name == name)
+            .position(|g| &*g.name == name)
             .map(|i| i as GroupId)
     }
 
@@ -188,10 +188,8 @@ impl EventHub {
         body: u64,
         size: u32,
     ) -> Result<EventData, HubError> {
-        let log = self
-            .partitions
-            .get_mut(partition as usize)
-            .ok_or(HubError::UnknownPartition(partition))?;
+        self.log(partition)?;
+        let log = &mut Arc::make_mut(&mut self.partitions)[partition as usize];
         let event = EventData {
             sequence_number: log.events.len() as u64,
             offset: log.next_offset,
@@ -217,34 +215,38 @@ impl EventHub {
         Ok(&self.log(partition)?.events)
     }
 
-    fn receivers_mut(
+    fn group_mut(
         &mut self,
         group: GroupId,
         partition: PartitionId,
-    ) -> Result<&mut Vec<Receiver>, HubError> {
-        if partition as usize >= self.partitions.len() {
-            return Err(HubError::UnknownPartition(partition));
-        }
-        let g = self
-            .groups
+    ) -> Result<&mut ConsumerGroup, HubError> {
+        self.log(partition)?;
+        self.groups
             .get_mut(group as usize)
-            .ok_or(HubError::UnknownConsumerGroup(group))?;
-        Ok(&mut g.receivers[partition as usize])
+            .ok_or(HubError::UnknownConsumerGroup(group))
+    }
+
+    fn group(&self, group: GroupId, partition: PartitionId) -> Result<&ConsumerGroup, HubError> {
+        self.log(partition)?;
+        self.groups
+            .get(group as usize)
+            .ok_or(HubError::UnknownConsumerGroup(group))
     }
 
     /// The receivers open on `partition` for `group` (displaced ones included until
-    /// their failing receive closes them).
+    /// their failing receive closes them), in opening order.
     pub fn receivers(
         &self,
         group: GroupId,
         partition: PartitionId,
-    ) -> Result<&[Receiver], HubError> {
-        self.log(partition)?;
-        let g = self
-            .groups
-            .get(group as usize)
-            .ok_or(HubError::UnknownConsumerGroup(group))?;
-        Ok(&g.receivers[partition as usize])
+    ) -> Result<Vec<Receiver>, HubError> {
+        Ok(self
+            .group(group, partition)?
+            .receivers
+            .iter()
+            .filter(|r| r.partition == partition)
+            .copied()
+            .collect())
     }
 
     /// Opens a receiver for `key` (replacing `key`'s previous receiver on this partition).
@@ -262,11 +264,12 @@ impl EventHub {
         start: StartPosition,
     ) -> Result<(), HubError> {
         let len = self.len(partition)?;
-        let receivers = self.receivers_mut(group, partition)?;
-        receivers.retain(|r| r.key != key);
+        let receivers = &mut self.group_mut(group, partition)?.receivers;
+        receivers.retain(|r| !(r.partition == partition && r.key == key));
+        let mine = |r: &&mut Receiver| r.partition == partition;
         let current = receivers
             .iter()
-            .filter(|r| !r.disconnected)
+            .filter(|r| r.partition == partition && !r.disconnected)
             .filter_map(|r| r.owner_level)
             .max();
         match (owner_level, current) {
@@ -282,11 +285,16 @@ impl EventHub {
                     current: cur,
                 })
             }
-            (Some(_), _) => receivers.iter_mut().for_each(|r| r.disconnected = true),
+            (Some(_), _) => receivers
+                .iter_mut()
+                .filter(mine)
+                .for_each(|r| r.disconnected = true),
             (None, None) => {
-                if receivers.iter().filter(|r| !r.disconnected).count()
-                    >= MAX_NON_EXCLUSIVE_RECEIVERS
-                {
+                let connected = receivers
+                    .iter()
+                    .filter(|r| r.partition == partition && !r.disconnected)
+                    .count();
+                if connected >= MAX_NON_EXCLUSIVE_RECEIVERS {
                     return Err(HubError::TooManyReceivers);
                 }
             }
@@ -297,12 +305,22 @@ impl EventHub {
             StartPosition::After(seq) => seq.saturating_add(1).min(len),
             StartPosition::At(seq) => seq.min(len),
         };
-        receivers.push(Receiver {
-            key,
-            owner_level,
-            next_sequence,
-            disconnected: false,
-        });
+        // Grouped by partition (opening order within one), so equal hubs compare equal
+        // whatever the interleaving of opens on different partitions.
+        let at = receivers
+            .iter()
+            .position(|r| r.partition > partition)
+            .unwrap_or(receivers.len());
+        receivers.insert(
+            at,
+            Receiver {
+                partition,
+                key,
+                owner_level,
+                next_sequence,
+                disconnected: false,
+            },
+        );
         Ok(())
     }
 
@@ -313,16 +331,33 @@ impl EventHub {
         partition: PartitionId,
         key: ReceiverKey,
     ) -> Result<(), HubError> {
-        self.receivers_mut(group, partition)?
-            .retain(|r| r.key != key);
+        self.group_mut(group, partition)?
+            .receivers
+            .retain(|r| !(r.partition == partition && r.key == key));
         Ok(())
+    }
+
+    fn find(
+        &self,
+        group: GroupId,
+        partition: PartitionId,
+        key: ReceiverKey,
+    ) -> Result<&Receiver, HubError> {
+        self.group(group, partition)?
+            .receivers
+            .iter()
+            .find(|r| r.partition == partition && r.key == key)
+            .ok_or(HubError::NoSuchReceiver {
+                group,
+                partition,
+                key,
+            })
     }
 
     /// Whether `key` has a receiver on `partition` that has not been displaced.
     pub fn is_connected(&self, group: GroupId, partition: PartitionId, key: ReceiverKey) -> bool {
-        self.receivers(group, partition)
-            .map(|rs| rs.iter().any(|r| r.key == key && !r.disconnected))
-            .unwrap_or(false)
+        self.find(group, partition, key)
+            .is_ok_and(|r| !r.disconnected)
     }
 
     /// How many events `key`'s receiver could receive now (0 when caught up).
@@ -333,16 +368,7 @@ impl EventHub {
         key: ReceiverKey,
     ) -> Result<u64, HubError> {
         let len = self.len(partition)?;
-        let receiver = self
-            .receivers(group, partition)?
-            .iter()
-            .find(|r| r.key == key)
-            .ok_or(HubError::NoSuchReceiver {
-                group,
-                partition,
-                key,
-            })?;
-        Ok(len - receiver.next_sequence)
+        Ok(len - self.find(group, partition, key)?.next_sequence)
     }
 
     /// Receives up to `max` events for `key` and advances its cursor. An empty batch
@@ -356,16 +382,15 @@ impl EventHub {
         max: usize,
     ) -> Result<Vec<EventData>, HubError> {
         let len = self.len(partition)?;
-        let receivers = self.receivers_mut(group, partition)?;
-        let index =
-            receivers
-                .iter()
-                .position(|r| r.key == key)
-                .ok_or(HubError::NoSuchReceiver {
-                    group,
-                    partition,
-                    key,
-                })?;
+        let receivers = &mut self.group_mut(group, partition)?.receivers;
+        let index = receivers
+            .iter()
+            .position(|r| r.partition == partition && r.key == key)
+            .ok_or(HubError::NoSuchReceiver {
+                group,
+                partition,
+                key,
+            })?;
         if receivers[index].disconnected {
             receivers.remove(index);
             return Err(HubError::ConsumerDisconnected {
@@ -377,8 +402,7 @@ impl EventHub {
         let from = receivers[index].next_sequence;
         let to = from.saturating_add(max as u64).min(len);
         receivers[index].next_sequence = to;
-        let log = &self.partitions[partition as usize];
-        Ok(log.events[from as usize..to as usize].to_vec())
+        Ok(self.partitions[partition as usize].events[from as usize..to as usize].to_vec())
     }
 }
 

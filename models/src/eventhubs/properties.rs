@@ -27,14 +27,13 @@ fn any_live(s: &EhState) -> bool {
 }
 
 fn all_delivered(s: &EhState) -> bool {
-    s.ledger.iter().flatten().all(|t| t.deliveries >= 1)
+    s.tallies().iter().all(|t| t.deliveries >= 1)
 }
 
 /// S1: every event below the durable checkpoint was passed to an invocation.
 fn s1(_: &EventHubsSpec, s: &EhState) -> bool {
-    (0..s.ledger.len()).all(|p| {
-        s.ledger[p]
-            .iter()
+    (0..s.partitions()).all(|p| {
+        s.partition_tallies(p)
             .take(s.checkpoint_next(p) as usize)
             .all(|t| t.deliveries >= 1)
     })
@@ -47,7 +46,7 @@ fn s2(_: &EventHubsSpec, s: &EhState) -> bool {
         .iter()
         .flat_map(|i| i.pumps.iter().flatten())
         .all(|pump| match &pump.phase {
-            PumpPhase::Concurrent(batch) => batch.running.len() <= 1,
+            PumpPhase::Concurrent(batch) => batch.running_count() <= 1,
             _ => true,
         })
 }
@@ -71,10 +70,7 @@ fn s4(spec: &EventHubsSpec, s: &EhState) -> bool {
 /// S5: executions of one event stay within the computed bound.
 fn s5(spec: &EventHubsSpec, s: &EhState) -> bool {
     let bound = spec.config.executions_bound().unwrap_or(u32::MAX);
-    s.ledger
-        .iter()
-        .flatten()
-        .all(|t| u32::from(t.executions) <= bound)
+    s.tallies().iter().all(|t| u32::from(t.executions) <= bound)
 }
 
 /// S6: no claim won over a version other than the one it expected.
@@ -94,7 +90,7 @@ fn s8(_: &EventHubsSpec, s: &EhState) -> bool {
 
 /// L4's predicate: no partition has two live pumps.
 fn single_pump_per_partition(_: &EventHubsSpec, s: &EhState) -> bool {
-    (0..s.ledger.len()).all(|p| s.pump_owners(p) <= 1)
+    (0..s.partitions()).all(|p| s.pump_owners(p) <= 1)
 }
 
 /// L1's predicate: all events invoked (or nobody left to invoke them).
@@ -110,7 +106,7 @@ fn converged(_: &EventHubsSpec, s: &EhState) -> bool {
         return true;
     }
     let mut counts = vec![0usize; s.instances.len()];
-    for p in 0..s.ledger.len() {
+    for p in 0..s.partitions() {
         let Some(record) = s.store.ownership(p as u32) else {
             return false;
         };
@@ -152,13 +148,13 @@ fn retried(_: &EventHubsSpec, s: &EhState) -> bool {
         .flat_map(|i| i.pumps.iter().flatten())
         .any(|pump| match &pump.phase {
             PumpPhase::Sequential(batch) => batch.attempt > 0,
-            PumpPhase::Concurrent(batch) => batch.running.iter().any(|(_, attempt)| *attempt > 0),
+            PumpPhase::Concurrent(batch) => batch.running_events().any(|(_, attempt)| attempt > 0),
             _ => false,
         })
 }
 
 fn duplicate_delivery(_: &EventHubsSpec, s: &EhState) -> bool {
-    s.ledger.iter().flatten().any(|t| t.deliveries >= 2)
+    s.tallies().iter().any(|t| t.deliveries >= 2)
 }
 
 fn dual_ownership(spec: &EventHubsSpec, s: &EhState) -> bool {

@@ -11,7 +11,7 @@ use lockstep::world::eventhubs::StartPosition;
 
 use super::config::{PlantedBug, Variant};
 use super::spec::EventHubsSpec;
-use super::state::{ConcBatch, EhState, Ghost, Life, PumpPhase, SeqBatch, GROUP};
+use super::state::{ConcBatch, EhState, Ghost, Life, PumpPhase, SeqBatch, GROUP, MAX_BATCH};
 
 impl EventHubsSpec {
     fn pump_phase(&self, s: &EhState, i: usize, p: usize) -> Option<PumpPhase> {
@@ -54,14 +54,14 @@ impl EventHubsSpec {
 
     fn deliver(&self, s: &mut EhState, p: usize, event: u64) {
         let cap = self.config.ledger_cap();
-        let tally = &mut s.ledger[p][event as usize];
+        let tally = s.tally_mut(p, event);
         tally.deliveries = (tally.deliveries + 1).min(cap);
         tally.executions = (tally.executions + 1).min(cap);
     }
 
     fn execute_again(&self, s: &mut EhState, p: usize, event: u64) {
         let cap = self.config.ledger_cap();
-        let tally = &mut s.ledger[p][event as usize];
+        let tally = s.tally_mut(p, event);
         tally.executions = (tally.executions + 1).min(cap);
     }
 
@@ -132,14 +132,7 @@ impl EventHubsSpec {
         match self.variant {
             Variant::V6 => self.sequential_next(s, i, p, lo, hi, lo),
             Variant::V5 => {
-                let batch = ConcBatch {
-                    lo,
-                    hi,
-                    started_hi: lo,
-                    halted: false,
-                    running: Vec::new(),
-                };
-                Self::set_phase(s, i, p, PumpPhase::Concurrent(batch));
+                Self::set_phase(s, i, p, PumpPhase::Concurrent(ConcBatch::new(lo, hi)));
                 self.start_next(s, i, p)?;
             }
         }
@@ -213,7 +206,9 @@ impl EventHubsSpec {
             batch.halted = true;
         } else {
             self.deliver(s, p, batch.started_hi);
-            batch.running.push((batch.started_hi, 0));
+            let k = batch.started_hi - batch.lo;
+            batch.running |= 1 << k;
+            batch.attempts[k as usize] = 0;
             batch.started_hi += 1;
         }
         self.settle_concurrent(s, i, p, batch);
@@ -222,7 +217,7 @@ impl EventHubsSpec {
 
     /// v5: when nothing runs and nothing more will start, the handler returns to the gate.
     fn settle_concurrent(&self, s: &mut EhState, i: usize, p: usize, batch: ConcBatch) {
-        if batch.running.is_empty() && (batch.halted || batch.started_hi == batch.hi) {
+        if batch.running == 0 && (batch.halted || batch.started_hi == batch.hi) {
             self.gate_v5(s, i, p, &batch);
         } else {
             Self::set_phase(s, i, p, PumpPhase::Concurrent(batch));
@@ -259,13 +254,14 @@ impl EventHubsSpec {
                 }
             }
             PumpPhase::Concurrent(mut batch) => {
-                let slot = batch.running.iter().position(|(e, _)| *e == event)?;
-                let attempt = batch.running[slot].1;
+                let k = event.checked_sub(batch.lo)? as usize;
+                (k < MAX_BATCH && batch.running & (1 << k) != 0).then_some(())?;
+                let attempt = batch.attempts[k];
                 if retry(self, s, attempt) {
                     self.execute_again(s, p, event);
-                    batch.running[slot].1 = self.next_attempt(attempt);
+                    batch.attempts[k] = self.next_attempt(attempt);
                 } else {
-                    batch.running.remove(slot);
+                    batch.running &= !(1 << k);
                 }
                 self.settle_concurrent(s, i, p, batch);
             }

@@ -305,12 +305,12 @@ impl EventHubsSpec {
                 if !batch.halted && batch.started_hi < batch.hi {
                     out.push(EhAction::StartNext { inst, partition });
                 }
-                for (event, _) in &batch.running {
+                for (event, _) in batch.running_events() {
                     for ok in [true, false] {
                         out.push(EhAction::Complete {
                             inst,
                             partition,
-                            event: *event,
+                            event,
                             ok,
                         });
                     }

@@ -17,6 +17,12 @@ pub const NOW: Duration = Duration::from_secs(120);
 pub const EXPIRATION: Duration = Duration::from_secs(120);
 /// The consumer group every processor uses.
 pub const GROUP: GroupId = 0;
+/// Upper bounds of the config ranges, so per-partition slots, the ledger and a
+/// batch's invocations are fixed arrays (cloning a state allocates little).
+pub const MAX_INSTANCES: usize = 4;
+pub const MAX_PARTITIONS: usize = 4;
+pub const MAX_EVENTS: usize = 8;
+pub const MAX_BATCH: usize = 8;
 
 /// Per-event counts: deliveries (TryExecute calls, one per retry loop) and
 /// executions (attempts, retries included). Saturating at the config's ledger cap.
@@ -87,20 +93,35 @@ pub struct SeqBatch {
 }
 
 /// v5 concurrent dispatch: events `lo..started_hi` started (in order, one per
-/// step: the loop runs on a pool thread while other threads interleave); `running`
-/// holds `(event, attempt)` of those not yet completed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// step: the loop runs on a pool thread while other threads interleave); bit `k`
+/// of `running` is set while event `lo + k` has not completed, `attempts[k]` is
+/// its retry count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConcBatch {
     pub lo: u64,
     pub hi: u64,
     pub started_hi: u64,
     /// The start loop saw a cancelled token and stopped starting.
     pub halted: bool,
-    pub running: Vec<(u64, u8)>,
+    pub running: u8,
+    pub attempts: [u8; MAX_BATCH],
+}
+
+impl ConcBatch {
+    pub fn new(lo: u64, hi: u64) -> Self {
+        ConcBatch { lo, hi, started_hi: lo, halted: false, running: 0, attempts: [0; MAX_BATCH] }
+    }
+    /// The running events with their attempt counts, in event order.
+    pub fn running_events(&self) -> impl Iterator<Item = (u64, u8)> + '_ {
+        (0..MAX_BATCH).filter(|k| self.running & (1 << k) != 0).map(|k| (self.lo + k as u64, self.attempts[k]))
+    }
+    pub fn running_count(&self) -> u32 {
+        self.running.count_ones()
+    }
 }
 
 /// What a partition pump task is doing.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PumpPhase {
     /// Created by the load balancer; reads the checkpoint and opens its receiver next.
     Starting,
@@ -123,7 +144,7 @@ pub enum PumpPhase {
 }
 
 /// A partition pump plus its fresh `PartitionProcessor` (spec B.10).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Pump {
     pub phase: PumpPhase,
     /// The core's per-partition cancellation (stop requested by the balancer or shutdown).
@@ -146,30 +167,31 @@ impl Pump {
     }
 }
 
-/// One processor instance (EventProcessorHost + listener).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// One processor instance (EventProcessorHost + listener). Per-partition slots
+/// beyond the configured partition count stay empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Instance {
     pub life: Life,
     pub lb: Lb,
     /// InstanceOwnership: per partition, the record version this instance believes it holds.
-    pub owned: Vec<Option<Version>>,
+    pub owned: [Option<Version>; MAX_PARTITIONS],
     /// The last renew threw (storage failure): the records may age out meanwhile.
     pub renew_failed: bool,
     /// fnToken and listenerToken, cancelled together by the listener's StopAsync.
     pub fn_cancelled: bool,
     /// ActivePartitionProcessors, per partition.
-    pub pumps: Vec<Option<Pump>>,
+    pub pumps: [Option<Pump>; MAX_PARTITIONS],
 }
 
 impl Instance {
-    fn new(partitions: usize) -> Self {
+    fn new() -> Self {
         Instance {
             life: Life::NotStarted,
             lb: Lb::Idle,
-            owned: vec![None; partitions],
+            owned: [None; MAX_PARTITIONS],
             renew_failed: false,
             fn_cancelled: false,
-            pumps: vec![None; partitions],
+            pumps: [None; MAX_PARTITIONS],
         }
     }
 
@@ -185,8 +207,11 @@ pub struct EhState {
     pub hub: EventHub,
     pub store: CheckpointStore,
     pub instances: Vec<Instance>,
-    /// Per partition, per sequence number.
-    pub ledger: Vec<Vec<Tally>>,
+    /// Per event, by global number `k` (partition `k mod P`, sequence `k div P`).
+    pub ledger: [Tally; MAX_EVENTS],
+    /// Partitions and events (constant; kept here so properties need no config).
+    pub parts: u8,
+    pub events: u8,
     pub crashes_used: u8,
     pub stops_used: u8,
     pub outages_used: u8,
@@ -196,26 +221,43 @@ pub struct EhState {
 impl EhState {
     /// The initial state: every event already in the hub, nothing claimed or started.
     pub fn initial(config: &Config) -> Self {
-        let parts = usize::from(config.partitions);
+        let parts = u64::from(config.partitions);
         let mut hub = EventHub::new(u32::from(config.partitions));
         for k in 0..u64::from(config.events) {
             // Bodies are the global event number; sizes vary so offsets differ from sequence numbers.
-            let _ = hub.append((k % parts as u64) as u32, k, 10 + (k % 3) as u32);
+            let _ = hub.append((k % parts) as u32, k, 10 + (k % 3) as u32);
         }
         EhState {
             hub,
             store: CheckpointStore::new(u32::from(config.partitions)),
-            instances: (0..config.instances)
-                .map(|_| Instance::new(parts))
-                .collect(),
-            ledger: (0..parts)
-                .map(|p| vec![Tally::default(); config.events_in(p) as usize])
-                .collect(),
+            instances: (0..config.instances).map(|_| Instance::new()).collect(),
+            ledger: [Tally::default(); MAX_EVENTS],
+            parts: config.partitions,
+            events: config.events,
             crashes_used: 0,
             stops_used: 0,
             outages_used: 0,
             ghost: Ghost::default(),
         }
+    }
+
+    pub fn partitions(&self) -> usize {
+        usize::from(self.parts)
+    }
+
+    /// Every event's tally, by global event number.
+    pub fn tallies(&self) -> &[Tally] {
+        &self.ledger[..usize::from(self.events)]
+    }
+
+    /// The tallies of partition `p`, by sequence number.
+    pub fn partition_tallies(&self, p: usize) -> impl Iterator<Item = Tally> + '_ {
+        (p..usize::from(self.events)).step_by(self.partitions()).map(|k| self.ledger[k])
+    }
+
+    pub fn tally_mut(&mut self, p: usize, sequence: u64) -> &mut Tally {
+        let k = sequence as usize * self.partitions() + p;
+        &mut self.ledger[k]
     }
 
     /// The durable checkpoint position of `p` (exclusive; 0 without a checkpoint).
@@ -238,45 +280,44 @@ impl EhState {
     /// their order and the record's version the largest. Without this a renewal
     /// loop would make the state space infinite.
     pub fn canonicalize_versions(&mut self) {
-        for p in 0..self.ledger.len() {
+        for p in 0..self.partitions() {
             let Some(current) = self.store.ownership(p as u32).map(|r| r.version) else {
                 continue;
             };
-            let mut seen: Vec<Version> = vec![current];
+            // At most one belief and one pending claim per instance, plus the record.
+            let mut seen = [Version::MAX; 2 * MAX_INSTANCES + 1];
+            let mut n = 0;
+            let mut note = |v: Version| {
+                if !seen[..n].contains(&v) && n < seen.len() {
+                    seen[n] = v;
+                    n += 1;
+                }
+            };
+            note(current);
             for inst in &self.instances {
-                seen.extend(inst.owned[p]);
-                if let Lb::Claiming {
-                    partition,
-                    expected: Some(v),
-                } = inst.lb
-                {
+                inst.owned[p].into_iter().for_each(&mut note);
+                if let Lb::Claiming { partition, expected: Some(v) } = inst.lb {
                     if usize::from(partition) == p {
-                        seen.push(v);
+                        note(v);
                     }
                 }
             }
+            let seen = &mut seen[..n];
             seen.sort_unstable();
-            seen.dedup();
+            if seen.iter().enumerate().all(|(i, v)| *v == i as Version + 1) {
+                continue; // already dense
+            }
             let rank = |v: Version| {
-                seen.iter()
-                    .position(|s| *s == v)
-                    .map_or(v, |i| i as Version + 1)
+                seen.iter().position(|s| *s == v).map_or(v, |i| i as Version + 1)
             };
             self.store.rename_version(p as u32, rank(current));
             for inst in &mut self.instances {
                 if let Some(v) = inst.owned[p] {
                     inst.owned[p] = Some(rank(v));
                 }
-                if let Lb::Claiming {
-                    partition,
-                    expected: Some(v),
-                } = inst.lb
-                {
+                if let Lb::Claiming { partition, expected: Some(v) } = inst.lb {
                     if usize::from(partition) == p {
-                        inst.lb = Lb::Claiming {
-                            partition,
-                            expected: Some(rank(v)),
-                        };
+                        inst.lb = Lb::Claiming { partition, expected: Some(rank(v)) };
                     }
                 }
             }
@@ -321,7 +362,7 @@ impl EhState {
             }
             out.push_str("] ");
         }
-        for p in 0..self.ledger.len() {
+        for p in 0..self.partitions() {
             let owner = self
                 .store
                 .ownership(p as u32)
@@ -330,10 +371,7 @@ impl EhState {
                     Some(o) => format!("P{o}(expired)"),
                     None => "none".to_string(),
                 });
-            let inv: Vec<String> = self.ledger[p]
-                .iter()
-                .map(|t| t.executions.to_string())
-                .collect();
+            let inv: Vec<String> = self.partition_tallies(p).map(|t| t.executions.to_string()).collect();
             let _ = write!(
                 out,
                 "p{p}: owner {owner} ckpt {} inv [{}] ",
@@ -353,7 +391,7 @@ fn phase_summary(phase: &PumpPhase) -> String {
             format!("invoke e{}#{} of {}..{}", b.current, b.attempt, b.lo, b.hi)
         }
         PumpPhase::Concurrent(b) => {
-            let running: Vec<String> = b.running.iter().map(|(e, a)| format!("e{e}#{a}")).collect();
+            let running: Vec<String> = b.running_events().map(|(e, a)| format!("e{e}#{a}")).collect();
             format!(
                 "concurrent {}..{} started<{} running[{}]",
                 b.lo,

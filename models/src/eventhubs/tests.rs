@@ -21,18 +21,16 @@ fn spec(variant: &str, overrides: &[(&str, i64)]) -> EventHubsSpec {
 }
 
 fn max_executions(s: &EhState) -> u64 {
-    s.ledger
+    s.tallies()
         .iter()
-        .flatten()
         .map(|t| u64::from(t.executions))
         .max()
         .unwrap_or(0)
 }
 
 fn max_deliveries(s: &EhState) -> u64 {
-    s.ledger
+    s.tallies()
         .iter()
-        .flatten()
         .map(|t| u64::from(t.deliveries))
         .max()
         .unwrap_or(0)
@@ -181,7 +179,7 @@ fn v5_checkpoint_on_cancel_skips_uninvoked_events_but_v6_does_not() {
 /// B.6.1 step 5: the loser's stop awaits a handler that retries for ever, so its
 /// balancing loop blocks, the partition moves, and two pumps run it for ever.
 fn stale_owner_retries_while_new_owner_idles(_: &EventHubsSpec, s: &EhState) -> bool {
-    (0..s.ledger.len()).any(|p| {
+    (0..s.partitions()).any(|p| {
         let stuck = s.instances.iter().any(|i| {
             i.lb == Lb::Stopping
                 && i.owned[p].is_none()
@@ -269,7 +267,7 @@ fn crash_between_completion_and_checkpoint_redelivers_exactly_the_uncheckpointed
     let after = labels
         .iter()
         .fold(before_crash, |s, label| step(&spec, &s, label));
-    let deliveries: Vec<u8> = after.ledger[0].iter().map(|t| t.deliveries).collect();
+    let deliveries: Vec<u8> = after.partition_tallies(0).map(|t| t.deliveries).collect();
     assert_eq!(
         deliveries,
         [1, 2, 2],
