@@ -24,14 +24,29 @@ pub struct BenchRow {
     pub bytes_per_state: f64,
     /// `holds` expected; anything else means the figure is not a full proof.
     pub verdict: Verdict,
+    /// Whether the liveness passes ran (the BFS then also counts in-degrees,
+    /// 4 more bytes a slot, for Kahn's pass).
+    pub liveness: bool,
 }
 
 const F: u32 = 3;
 const A: u32 = 4;
 
-/// Checks host-abstract fixed (F=3, A=4) exhaustively by BFS for every `R`
-/// in `r_values` and every thread count in `threads`.
+/// Checks host-abstract fixed (F=3, A=4) exhaustively by BFS, every
+/// property (safety, liveness, sometimes), for every `R` in `r_values` and
+/// every thread count in `threads`.
 pub fn host_abstract_rows(r_values: &[u32], threads: &[usize]) -> Vec<BenchRow> {
+    host_abstract_rows_with(r_values, threads, true)
+}
+
+/// [`host_abstract_rows`], with the liveness passes on or off (off: the BFS
+/// alone, deadlock + `always` + `sometimes` + terminal `eventually-always`;
+/// the liveness properties are then reported inconclusive).
+pub fn host_abstract_rows_with(
+    r_values: &[u32],
+    threads: &[usize],
+    liveness: bool,
+) -> Vec<BenchRow> {
     let mut rows = Vec::new();
     for &r in r_values {
         let bounds = Bounds::from([
@@ -49,7 +64,11 @@ pub fn host_abstract_rows(r_values: &[u32], threads: &[usize]) -> Vec<BenchRow> 
                 budget_states: u64::MAX,
                 ..Default::default()
             };
-            let (report, _) = check_with(&model, &opts, &ProtocolOptions::default());
+            let popts = ProtocolOptions {
+                liveness,
+                ..Default::default()
+            };
+            let (report, _) = check_with(&model, &opts, &popts);
             let secs = (report.elapsed_ms as f64 / 1000.0).max(1e-3);
             rows.push(BenchRow {
                 r,
@@ -61,6 +80,7 @@ pub fn host_abstract_rows(r_values: &[u32], threads: &[usize]) -> Vec<BenchRow> 
                 states_per_sec: report.states as f64 / secs,
                 bytes_per_state: bytes_per_state(&report.notes),
                 verdict: report.verdict,
+                liveness,
             });
         }
     }
@@ -94,7 +114,8 @@ mod tests {
     }
 
     /// Prints the benchmark table: `cargo test --release -p lockstep-models
-    /// bench_table -- --ignored --nocapture` (set BENCH_R=1..8, BENCH_T=1,2).
+    /// bench_table -- --ignored --nocapture` (set BENCH_R=1..8, BENCH_T=1,2,
+    /// BENCH_SAFETY_ONLY=1 for the BFS alone).
     #[test]
     #[ignore]
     fn bench_table() {
@@ -110,40 +131,9 @@ mod tests {
             .into_iter()
             .map(|t| t as usize)
             .collect();
-        for row in host_abstract_rows(&rs, &ts) {
+        let liveness = std::env::var("BENCH_SAFETY_ONLY").is_err();
+        for row in host_abstract_rows_with(&rs, &ts, liveness) {
             println!("{}", serde_json::to_string(&row).unwrap());
         }
-    }
-}
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn split() {
-        let r: i64 = std::env::var("R").unwrap().parse().unwrap();
-        let bounds = Bounds::from([
-            ("R".to_string(), r),
-            ("F".to_string(), 3),
-            ("A".to_string(), 4),
-        ]);
-        let model = HostAbstract::new("fixed", &bounds).unwrap();
-        let opts = CheckOptions {
-            budget_states: u64::MAX,
-            threads: std::env::var("T").map(|t| t.parse().unwrap()).unwrap_or(1),
-            ..Default::default()
-        };
-        let (rep, _) = check_with(
-            &model,
-            &opts,
-            &ProtocolOptions {
-                stop_at_first: false,
-                liveness: std::env::var("LIVE").is_ok(),
-            },
-        );
-        println!(
-            "bfs only: {} states {} ms {:?}",
-            rep.states, rep.elapsed_ms, rep.notes
-        );
     }
 }

@@ -46,25 +46,34 @@ fn benches() -> Vec<BenchSection> {
     }]
 }
 
-/// Everything this crate registers with the CLI.
-pub fn registry() -> Registry {
-    let headline = ["buggy", "fixed"]
+/// The headline: every host variant at the protocol level (shortest
+/// counterexamples, proof figures) and at the implementation level (the async
+/// re-implementation explored schedule by schedule), each at its default bounds.
+fn headline() -> Vec<HeadlineItem> {
+    let mut items = crate::host::headline_items();
+    let impl_items: Vec<HeadlineItem> = items
         .iter()
-        .map(|v| HeadlineItem {
-            model: "host-abstract".into(),
-            variant: v.to_string(),
-            level: "spec".into(),
-            bounds: HostAbstract::default_bounds(),
-            strategy: Strategy::Bfs,
+        .map(|item| HeadlineItem {
+            level: "impl".into(),
+            bounds: crate::host::HostImpl::default_bounds(),
+            strategy: Strategy::Dfs,
+            ..item.clone()
         })
         .collect();
+    items.extend(impl_items);
+    items
+}
+
+/// Everything this crate registers with the CLI.
+pub fn registry() -> Registry {
     Registry {
         models: vec![
             crate::host::registry_entry(),
             host_abstract(),
             crate::eventhubs::registry_entry(),
         ],
-        headline,
+        // The headline: every host variant, counterexamples and proof figures.
+        headline: headline(),
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
     }

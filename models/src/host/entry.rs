@@ -4,9 +4,11 @@
 use lockstep::cli::{HeadlineItem, ModelEntry};
 use lockstep::explore::Strategy;
 
+use super::impl_model::HostImpl;
 use super::spec::{HostSpec, Variant};
 
-/// The `host` model at the protocol level; `--param` takes the [`super::HostEnv`] knobs.
+/// The `host` model at the protocol level (default) and the implementation level
+/// (`--level impl`); `--param` takes the [`super::HostEnv`] knobs at both.
 pub fn registry_entry() -> ModelEntry {
     ModelEntry::new(
         "host",
@@ -16,6 +18,7 @@ pub fn registry_entry() -> ModelEntry {
         &Variant::NAMES,
     )
     .with_spec(HostSpec::default_bounds(), HostSpec::from_params)
+    .with_impl(HostImpl::default_bounds(), HostImpl::from_params)
 }
 
 /// The three variants at default bounds, for the headline demonstration.

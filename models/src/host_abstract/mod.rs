@@ -60,6 +60,28 @@ pub struct HostAbstract {
     r: u32,
     f: u32,
     a: u32,
+    masks: Masks,
+}
+
+/// Precomputed SWAR slot masks (bit `3 * slot` per slot, see `HaState::slots_at`).
+#[derive(Clone, Debug)]
+struct Masks {
+    all: u128,
+    requesters: u128,
+    service: u128,
+    /// `woken[n]`: Starters `0..n` (runnable once `attempts > k`).
+    woken: Vec<u128>,
+}
+
+impl Masks {
+    fn new(r: u32, a: u32) -> Self {
+        Masks {
+            all: HaState::slot_range(0, a + r + 1),
+            requesters: HaState::slot_range(a, a + r),
+            service: HaState::slot_range(a + r, a + r + 1),
+            woken: (0..=a).map(|n| HaState::slot_range(0, n)).collect(),
+        }
+    }
 }
 
 /// What kind of actor occupies a slot.
@@ -118,7 +140,13 @@ impl HostAbstract {
                 r + a + 1
             ));
         }
-        Ok(HostAbstract { variant, r, f, a })
+        Ok(HostAbstract {
+            variant,
+            r,
+            f,
+            a,
+            masks: Masks::new(r, a),
+        })
     }
 
     pub fn variant_kind(&self) -> Variant {
@@ -155,11 +183,10 @@ impl HostAbstract {
     /// step, computed for all slots at once without branching on pcs.
     #[inline(always)]
     fn enabled_slots(&self, s: &HaState) -> u128 {
-        let woken = HaState::slot_range(0, s.attempts().min(self.a));
-        let requesters = HaState::slot_range(self.a, self.a + self.r);
-        let mut idle_ok = woken | requesters;
+        let m = &self.masks;
+        let mut idle_ok = m.woken[s.attempts().min(self.a) as usize] | m.requesters;
         if self.variant == Variant::Fixed && s.restart_req() {
-            idle_ok |= HaState::slot_range(self.a + self.r, self.a + self.r + 1);
+            idle_ok |= m.service;
         }
         let mut enabled = (s.slots_at(Pc::Idle) & idle_ok)
             | s.slots_at(Pc::Build)
@@ -168,18 +195,41 @@ impl HostAbstract {
         if s.sem() == 1 {
             enabled |= s.slots_at(Pc::WaitSem) | s.slots_at(Pc::InlWait);
         }
-        enabled & HaState::slot_range(0, self.slots() as u32)
+        enabled & m.all
     }
 
-    /// Calls `f(slot, step)` for every enabled step, slot by slot.
+    /// Calls `f(slot, step)` for every enabled step, step kind by step kind
+    /// (slots in increasing order within a kind): SWAR masks per pc value
+    /// instead of a branch on every slot's pc.
     #[inline(always)]
     fn each_step(&self, s: &HaState, mut f: impl FnMut(usize, Step)) {
-        let mut enabled = self.enabled_slots(s);
-        while enabled != 0 {
-            let slot = (enabled.trailing_zeros() / 3) as usize;
-            enabled &= enabled - 1;
-            self.steps_at(s, slot, s.pc(slot), |step| f(slot, step));
+        let m = &self.masks;
+        let mut emit = |mut mask: u128, step: Step| {
+            while mask != 0 {
+                f((mask.trailing_zeros() / 3) as usize, step);
+                mask &= mask - 1;
+            }
+        };
+        let idle = s.slots_at(Pc::Idle) & m.all;
+        emit(
+            idle & m.woken[s.attempts().min(self.a) as usize],
+            Step::Wake,
+        );
+        emit(idle & m.requesters, Step::Request);
+        if self.variant == Variant::Fixed && s.restart_req() {
+            emit(idle & m.service, Step::Take);
         }
+        if s.sem() == 1 {
+            emit(s.slots_at(Pc::WaitSem) & m.all, Step::Acquire);
+            emit(s.slots_at(Pc::InlWait) & m.all, Step::InlAcquire);
+        }
+        let build = s.slots_at(Pc::Build) & m.all;
+        if s.fails() < self.f {
+            emit(build, Step::BuildFail);
+        }
+        emit(build, Step::BuildOk);
+        emit(s.slots_at(Pc::Load) & m.all, Step::Load);
+        emit(s.slots_at(Pc::Finish) & m.all, Step::Finish);
     }
 
     /// The enabled steps of the actor in `slot` at `pc`: at most two (Build

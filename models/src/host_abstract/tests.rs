@@ -217,3 +217,21 @@ fn traces_name_actors_and_steps() {
         "lockstep check host-abstract --variant buggy --level spec --bound A=2 --bound F=1 --bound R=1"
     );
 }
+
+#[test]
+fn reports_are_byte_identical_across_runs_and_thread_counts() {
+    let render = |threads: usize| {
+        let options = CheckOptions {
+            threads,
+            ..Default::default()
+        };
+        let (mut report, traces) = check_detailed(&model("buggy", 2, 2, 3), &options);
+        report.elapsed_ms = 0;
+        report.notes.retain(|n| !n.starts_with("bfs:")); // names the thread count
+        serde_json::to_string(&(report, traces)).unwrap()
+    };
+    let first = render(1);
+    assert_eq!(first, render(1));
+    assert_eq!(first, render(2));
+    assert!(first.contains("\"verdict\":\"violated\""));
+}

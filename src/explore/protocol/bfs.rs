@@ -21,7 +21,7 @@ use super::{Counterexample, Ctx, Exploration, Stop};
 use crate::explore::model::Model;
 
 const SHARD_BITS: u32 = 4;
-const SHARDS: usize = 1 << SHARD_BITS;
+pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Frontier states per batch. A constant (not derived from the thread count)
 /// so that where a budget stop falls is the same for any thread count.
 const BATCH: usize = 1 << 15;
@@ -30,8 +30,9 @@ const PREFETCH: usize = 16;
 /// Parent of an initial state.
 const ROOT: u32 = u32::MAX;
 
+/// The visited-set shard of a fingerprint (its top bits).
 #[inline(always)]
-fn shard_of(fp: u64) -> usize {
+pub fn shard_of(fp: u64) -> usize {
     (fp >> (64 - SHARD_BITS)) as usize
 }
 
@@ -222,7 +223,7 @@ fn insert<S: Clone, V: VisitedSet<S>>(
                         table.prefetch(ahead.fp);
                     }
                 }
-                if table.insert(succ.fp, &succ.state) {
+                if table.insert_edge(succ.fp, &succ.state) {
                     new_states[k].push(succ.state.clone());
                     new_nodes[k].push((succ.parent, succ.action));
                 }
@@ -232,10 +233,11 @@ fn insert<S: Clone, V: VisitedSet<S>>(
 }
 
 /// Runs the BFS; `new_table` makes one (empty) shard of the visited set.
+/// Returns the shards too (Kahn's pass reuses counting tables).
 pub fn explore<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
-) -> Exploration {
+) -> (Exploration, Vec<V>) {
     let props = ctx.table.len();
     let threads = ctx.opts.threads.clamp(1, SHARDS);
     let mut x = Exploration::new(props);
@@ -353,7 +355,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
         x.transitions,
         x.visited_bytes as f64 / x.states.max(1) as f64
     ));
-    x
+    (x, tables)
 }
 
 /// Node ids are u32: stop (inconclusive) before they would overflow.

@@ -18,6 +18,7 @@
 
 use std::collections::VecDeque;
 
+use super::counting::CountTable;
 use super::dfs::{Stack, CHECK_EVERY};
 use super::hash::fingerprint;
 use super::visited::VisitedSet;
@@ -44,17 +45,19 @@ enum Event {
 
 /// Runs the liveness passes for the properties not already decided
 /// (`already[i]`: the main pass found a counterexample).
+/// `counted`: the BFS's in-degree tables, for Kahn's pass.
 pub fn check<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
     already: &[bool],
+    counted: Option<Vec<CountTable>>,
 ) -> LivenessOutcome {
     let mut out = LivenessOutcome {
         found: vec![None; ctx.table.len()],
         decided: vec![false; ctx.table.len()],
         ..Default::default()
     };
-    if let Err(stop) = run(ctx, &new_table, already, &mut out) {
+    if let Err(stop) = run(ctx, &new_table, already, counted, &mut out) {
         out.stopped = Some(stop);
     }
     out
@@ -64,6 +67,7 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: &impl Fn() -> V,
     already: &[bool],
+    counted: Option<Vec<CountTable>>,
     out: &mut LivenessOutcome,
 ) -> Result<(), Stop> {
     let (model, table) = (ctx.model, &ctx.table);
@@ -76,7 +80,11 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     if table.eventually.is_empty() && open.is_empty() {
         return Ok(());
     }
-    if !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)? {
+    let decided = match counted {
+        Some(tables) => kahn_pass(ctx, new_table, tables, &open, out)?,
+        None => !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)?,
+    };
+    if decided {
         return Ok(());
     }
     for &i in &table.eventually {
@@ -151,6 +159,58 @@ fn acyclic_pass<M: Model, V: VisitedSet<M::State>>(
             }
             out.decided[i] = true;
         }
+    }
+    open.iter().for_each(|&i| out.decided[i] = true);
+    Ok(true)
+}
+
+/// Kahn's pass over the BFS's in-degree tables: if the graph is acyclic,
+/// decides the first `kahn::GROUP` `eventually` properties (the rest by the
+/// G' DFS, which cannot meet a cycle now) and the open `eventually-always`
+/// ones. Returns false if the graph has a cycle.
+fn kahn_pass<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    mut tables: Vec<CountTable>,
+    open: &[usize],
+    out: &mut LivenessOutcome,
+) -> Result<bool, Stop> {
+    let table = &ctx.table;
+    if tables.iter().any(|t| t.saturated) {
+        out.notes
+            .push("liveness: an in-degree passed 2^24; using the DFS passes".into());
+        return Ok(false);
+    }
+    let split = table.eventually.len().min(super::kahn::GROUP);
+    let (group, rest) = table.eventually.split_at(split);
+    let kahn = super::kahn::run(ctx, &mut tables, group)?;
+    drop(tables);
+    if !kahn.acyclic {
+        out.notes.push(format!(
+            "liveness: Kahn's pass found a cycle ({} states in topological order); using the \
+             cycle-aware passes",
+            kahn.done
+        ));
+        return Ok(false);
+    }
+    out.notes.push(format!(
+        "liveness: the reachable graph is acyclic (Kahn's pass over {} states, in-degrees \
+         counted by the BFS); eventually-always reduces to terminal states",
+        kahn.done
+    ));
+    for (&i, bad) in group.iter().zip(kahn.violated) {
+        if bad {
+            let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+            out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+        }
+        out.decided[i] = true;
+    }
+    for &i in rest {
+        let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
+        if search(ctx, new_table, &outside_p, true)?.0.is_some() {
+            out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
+        }
+        out.decided[i] = true;
     }
     open.iter().for_each(|&i| out.decided[i] = true);
     Ok(true)

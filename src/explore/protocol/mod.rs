@@ -2,15 +2,22 @@
 //!
 //! * [`check`] runs the strategy of [`CheckOptions`] ([`bfs`]: level-synchronous,
 //!   sharded fingerprint tables, multi-threaded, shortest counterexamples;
-//!   [`dfs`]: explicit stack; [`random`]: seeded walks), then the liveness
-//!   passes of [`liveness`] when the main pass covered the whole space.
+//!   [`dfs`]: explicit stack; [`random`]: seeded walks), then, when the main
+//!   pass covered the whole space, the liveness passes of [`liveness`]:
+//!   [`kahn`] after a BFS (in-degrees counted by the BFS in [`counting`]
+//!   tables), [`acyclic`] after a DFS, and the cycle-aware DFS / nested-DFS
+//!   passes when the graph has a cycle or in exact mode.
 //! * [`check_detailed`] also returns every violated property's counterexample;
-//!   [`check_property`] checks one named property alone.
+//!   [`check_property`] checks one named property alone; [`check_with`] takes
+//!   this checker's own [`ProtocolOptions`].
+//! * [`outcome`] turns what the passes found into the [`Report`].
 
 pub mod acyclic;
 pub mod bfs;
+pub mod counting;
 pub mod dfs;
 pub mod hash;
+pub mod kahn;
 pub mod liveness;
 pub mod outcome;
 pub mod props;
@@ -221,13 +228,23 @@ fn run<M: Model>(
         clock: Stopwatch::start(),
         progress: Progress::new(opts.progress),
     };
+    let wants_liveness = popts.liveness
+        && opts.strategy != Strategy::Random
+        && !(ctx.table.eventually.is_empty() && ctx.table.eventually_always.is_empty());
+    let mut counted = None;
     let mut exploration = match (&opts.strategy, opts.exact) {
         (Strategy::Dfs, false) => dfs::explore(&ctx, visited::FpTable::new),
         (Strategy::Dfs, true) => dfs::explore(&ctx, visited::ExactTable::new),
         (Strategy::Random, false) => random::explore(&ctx, visited::FpTable::new),
         (Strategy::Random, true) => random::explore(&ctx, visited::ExactTable::new),
-        (Strategy::Bfs | Strategy::Pct, false) => bfs::explore(&ctx, visited::FpTable::new),
-        (Strategy::Bfs | Strategy::Pct, true) => bfs::explore(&ctx, visited::ExactTable::new),
+        (Strategy::Bfs | Strategy::Pct, false) if wants_liveness => {
+            // Count in-degrees on the way, for Kahn's liveness pass.
+            let (x, tables) = bfs::explore(&ctx, counting::CountTable::new);
+            counted = Some(tables);
+            x
+        }
+        (Strategy::Bfs | Strategy::Pct, false) => bfs::explore(&ctx, visited::FpTable::new).0,
+        (Strategy::Bfs | Strategy::Pct, true) => bfs::explore(&ctx, visited::ExactTable::new).0,
     };
     if opts.strategy == Strategy::Pct {
         exploration.notes.push(
@@ -235,16 +252,13 @@ fn run<M: Model>(
                 .to_string(),
         );
     }
-    let liveness = if exploration.stopped.is_none()
-        && !exploration.stopped_early
-        && opts.strategy != Strategy::Random
-        && popts.liveness
+    let liveness = if exploration.stopped.is_none() && !exploration.stopped_early && wants_liveness
     {
         let already: Vec<bool> = exploration.found.iter().map(Option::is_some).collect();
         Some(if opts.exact {
-            liveness::check(&ctx, visited::ExactTable::new, &already)
+            liveness::check(&ctx, visited::ExactTable::new, &already, None)
         } else {
-            liveness::check(&ctx, visited::FpTable::new, &already)
+            liveness::check(&ctx, visited::FpTable::new, &already, counted)
         })
     } else {
         None

@@ -386,20 +386,28 @@ fn liveness_verdicts_agree_between_fingerprint_and_exact_mode() {
         ),
     ];
     for (edges, goal, expected) in cases {
-        for exact in [false, true] {
+        // BFS: Kahn's pass (fingerprints) or the DFS passes (exact); DFS:
+        // the post-order acyclicity pass (fingerprints) or the DFS passes.
+        for (strategy, exact) in [
+            (Strategy::Bfs, false),
+            (Strategy::Bfs, true),
+            (Strategy::Dfs, false),
+            (Strategy::Dfs, true),
+        ] {
             let model = Graph {
                 edges: edges.clone(),
                 goal: goal.clone(),
             };
-            let (report, traces) = check_detailed(
-                &model,
-                &CheckOptions {
-                    exact,
-                    ..Default::default()
-                },
-            );
+            let options = CheckOptions {
+                exact,
+                ..opts(strategy.clone())
+            };
+            let (report, traces) = check_detailed(&model, &options);
             let got = [verdict(&report, "ev-goal"), verdict(&report, "ev-al-goal")];
-            assert_eq!(got, expected, "edges {edges:?} goal {goal:?} exact {exact}");
+            assert_eq!(
+                got, expected,
+                "edges {edges:?} goal {goal:?} {strategy:?} exact {exact}"
+            );
             for trace in traces.values() {
                 let last = trace.last().expect("a counterexample has steps");
                 if let Some(back) = last.fields.get("loop_to") {

@@ -53,6 +53,12 @@ fn grown(cap: usize) -> usize {
 pub trait VisitedSet<S>: Send + Sync {
     /// Inserts the state; true if it was not in the set.
     fn insert(&mut self, fp: u64, state: &S) -> bool;
+    /// Inserts a successor reached over one more edge (tables that count
+    /// in-degrees count it; the others just insert).
+    #[inline]
+    fn insert_edge(&mut self, fp: u64, state: &S) -> bool {
+        self.insert(fp, state)
+    }
     fn contains(&self, fp: u64, state: &S) -> bool;
     fn len(&self) -> u64;
     fn is_empty(&self) -> bool {
