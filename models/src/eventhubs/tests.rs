@@ -362,3 +362,72 @@ fn exploration_is_deterministic() {
     let (a, b) = (check(&spec, MAX_STATES), check(&spec, MAX_STATES));
     assert_eq!((a.states, &a.violations), (b.states, &b.violations));
 }
+
+/// The local test checker and lockstep's own checker must agree: same state
+/// count, same violated properties, same shortest counterexample lengths.
+#[test]
+fn lockstep_checker_agrees_with_the_local_checker() {
+    use lockstep::explore::{protocol, CheckOptions};
+    use lockstep::report::Verdict;
+    let cases: [(&str, &[(&str, i64)], PlantedBug); 5] = [
+        (
+            "v5",
+            &[
+                ("instances", 1),
+                ("partitions", 1),
+                ("events", 2),
+                ("crashes", 0),
+                ("stops", 1),
+            ],
+            PlantedBug::None,
+        ),
+        ("v6", &[("partitions", 1), ("events", 3)], PlantedBug::None),
+        (
+            "v6",
+            &[("crashes", 0), ("events", 1), ("max_retries", -1)],
+            PlantedBug::None,
+        ),
+        (
+            "v6",
+            &[("partitions", 1), ("events", 0), ("crashes", 0)],
+            PlantedBug::ClaimsIgnoreEtag,
+        ),
+        (
+            "v5",
+            &[
+                ("partitions", 1),
+                ("events", 2),
+                ("crashes", 0),
+                ("stops", 1),
+            ],
+            PlantedBug::None,
+        ),
+    ];
+    for (variant, bounds, bug) in cases {
+        let model = spec(variant, bounds).with_planted_bug(bug);
+        let local = check(&model, MAX_STATES);
+        let (report, traces) = protocol::check_detailed(&model, &CheckOptions::default());
+        let context = format!("{variant} {bounds:?} {bug:?}");
+        assert_eq!(report.states as usize, local.states, "{context}");
+        let violated: Vec<String> = report
+            .properties
+            .iter()
+            .filter(|p| p.verdict == Verdict::Violated)
+            .map(|p| p.name.clone())
+            .collect();
+        let mut expected = local.failed();
+        expected.sort();
+        let mut got = violated.clone();
+        got.sort();
+        assert_eq!(got, expected, "{context}");
+        for (name, steps) in &local.violations {
+            // The report's trace starts with the initial state.
+            assert_eq!(traces[name].len(), steps.len() + 1, "{context}: {name}");
+        }
+        assert_eq!(
+            report.verdict == Verdict::Holds,
+            violated.is_empty(),
+            "{context}"
+        );
+    }
+}
