@@ -17,7 +17,7 @@ impl EventHubsSpec {
     fn pump_phase(&self, s: &EhState, i: usize, p: usize) -> Option<PumpPhase> {
         let inst = &s.instances[i];
         matches!(inst.life, Life::Running | Life::ShuttingDown).then_some(())?;
-        inst.pumps[p].as_ref().map(|pump| pump.phase.clone())
+        inst.pumps[p].as_ref().map(|pump| pump.phase)
     }
 
     fn stop_requested(s: &EhState, i: usize, p: usize) -> bool {

@@ -109,11 +109,20 @@ pub struct ConcBatch {
 
 impl ConcBatch {
     pub fn new(lo: u64, hi: u64) -> Self {
-        ConcBatch { lo, hi, started_hi: lo, halted: false, running: 0, attempts: [0; MAX_BATCH] }
+        ConcBatch {
+            lo,
+            hi,
+            started_hi: lo,
+            halted: false,
+            running: 0,
+            attempts: [0; MAX_BATCH],
+        }
     }
     /// The running events with their attempt counts, in event order.
     pub fn running_events(&self) -> impl Iterator<Item = (u64, u8)> + '_ {
-        (0..MAX_BATCH).filter(|k| self.running & (1 << k) != 0).map(|k| (self.lo + k as u64, self.attempts[k]))
+        (0..MAX_BATCH)
+            .filter(|k| self.running & (1 << k) != 0)
+            .map(|k| (self.lo + k as u64, self.attempts[k]))
     }
     pub fn running_count(&self) -> u32 {
         self.running.count_ones()
@@ -252,7 +261,9 @@ impl EhState {
 
     /// The tallies of partition `p`, by sequence number.
     pub fn partition_tallies(&self, p: usize) -> impl Iterator<Item = Tally> + '_ {
-        (p..usize::from(self.events)).step_by(self.partitions()).map(|k| self.ledger[k])
+        (p..usize::from(self.events))
+            .step_by(self.partitions())
+            .map(|k| self.ledger[k])
     }
 
     pub fn tally_mut(&mut self, p: usize, sequence: u64) -> &mut Tally {
@@ -296,7 +307,11 @@ impl EhState {
             note(current);
             for inst in &self.instances {
                 inst.owned[p].into_iter().for_each(&mut note);
-                if let Lb::Claiming { partition, expected: Some(v) } = inst.lb {
+                if let Lb::Claiming {
+                    partition,
+                    expected: Some(v),
+                } = inst.lb
+                {
                     if usize::from(partition) == p {
                         note(v);
                     }
@@ -308,16 +323,25 @@ impl EhState {
                 continue; // already dense
             }
             let rank = |v: Version| {
-                seen.iter().position(|s| *s == v).map_or(v, |i| i as Version + 1)
+                seen.iter()
+                    .position(|s| *s == v)
+                    .map_or(v, |i| i as Version + 1)
             };
             self.store.rename_version(p as u32, rank(current));
             for inst in &mut self.instances {
                 if let Some(v) = inst.owned[p] {
                     inst.owned[p] = Some(rank(v));
                 }
-                if let Lb::Claiming { partition, expected: Some(v) } = inst.lb {
+                if let Lb::Claiming {
+                    partition,
+                    expected: Some(v),
+                } = inst.lb
+                {
                     if usize::from(partition) == p {
-                        inst.lb = Lb::Claiming { partition, expected: Some(rank(v)) };
+                        inst.lb = Lb::Claiming {
+                            partition,
+                            expected: Some(rank(v)),
+                        };
                     }
                 }
             }
@@ -371,7 +395,10 @@ impl EhState {
                     Some(o) => format!("P{o}(expired)"),
                     None => "none".to_string(),
                 });
-            let inv: Vec<String> = self.partition_tallies(p).map(|t| t.executions.to_string()).collect();
+            let inv: Vec<String> = self
+                .partition_tallies(p)
+                .map(|t| t.executions.to_string())
+                .collect();
             let _ = write!(
                 out,
                 "p{p}: owner {owner} ckpt {} inv [{}] ",
@@ -391,7 +418,10 @@ fn phase_summary(phase: &PumpPhase) -> String {
             format!("invoke e{}#{} of {}..{}", b.current, b.attempt, b.lo, b.hi)
         }
         PumpPhase::Concurrent(b) => {
-            let running: Vec<String> = b.running_events().map(|(e, a)| format!("e{e}#{a}")).collect();
+            let running: Vec<String> = b
+                .running_events()
+                .map(|(e, a)| format!("e{e}#{a}"))
+                .collect();
             format!(
                 "concurrent {}..{} started<{} running[{}]",
                 b.lo,

@@ -369,7 +369,8 @@ fn exploration_is_deterministic() {
 fn lockstep_checker_agrees_with_the_local_checker() {
     use lockstep::explore::{protocol, CheckOptions};
     use lockstep::report::Verdict;
-    let cases: [(&str, &[(&str, i64)], PlantedBug); 5] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, i64)], PlantedBug);
+    let cases: [Case; 5] = [
         (
             "v5",
             &[
