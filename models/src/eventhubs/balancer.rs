@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lockstep::world::checkpoint_store::{ClaimRequest, ClientId, Version};
+use lockstep::world::checkpoint_store::{ClaimRequest, ClientId, OwnershipRecord, Version};
 
 use super::spec::EventHubsSpec;
 use super::state::{EhState, Ghost, Lb, Life, Pump, PumpPhase, EXPIRATION, GROUP, NOW};
@@ -222,49 +222,10 @@ impl EventHubsSpec {
     /// The partitions a cycle may claim (spec B.6 step 2.4), with the version last
     /// seen for each; the pick among them is random in the SDK, so every one is a branch.
     pub(super) fn claim_candidates(&self, s: &EhState, i: usize) -> Vec<(u8, Option<Version>)> {
-        let active = s.store.active_records(NOW, EXPIRATION);
-        let mut count: BTreeMap<ClientId, usize> = BTreeMap::new();
-        count.insert(i as ClientId, 0);
-        for r in &active {
-            if let Some(o) = r.owner {
-                *count.entry(o).or_insert(0) += 1;
-            }
-        }
-        let parts = self.partitions();
-        let mine = count[&(i as ClientId)];
-        let min = parts / count.len();
-        let max = min + 1;
-        let may_claim = mine < min || (mine == min && !count.values().any(|c| *c < min));
-        if !may_claim {
-            return Vec::new();
-        }
-        let seen = |p: usize| s.store.ownership(p as u32).map(|r| r.version);
-        let unclaimed: Vec<usize> = (0..parts)
-            .filter(|p| !active.iter().any(|r| r.partition as usize == *p))
+        let all: Vec<OwnershipRecord> = (0..self.partitions())
+            .filter_map(|p| s.store.ownership(p as u32).copied())
             .collect();
-        let held_by = |pred: &dyn Fn(usize) -> bool| -> Vec<usize> {
-            active
-                .iter()
-                .filter(|r| {
-                    r.owner
-                        .is_some_and(|o| o != i as ClientId && pred(count[&o]))
-                })
-                .map(|r| r.partition as usize)
-                .collect()
-        };
-        let picks = if !unclaimed.is_empty() {
-            unclaimed
-        } else {
-            let over = held_by(&|c| c > max);
-            if !over.is_empty() {
-                over
-            } else if mine < min {
-                held_by(&|c| c == max)
-            } else {
-                Vec::new()
-            }
-        };
-        picks.into_iter().map(|p| (p as u8, seen(p))).collect()
+        greedy_candidates(&all, NOW, EXPIRATION, i as ClientId, self.partitions())
     }
 
     /// One cycle up to the claim: renew, list, and either start a claim of `claim`
@@ -392,4 +353,64 @@ impl EventHubsSpec {
         s.instances[i].lb = Lb::Idle;
         Some(())
     }
+}
+
+/// The greedy load balancer's claim choice (spec B.6 step 2.4), shared by the
+/// protocol and the implementation level: from every ownership record (as listed),
+/// the partitions `me` may claim with the version it last saw of each. The SDK
+/// picks one at random, so callers branch on all of them.
+pub fn greedy_candidates(
+    records: &[OwnershipRecord],
+    now: Duration,
+    expiration: Duration,
+    me: ClientId,
+    partitions: usize,
+) -> Vec<(u8, Option<Version>)> {
+    let active: Vec<&OwnershipRecord> = records
+        .iter()
+        .filter(|r| r.is_active(now, expiration))
+        .collect();
+    let mut count: BTreeMap<ClientId, usize> = BTreeMap::new();
+    count.insert(me, 0);
+    for r in &active {
+        if let Some(o) = r.owner {
+            *count.entry(o).or_insert(0) += 1;
+        }
+    }
+    let mine = count[&me];
+    let min = partitions / count.len();
+    let max = min + 1;
+    let may_claim = mine < min || (mine == min && !count.values().any(|c| *c < min));
+    if !may_claim {
+        return Vec::new();
+    }
+    let seen = |p: usize| {
+        records
+            .iter()
+            .find(|r| r.partition as usize == p)
+            .map(|r| r.version)
+    };
+    let unclaimed: Vec<usize> = (0..partitions)
+        .filter(|p| !active.iter().any(|r| r.partition as usize == *p))
+        .collect();
+    let held_by = |pred: &dyn Fn(usize) -> bool| -> Vec<usize> {
+        active
+            .iter()
+            .filter(|r| r.owner.is_some_and(|o| o != me && pred(count[&o])))
+            .map(|r| r.partition as usize)
+            .collect()
+    };
+    let picks = if !unclaimed.is_empty() {
+        unclaimed
+    } else {
+        let over = held_by(&|c| c > max);
+        if !over.is_empty() {
+            over
+        } else if mine < min {
+            held_by(&|c| c == max)
+        } else {
+            Vec::new()
+        }
+    };
+    picks.into_iter().map(|p| (p as u8, seen(p))).collect()
 }
