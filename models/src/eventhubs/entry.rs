@@ -4,9 +4,11 @@
 use lockstep::cli::ModelEntry;
 
 use super::config::Variant;
+use super::impl_model::EventHubsImpl;
 use super::spec::EventHubsSpec;
 
-/// The `eventhubs` model at the protocol level. It takes no `--param`.
+/// The `eventhubs` model at the protocol level (default) and the implementation
+/// level. It takes no `--param`.
 pub fn registry_entry() -> ModelEntry {
     ModelEntry::new(
         "eventhubs",
@@ -21,4 +23,5 @@ pub fn registry_entry() -> ModelEntry {
             EventHubsSpec::new(variant, bounds)
         },
     )
+    .with_impl(EventHubsImpl::default_bounds(), EventHubsImpl::from_params)
 }
