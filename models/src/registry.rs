@@ -28,22 +28,25 @@ pub fn reject_params(params: &lockstep::cli::Params) -> Result<(), String> {
 }
 
 fn benches() -> Vec<BenchSection> {
-    vec![BenchSection {
-        name: "host-abstract fixed, F=3, A=4 (protocol BFS)".to_string(),
-        run: Box::new(|opts| {
-            let r_values: Vec<u32> = if opts.quick {
-                (1..=4).collect()
-            } else {
-                (1..=7).collect()
-            };
-            let mut threads = vec![1];
-            if opts.threads > 1 {
-                threads.push(opts.threads);
-            }
-            serde_json::to_value(crate::bench::host_abstract_rows(&r_values, &threads))
-                .unwrap_or_default()
-        }),
-    }]
+    vec![
+        BenchSection {
+            name: "host-abstract fixed, F=3, A=4 (protocol BFS)".to_string(),
+            run: Box::new(|opts| {
+                let r_values: Vec<u32> = if opts.quick {
+                    (1..=4).collect()
+                } else {
+                    (1..=7).collect()
+                };
+                let mut threads = vec![1];
+                if opts.threads > 1 {
+                    threads.push(opts.threads);
+                }
+                serde_json::to_value(crate::bench::host_abstract_rows(&r_values, &threads))
+                    .unwrap_or_default()
+            }),
+        },
+        crate::eventhubs::bench_section(),
+    ]
 }
 
 /// The headline: every host variant at the protocol level (shortest

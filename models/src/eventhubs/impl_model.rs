@@ -106,39 +106,34 @@ pub struct RunFigures {
 }
 
 /// The main future of one run; `figures` receives the ledger totals at the end.
-fn run_main(
-    cfg: ImplCfg,
-    figures: Option<Arc<Mutex<RunFigures>>>,
-) -> impl Future<Output = ()> + Send {
-    async move {
-        let world = World::new(cfg);
-        let procs: Vec<Processor> = (0..u32::from(cfg.instances))
-            .map(|i| Processor::new(i, world.clone()))
-            .collect();
-        for p in &procs {
-            let proc = p.clone();
-            let done = world.done.token();
-            rt::spawn(format!("P{}", p.id), async move {
-                if rt::choose_bool("starts one interval late")
-                    && rt::sleep_cancellable(LB_INTERVAL, &done).await
-                {
-                    return;
-                }
-                proc.run().await;
-            });
-        }
-        spawn_faults(&world, &procs);
-        while !world.finished() && rt::now() < RUN_LIMIT {
-            rt::sleep(Duration::from_secs(10)).await;
-        }
-        world.done.cancel();
-        rt::until_quiescent().await;
-        end_of_run(&world, &procs);
-        if let Some(out) = figures {
-            let totals = totals(&world);
-            if let Ok(mut f) = out.lock() {
-                *f = totals;
+async fn run_main(cfg: ImplCfg, figures: Option<Arc<Mutex<RunFigures>>>) {
+    let world = World::new(cfg);
+    let procs: Vec<Processor> = (0..u32::from(cfg.instances))
+        .map(|i| Processor::new(i, world.clone()))
+        .collect();
+    for p in &procs {
+        let proc = p.clone();
+        let done = world.done.token();
+        rt::spawn(format!("P{}", p.id), async move {
+            if rt::choose_bool("starts one interval late")
+                && rt::sleep_cancellable(LB_INTERVAL, &done).await
+            {
+                return;
             }
+            proc.run().await;
+        });
+    }
+    spawn_faults(&world, &procs);
+    while !world.finished() && rt::now() < RUN_LIMIT {
+        rt::sleep(Duration::from_secs(1)).await;
+    }
+    world.done.cancel();
+    rt::until_quiescent().await;
+    end_of_run(&world, &procs);
+    if let Some(out) = figures {
+        let totals = totals(&world);
+        if let Ok(mut f) = out.lock() {
+            *f = totals;
         }
     }
 }

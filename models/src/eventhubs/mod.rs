@@ -28,7 +28,7 @@ mod testcheck;
 mod tests;
 
 pub use config::{Config, PlantedBug, Variant};
-pub use entry::registry_entry;
+pub use entry::{bench_section, registry_entry};
 pub use impl_model::{steady_state_events_per_sec, EventHubsImpl, SteadyState};
 pub use spec::{EhAction, EventHubsSpec};
 pub use state::EhState;
