@@ -54,6 +54,7 @@ fn benches() -> Vec<BenchSection> {
                     .unwrap_or_default()
             }),
         },
+        crate::eventhubs::bench_section(),
     ]
 }
 
@@ -78,7 +79,11 @@ fn headline() -> Vec<HeadlineItem> {
 /// Everything this crate registers with the CLI.
 pub fn registry() -> Registry {
     crate::plugin::hooks::with_conformance(Registry {
-        models: vec![crate::host::registry_entry(), host_abstract()],
+        models: vec![
+            crate::host::registry_entry(),
+            host_abstract(),
+            crate::eventhubs::registry_entry(),
+        ],
         // The headline: every host variant, counterexamples and proof figures.
         headline: headline(),
         benches: benches(),
