@@ -82,6 +82,10 @@ pub struct Report {
     /// The schedule string of the counterexample, when there is one.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// The same counterexample as a semantic schedule (steps named by task and
+    /// operation: survives small code changes); `--schedule` accepts it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_schedule: Option<String>,
     /// Per-property results (sometimes reached, always held, ...).
     #[serde(default)]
     pub properties: Vec<PropertyResult>,
@@ -91,6 +95,13 @@ pub struct Report {
     /// Free-form facts worth a reader's attention (budget hit, bound reached, ...).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Length of the counterexample as found, when the minimizer shortened it
+    /// (`trace` is then the minimized one; lengths count actions or decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimized_from: Option<u64>,
+    /// What the check reached (`check --coverage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::explore::coverage::Coverage>,
 }
 
 impl Report {
@@ -111,9 +122,12 @@ impl Report {
             replay: String::new(),
             seed: 0,
             schedule: None,
+            semantic_schedule: None,
             properties: Vec::new(),
             wait_for: Vec::new(),
             notes: Vec::new(),
+            minimized_from: None,
+            coverage: None,
         }
     }
 }

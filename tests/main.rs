@@ -4,4 +4,5 @@ mod cli;
 mod conform;
 mod engines;
 mod hygiene;
+mod readable;
 mod scenarios;

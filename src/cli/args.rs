@@ -65,6 +65,10 @@ pub struct CheckArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Also report what the check reached: phases x events, faults fired,
+    /// `sometimes` properties hit (a separate pass; see docs/debugging.md).
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 /// How to search; defaults depend on the level (BFS for spec, DFS for impl).
@@ -125,9 +129,14 @@ pub struct ReplayArgs {
     /// Strategy the seed belongs to (random or pct).
     #[arg(long)]
     pub strategy: Option<Strategy>,
-    /// How to print the trace.
+    /// How to print the trace: text, list, json, mermaid, chrome, html (one
+    /// self-contained file), waitfor (the deadlock's wait-for graph, Mermaid).
     #[arg(long, default_value = "text")]
     pub format: String,
+    /// Print a `#[test]` that replays this counterexample and fails while the
+    /// violation still reproduces (instead of the trace).
+    #[arg(long)]
+    pub emit_test: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -136,7 +136,7 @@ pub fn build_request(
         bounds,
         params,
         opts,
-        faults: Vec::new(),
+        ..Request::default()
     })
 }
 
@@ -150,7 +150,7 @@ pub fn check(registry: &Registry, args: &CheckArgs, out: &mut dyn Write) -> CmdR
     let (entry, level, level_entry) =
         resolve(registry, &args.model, args.selection.level.as_deref())?;
     let bounds = parse_pairs(&args.selection.bounds, "bound")?;
-    let request = build_request(
+    let mut request = build_request(
         (entry, &level, level_entry),
         args.selection.variant.as_deref(),
         &bounds,
@@ -158,6 +158,7 @@ pub fn check(registry: &Registry, args: &CheckArgs, out: &mut dyn Write) -> CmdR
         &args.search,
         super::progress_allowed(args.json),
     )?;
+    request.coverage = args.coverage;
     let report = (level_entry.check)(&request).map_err(UsageError)?;
     emit(out, &report, args.json)?;
     Ok(report.verdict.exit_code())

@@ -155,9 +155,12 @@ pub fn render_trace(report: &Report, format: &str) -> Result<String, UsageError>
         "json" | "jsonl" => trace::to_jsonl(&report.trace),
         "mermaid" => trace::to_mermaid(&report.trace),
         "chrome" => trace::to_chrome_json(&report.trace),
+        "html" => trace::to_html(report),
+        "waitfor" => trace::waitfor_text::to_mermaid(&report.wait_for),
         other => {
             return Err(UsageError(format!(
-                "unknown format `{other}` (expected text, list, json, mermaid or chrome)"
+                "unknown format `{other}` (expected text, list, json, mermaid, chrome, html or \
+                 waitfor)"
             )))
         }
     })
@@ -225,6 +228,19 @@ pub fn replay(registry: &Registry, args: &ReplayArgs, out: &mut dyn Write) -> Cm
         (None, None) => return Err(UsageError("replay needs --schedule S or --seed N".into())),
     };
     let report = (level_entry.replay)(&request, &what).map_err(UsageError)?;
+    if args.emit_test {
+        let command = format!("{} --emit-test", report.replay);
+        let test = super::emit_test::emit(
+            &model,
+            &report,
+            &request,
+            &command,
+            super::emit_test::DEFAULT_REGISTRY_EXPR,
+        )
+        .map_err(UsageError)?;
+        out.write_all(test.as_bytes()).map_err(io)?;
+        return Ok(0);
+    }
     let rendered = render_trace(&report, &args.format)?;
     if args.format == "text" {
         print_report(out, &report).map_err(io)?;
@@ -288,12 +304,18 @@ pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdR
                 let (level, mut request) =
                     scenario_request(registry, &scenario, &variant, Some(seed), Some(strategy))?;
                 request.opts.budget_schedules = 1;
+                // Only the first violation is shown: only it is worth minimizing.
+                request.minimize = false;
                 let (_, _, level_entry) = resolve(registry, &scenario.model, Some(&level))?;
                 let report = (level_entry.check)(&request).map_err(UsageError)?;
                 runs += 1;
                 if report.verdict == Verdict::Violated {
                     violations += 1;
-                    first.get_or_insert((seed, report.property.clone(), report.replay.clone()));
+                    if first.is_none() {
+                        request.minimize = true;
+                        let shrunk = (level_entry.check)(&request).map_err(UsageError)?;
+                        first = Some((seed, shrunk.property.clone(), shrunk.replay.clone()));
+                    }
                 }
             }
             // A sweep fails when a variant expected to hold shows a violation.

@@ -10,6 +10,7 @@ pub mod bench_table;
 pub mod commands;
 pub mod commands_scenarios;
 pub mod conform;
+pub mod emit_test;
 pub mod output;
 pub mod registry;
 

@@ -129,8 +129,30 @@ pub fn print_report(out: &mut dyn Write, report: &Report) -> std::io::Result<()>
             }
         }
     }
+    if !report.wait_for.is_empty() {
+        let words = crate::trace::waitfor_text::explain_deadlock(&report.wait_for);
+        for (i, line) in words.lines().enumerate() {
+            let lead = if i == 0 {
+                "  in words: "
+            } else {
+                "            "
+            };
+            writeln!(out, "{lead}{line}")?;
+        }
+    }
     if let Some(s) = &report.schedule {
         writeln!(out, "  schedule: {s}")?;
+    }
+    if let Some(s) = &report.semantic_schedule {
+        writeln!(
+            out,
+            "  semantic schedule (replays by task and operation): '{s}'"
+        )?;
+    }
+    if let Some(coverage) = &report.coverage {
+        for line in crate::explore::coverage::render(coverage).lines() {
+            writeln!(out, "  {line}")?;
+        }
     }
     match report.verdict {
         Verdict::Holds => writeln!(

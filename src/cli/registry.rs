@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::explore::schedules::{self, ImplModel};
-use crate::explore::{self, CheckOptions, Model};
+use crate::explore::{self, coverage, minimize, semantic, CheckOptions, Model};
 use crate::report::{Bounds, Report, Verdict};
 use crate::world::FaultSpec;
 
@@ -28,6 +28,24 @@ pub struct Request {
     pub opts: CheckOptions,
     /// Fault rules from a scenario's `[[faults]]` (empty from the command line).
     pub faults: Vec<crate::world::FaultSpec>,
+    /// Shrink a counterexample found by a non-BFS strategy (default on).
+    pub minimize: bool,
+    /// Add what the check reached to the report (`check --coverage`).
+    pub coverage: bool,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            variant: String::new(),
+            bounds: Bounds::new(),
+            params: Params::new(),
+            opts: CheckOptions::default(),
+            faults: Vec::new(),
+            minimize: true,
+            coverage: false,
+        }
+    }
 }
 
 type CheckFn = dyn Fn(&Request) -> Result<Report, String> + Send + Sync;
@@ -87,15 +105,27 @@ impl ModelEntry {
         let check = move |req: &Request| -> Result<Report, String> {
             let model = check_ctor(&req.variant, &req.bounds, &req.params)?;
             let mut report = explore::protocol::check(&model, &req.opts);
-            attach_spec_schedule(&model, &check_name, req, &mut report);
+            finish_spec_report(&model, &check_name, req, &mut report);
             Ok(report)
         };
         let replay = move |req: &Request, what: &ReplayWhat| -> Result<Report, String> {
             let model = ctor(&req.variant, &req.bounds, &req.params)?;
             match what {
+                ReplayWhat::Schedule(text) if semantic::looks_semantic(text) => {
+                    let steps: semantic::SemanticSchedule =
+                        text.parse().map_err(|e| format!("--schedule: {e}"))?;
+                    let followed =
+                        semantic::protocol::follow(&model, &steps).map_err(|e| e.to_string())?;
+                    let mut report = explore::walk::replay(&model, &followed.index_schedule())?;
+                    report.notes.extend(followed.notes);
+                    report.semantic_schedule = Some(steps.to_string());
+                    report.replay = spec_replay_command(&name, req, &quoted(text));
+                    Ok(report)
+                }
                 ReplayWhat::Schedule(schedule) => {
                     let mut report = explore::walk::replay(&model, schedule)?;
                     report.replay = spec_replay_command(&name, req, schedule);
+                    attach_spec_semantic(&model, &mut report);
                     Ok(report)
                 }
                 // Protocol checks are deterministic given their seed: re-run the check.
@@ -103,7 +133,7 @@ impl ModelEntry {
                     let mut opts = req.opts.clone();
                     opts.seed = *seed;
                     let mut report = explore::protocol::check(&model, &opts);
-                    attach_spec_schedule(&model, &name, req, &mut report);
+                    finish_spec_report(&model, &name, req, &mut report);
                     Ok(report)
                 }
             }
@@ -136,12 +166,45 @@ impl ModelEntry {
         let check = move |req: &Request| -> Result<Report, String> {
             let model = check_ctor(&req.variant, &req.bounds, &req.params, &req.faults)?;
             let mut report = schedules::check(&model, &req.opts);
+            if req.minimize {
+                minimize::schedules::shrink_report(&model, &mut report);
+            }
+            attach_impl_semantic(&mut report);
+            if req.coverage {
+                report.coverage = Some(coverage::implementation(
+                    &model,
+                    coverage::DEFAULT_RUNS,
+                    req.opts.seed,
+                ));
+            }
             set_impl_replay(&check_name, req, &mut report);
             Ok(report)
         };
         let replay = move |req: &Request, what: &ReplayWhat| -> Result<Report, String> {
             let model = ctor(&req.variant, &req.bounds, &req.params, &req.faults)?;
             let mut report = match what {
+                ReplayWhat::Schedule(text) if semantic::looks_semantic(text) => {
+                    let steps: semantic::SemanticSchedule =
+                        text.parse().map_err(|e| format!("--schedule: {e}"))?;
+                    let followed =
+                        semantic::schedules::follow(&model, &steps).map_err(|e| e.to_string())?;
+                    let watch = crate::report::Stopwatch::start();
+                    let (outcome, _) = semantic::schedules::run_full(
+                        &model,
+                        semantic::schedules::PrefixScheduler::then_default(
+                            followed.schedule.decisions.clone(),
+                        ),
+                    );
+                    let mut report =
+                        schedules::replay::report_single(&model, "replay", &outcome, watch, 0);
+                    report.notes.extend(followed.notes);
+                    report.notes.push(format!(
+                        "semantic replay: {} recorded step(s) followed, then the default policy \
+                         (previous task first, choices 0) to the end of the run",
+                        steps.len()
+                    ));
+                    report
+                }
                 ReplayWhat::Schedule(text) => {
                     let schedule: schedules::Schedule =
                         text.parse().map_err(|e| format!("--schedule: {e}"))?;
@@ -151,6 +214,7 @@ impl ModelEntry {
                     schedules::replay_seed(&model, &req.opts.strategy, *seed, req.opts.pct_depth)?
                 }
             };
+            attach_impl_semantic(&mut report);
             set_impl_replay(&name, req, &mut report);
             Ok(report)
         };
@@ -176,6 +240,55 @@ impl ModelEntry {
         self.default_level = level.to_string();
         self
     }
+}
+
+/// Post-processing of every protocol-level check: the replayable schedule,
+/// minimization (non-BFS strategies), the semantic schedule and coverage.
+fn finish_spec_report<M: Model>(model: &M, name: &str, req: &Request, report: &mut Report) {
+    attach_spec_schedule(model, name, req, report);
+    if req.minimize {
+        minimize::protocol::shrink_report(model, report);
+        if let (Some(schedule), Some(_)) = (&report.schedule, report.minimized_from) {
+            report.replay = spec_replay_command(name, req, schedule);
+        }
+    }
+    attach_spec_semantic(model, report);
+    if req.coverage {
+        report.coverage = Some(coverage::protocol(model, coverage::DEFAULT_STATE_CAP));
+    }
+}
+
+/// Adds the semantic form of a protocol report's index schedule.
+fn attach_spec_semantic<M: Model>(model: &M, report: &mut Report) {
+    let Some(schedule) = &report.schedule else {
+        return;
+    };
+    let Ok(indices) = explore::walk::parse_schedule(schedule) else {
+        return;
+    };
+    let indices: Vec<u32> = indices.into_iter().map(|i| i as u32).collect();
+    if let Ok(steps) = semantic::protocol::of_path(model, &indices) {
+        report.semantic_schedule = Some(steps.to_string());
+    }
+}
+
+/// Adds the semantic form of an implementation report's schedule (from its full trace).
+fn attach_impl_semantic(report: &mut Report) {
+    let Some(Ok(schedule)) = report
+        .schedule
+        .as_deref()
+        .map(str::parse::<schedules::Schedule>)
+    else {
+        return;
+    };
+    if let Ok(steps) = semantic::schedules::of_run(&report.trace, &schedule) {
+        report.semantic_schedule = Some(steps.to_string());
+    }
+}
+
+/// A semantic schedule quoted for a shell (it never contains `'`: escaped).
+pub fn quoted(schedule: &str) -> String {
+    format!("'{schedule}'")
 }
 
 /// Derives the schedule string of a protocol-level counterexample (the indices

@@ -6,10 +6,17 @@
 //! * [`schedules`]: schedule explorers for implementation models running on
 //!   the deterministic executor (exhaustive DFS with sleep sets and state
 //!   caching, seeded random, PCT, replay of a schedule string).
+//! * [`minimize`]: shrinks a counterexample found by DFS, random, PCT or a sweep.
+//! * [`semantic`]: schedules that name steps by task and operation, so they
+//!   survive small code changes.
+//! * [`coverage`]: what a check reached (phases x events, faults, `sometimes`).
 
+pub mod coverage;
+pub mod minimize;
 pub mod model;
 pub mod protocol;
 pub mod schedules;
+pub mod semantic;
 pub mod walk;
 
 pub use model::{Model, Property, PropertyKind, DEADLOCK};

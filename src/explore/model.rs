@@ -127,4 +127,26 @@ pub trait Model: Sync {
     fn format_state(&self, state: &Self::State) -> String {
         format!("{state:?}")
     }
+
+    // The three methods below make counterexamples readable (minimization, semantic
+    // schedules, coverage; `wait_for` above explains deadlocks). Their defaults keep
+    // every model working.
+
+    /// A short, stable name of what `action` does (`boot`, `host-start-storage-error`),
+    /// free of the state-dependent details [`Model::format_action`] may show. With
+    /// [`Model::actor`] it names a step in a semantic schedule and lets the minimizer
+    /// recognise "the same step" on a shortened path, so it should tell apart the
+    /// actions one actor can have enabled at once. Defaults to `format_action`.
+    fn action_name(&self, action: &Self::Action) -> String {
+        self.format_action(action)
+    }
+    /// The fault `action` injects (`storage-outage`, `worker-timeout`), if it is one:
+    /// coverage counts them and the minimizer reports how many it removed.
+    fn fault_kind(&self, _action: &Self::Action) -> Option<String> {
+        None
+    }
+    /// A coarse label of a state (`Running`, `Error`): the rows of the coverage table.
+    fn phase(&self, _state: &Self::State) -> String {
+        "*".to_string()
+    }
 }

@@ -7,7 +7,10 @@
 //! * [`jsonl`]: JSON Lines, one compact object per event (and back);
 //! * [`text`]: an aligned timeline with one column per task, and a compact list;
 //! * [`mermaid`]: a Mermaid `sequenceDiagram`;
-//! * [`chrome`]: Chrome Trace Event Format JSON (Perfetto, `chrome://tracing`).
+//! * [`chrome`]: Chrome Trace Event Format JSON (Perfetto, `chrome://tracing`);
+//! * [`html`]: one self-contained HTML file (SVG timeline, wait-for graph, bounds,
+//!   replay command);
+//! * [`waitfor_text`]: a deadlock's wait-for graph in words and as a Mermaid flowchart.
 //!
 //! # Field conventions
 //!
@@ -35,12 +38,15 @@
 
 pub mod chrome;
 pub mod event;
+pub mod html;
 pub mod jsonl;
 pub mod mermaid;
 pub mod text;
+pub mod waitfor_text;
 
 pub use chrome::to_chrome_json;
 pub use event::TraceEvent;
+pub use html::to_html;
 pub use jsonl::{from_jsonl, to_jsonl, TraceParseError};
 pub use mermaid::to_mermaid;
 pub use text::{render_list, render_timeline, render_timeline_with, TimelineOptions};

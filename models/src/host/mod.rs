@@ -28,6 +28,7 @@ pub mod spec;
 mod spec_action;
 mod spec_log;
 mod spec_props;
+mod spec_readable;
 pub mod spec_state;
 mod spec_step;
 #[cfg(test)]

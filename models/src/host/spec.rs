@@ -455,4 +455,15 @@ impl Model for HostSpec {
     fn format_state(&self, state: &HostSt) -> String {
         self.describe(state)
     }
+
+    // Readability hooks, implemented in `spec_readable`.
+    fn action_name(&self, action: &Action) -> String {
+        self.step_name(action)
+    }
+    fn fault_kind(&self, action: &Action) -> Option<String> {
+        self.fault_of(action)
+    }
+    fn phase(&self, state: &HostSt) -> String {
+        self.phase_of(state)
+    }
 }

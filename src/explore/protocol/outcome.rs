@@ -48,6 +48,18 @@ pub fn replay<M: Model>(model: &M, cex: &Counterexample) -> Result<Vec<TraceEven
     Ok(events)
 }
 
+/// The state `cex` ends in (`None` if it does not fit the model).
+pub fn end_state<M: Model>(model: &M, cex: &Counterexample) -> Option<M::State> {
+    let mut state = model.init_states().into_iter().nth(cex.init)?;
+    let mut actions = Vec::new();
+    for &a in &cex.actions {
+        actions.clear();
+        model.actions(&state, &mut actions);
+        state = model.next_state(&state, actions.get(a as usize)?)?;
+    }
+    Some(state)
+}
+
 /// `lockstep check <model> --variant <v> --level spec --bound k=v ...` plus
 /// the options that change the result.
 pub fn replay_command<M: Model>(model: &M, opts: &CheckOptions) -> String {
@@ -152,6 +164,12 @@ pub fn assemble<M: Model>(
                 report.verdict = Verdict::Violated;
                 report.property = Some(table.name(i).to_string());
                 report.trace = events.clone();
+                // A deadlock is explained by who waits on what in its last state.
+                if i == 0 {
+                    if let Some(end) = cex.as_ref().and_then(|c| end_state(model, c)) {
+                        report.wait_for = model.wait_for(&end);
+                    }
+                }
             }
             traces.insert(table.name(i).to_string(), events);
         } else if verdict == Verdict::Inconclusive && report.verdict == Verdict::Holds {
