@@ -13,8 +13,11 @@
 //!   (exhaustive DFS with sleep sets, random, PCT, replay).
 //! * [`trace`], [`report`], [`scenario`], [`cli`]: what a run produces and how
 //!   people drive it.
+//! * [`conform`]: checking recorded traces (other implementations, real host
+//!   logs) step by step against a protocol model.
 
 pub mod cli;
+pub mod conform;
 pub mod explore;
 pub mod report;
 pub mod rt;

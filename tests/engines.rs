@@ -183,6 +183,7 @@ fn toys() -> Vec<Toy> {
 }
 
 /// Iterations per backend check: the toy bugs show up within a handful.
+#[cfg(any(feature = "shuttle", all(madsim, feature = "madsim")))]
 const ITERATIONS: usize = 300;
 
 /// lockstep's own verdict: exhaustive DFS (a proof within the run bounds).

@@ -3,6 +3,9 @@
 
 pub mod bench;
 pub mod bench_host;
+pub mod eventhubs;
 pub mod host;
 pub mod host_abstract;
+pub mod hostlog;
+pub mod plugin;
 pub mod registry;

@@ -54,6 +54,7 @@ fn benches() -> Vec<BenchSection> {
                     .unwrap_or_default()
             }),
         },
+        crate::eventhubs::bench_section(),
     ]
 }
 
@@ -77,11 +78,15 @@ fn headline() -> Vec<HeadlineItem> {
 
 /// Everything this crate registers with the CLI.
 pub fn registry() -> Registry {
-    Registry {
-        models: vec![crate::host::registry_entry(), host_abstract()],
+    crate::plugin::hooks::with_conformance(Registry {
+        models: vec![
+            crate::host::registry_entry(),
+            host_abstract(),
+            crate::eventhubs::registry_entry(),
+        ],
         // The headline: every host variant, counterexamples and proof figures.
         headline: headline(),
         benches: benches(),
         scenario_dirs: vec!["scenarios".to_string()],
-    }
+    })
 }

@@ -33,6 +33,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Print performance figures.
     Bench(BenchArgs),
+    /// Check a recorded trace (JSONL lifecycle events, or a host log) against a protocol model.
+    Conform(ConformArgs),
 }
 
 /// Flags shared by `check` and `replay` that select what to build.
@@ -162,4 +164,34 @@ pub struct BenchArgs {
     /// Threads for parallel sections (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConformArgs {
+    /// The trace: schema-v1 JSON Lines, or a log in the `--from` format.
+    pub file: String,
+    /// Protocol model to check against (default: the one that reads `--from`).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Variant of the model (default: the model's conformance default).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Input format: `jsonl` (lifecycle events) or a registered one (`host-log`).
+    #[arg(long, default_value = "jsonl")]
+    pub from: String,
+    /// Override a bound, `name=value` (repeatable).
+    #[arg(long = "bound", value_name = "K=V")]
+    pub bounds: Vec<String>,
+    /// A model parameter, `name=value` (repeatable).
+    #[arg(long = "param", value_name = "K=V")]
+    pub params: Vec<String>,
+    /// Stop with `inconclusive` past this many consistent model states.
+    #[arg(long)]
+    pub budget_states: Option<u64>,
+    /// Print the input as schema-v1 JSON Lines (after `--from` conversion) instead of checking it.
+    #[arg(long)]
+    pub print_events: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -9,6 +9,7 @@ pub mod args;
 pub mod bench_table;
 pub mod commands;
 pub mod commands_scenarios;
+pub mod conform;
 pub mod emit_test;
 pub mod output;
 pub mod registry;
@@ -62,6 +63,7 @@ pub fn run_cli(registry: &Registry, args: &[String], out: &mut dyn Write) -> i32
         Some(args::Command::Replay(a)) => commands::replay(registry, &a, out),
         Some(args::Command::Sweep(a)) => commands::sweep(registry, &a, out),
         Some(args::Command::Bench(a)) => commands::bench(registry, &a, out),
+        Some(args::Command::Conform(a)) => conform::conform(registry, &a, out),
     };
     match result {
         Ok(code) => code,

@@ -80,6 +80,8 @@ pub struct ModelEntry {
     pub levels: BTreeMap<String, LevelEntry>,
     /// The level used when none is given.
     pub default_level: String,
+    /// Trace conformance hooks (`lockstep conform`), if the model has them.
+    pub conform: Option<super::conform::ConformEntry>,
 }
 
 impl ModelEntry {
@@ -90,6 +92,7 @@ impl ModelEntry {
             variants: variants.iter().map(|v| v.to_string()).collect(),
             levels: BTreeMap::new(),
             default_level: "spec".to_string(),
+            conform: None,
         }
     }
 

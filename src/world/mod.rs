@@ -111,3 +111,6 @@ mod tests {
         assert_eq!(world.faults.activations().len(), 1);
     }
 }
+
+pub mod checkpoint_store;
+pub mod eventhubs;

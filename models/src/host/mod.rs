@@ -20,6 +20,10 @@ mod impl_restart;
 mod impl_service;
 #[cfg(test)]
 mod impl_tests;
+/// How the protocol model shows itself in lifecycle traces (conformance).
+pub mod observe;
+/// The implementation model behind the plug-in API (model `host-plugin`).
+pub mod plugin_adapter;
 pub mod spec;
 mod spec_action;
 mod spec_log;

@@ -383,6 +383,10 @@ impl Model for HostAbstract {
     type State = HaState;
     type Action = HaAction;
 
+    fn wait_for(&self, s: &HaState) -> Vec<lockstep::report::WaitEdge> {
+        self.wait_edges(s)
+    }
+
     fn name(&self) -> String {
         "host-abstract".to_string()
     }

@@ -1,0 +1,34 @@
+//! The Event Hubs trigger model (spec Part B): how the Functions extension and the
+//! Event Hubs SDK receive, invoke, checkpoint and balance partitions, checked
+//! against the properties of spec B.9.
+//!
+//! * [`config`]: bounds and version profiles (`v6`, `v5`), the S5 duplicate bound.
+//! * [`state`]: the model state (hub + checkpoint store from `lockstep::world`).
+//! * [`spec`]: [`EventHubsSpec`], the protocol model (`Model` impl, actions).
+//! * `balancer`, `pump`: the transitions; `properties`: S1-S8, L1, L2, L4, witnesses.
+//! * [`impl_model`] (+ `impl_processor`): the implementation level, async processors
+//!   on `lockstep::rt`, and the steady-state throughput measurement.
+//! * [`registry_entry`]: the CLI registration (both levels).
+
+mod balancer;
+pub mod config;
+mod entry;
+pub mod impl_model;
+mod impl_processor;
+mod properties;
+mod pump;
+pub mod spec;
+pub mod state;
+
+#[cfg(test)]
+mod impl_tests;
+#[cfg(test)]
+mod testcheck;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Config, PlantedBug, Variant};
+pub use entry::{bench_section, registry_entry};
+pub use impl_model::{steady_state_events_per_sec, EventHubsImpl, SteadyState};
+pub use spec::{EhAction, EventHubsSpec};
+pub use state::EhState;
