@@ -48,17 +48,14 @@ impl Regression<'_> {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<Params>(),
+            // Where the code changed, follow the recording as far as it fits.
+            follow_prefix: true,
             ..Request::default()
         };
         for (k, v) in self.bounds {
             request.bounds.insert(k.to_string(), *v);
         }
-        let what = if crate::explore::semantic::looks_semantic(self.schedule) {
-            ReplayWhat::SemanticPrefix(self.schedule.to_string())
-        } else {
-            ReplayWhat::Schedule(self.schedule.to_string())
-        };
-        (level.replay)(&request, &what)
+        (level.replay)(&request, &ReplayWhat::Schedule(self.schedule.to_string()))
     }
 
     /// Panics, with the timeline and the replay command, while the recorded steps

@@ -32,6 +32,11 @@ pub struct Request {
     pub minimize: bool,
     /// Add what the check reached to the report (`check --coverage`).
     pub coverage: bool,
+    /// Replaying a semantic schedule: follow it only as far as it fits the model
+    /// (a divergence is noted, not an error), then run on (implementation level:
+    /// default policy to the end of the run). What a regression test does after
+    /// the code changed.
+    pub follow_prefix: bool,
 }
 
 impl Default for Request {
@@ -44,6 +49,7 @@ impl Default for Request {
             faults: Vec::new(),
             minimize: true,
             coverage: false,
+            follow_prefix: false,
         }
     }
 }
@@ -57,10 +63,6 @@ type ReplayFn = dyn Fn(&Request, &ReplayWhat) -> Result<Report, String> + Send +
 pub enum ReplayWhat {
     Schedule(String),
     Seed(u64),
-    /// A semantic schedule followed as far as it fits the model (a divergence is
-    /// noted, not an error), then (implementation level) the default policy to
-    /// the end of the run: what a regression test replays after the code changed.
-    SemanticPrefix(String),
 }
 
 /// One level (`spec` or `impl`) of a registered model.
@@ -116,12 +118,7 @@ impl ModelEntry {
             let model = ctor(&req.variant, &req.bounds, &req.params)?;
             match what {
                 ReplayWhat::Schedule(text) if semantic::looks_semantic(text) => {
-                    let mut report = spec_semantic_replay(&model, text, false)?;
-                    report.replay = spec_replay_command(&name, req, &quoted(text));
-                    Ok(report)
-                }
-                ReplayWhat::SemanticPrefix(text) => {
-                    let mut report = spec_semantic_replay(&model, text, true)?;
+                    let mut report = spec_semantic_replay(&model, text, req.follow_prefix)?;
                     report.replay = spec_replay_command(&name, req, &quoted(text));
                     Ok(report)
                 }
@@ -187,9 +184,8 @@ impl ModelEntry {
             let model = ctor(&req.variant, &req.bounds, &req.params, &req.faults)?;
             let mut report = match what {
                 ReplayWhat::Schedule(text) if semantic::looks_semantic(text) => {
-                    impl_semantic_replay(&model, text, false)?
+                    impl_semantic_replay(&model, text, req.follow_prefix)?
                 }
-                ReplayWhat::SemanticPrefix(text) => impl_semantic_replay(&model, text, true)?,
                 ReplayWhat::Schedule(text) => {
                     let schedule: schedules::Schedule =
                         text.parse().map_err(|e| format!("--schedule: {e}"))?;
