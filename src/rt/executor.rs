@@ -21,11 +21,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::engine::{self, AbandonRun, Core, WakeQueue};
-use super::hash::mix;
 use super::ids::TaskId;
 use super::state::{EventExt, State, TaskStatus, TraceLevel, Violation};
 use super::waitfor;
-use crate::explore::schedules::{Decision, Schedule, Scheduler, StepInfo, TaskPoint};
+use crate::explore::schedules::{Schedule, Scheduler, StepInfo, TaskPoint};
 use crate::report::WaitEdge;
 use crate::trace::TraceEvent;
 
@@ -265,19 +264,7 @@ fn run_loop(core: &Core, config: &RunConfig, wants_fingerprints: bool) -> RunSta
             return RunStatus::Abandoned;
         };
         {
-            let mut st = core.st.borrow_mut();
-            st.decisions.push(Decision::Task(pick.0));
-            st.current = Some(pick);
-            st.announced = false;
-            st.footprint.clear();
-            let slot = &mut st.tasks[pick.index()];
-            slot.waiting_on = None;
-            // Every step moves the task's code on, even when it returns
-            // nothing: fold a marker so no step leaves the world unchanged.
-            slot.history = mix(slot.history, 0x57e9);
-            if st.tracing(TraceLevel::Full) {
-                st.push_event(Some(pick), "step");
-            }
+            core.st.borrow_mut().begin_step(pick);
         }
         let polled = poll_task(core, pick);
         let mut st = core.st.borrow_mut();

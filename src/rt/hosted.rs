@@ -28,12 +28,11 @@ use std::time::Duration;
 
 use super::engine::{self, Core, SendTask, TimerKey, WakeQueue};
 use super::executor::{self, panic_message, RunConfig, RunOutcome, RunStatus};
-use super::hash::mix;
 use super::ids::TaskId;
 use super::state::{EventExt, State, TaskStatus, TraceLevel};
 use super::sync::Lock;
 use super::waitfor;
-use crate::explore::schedules::{Decision, RandomScheduler};
+use crate::explore::schedules::RandomScheduler;
 
 /// What a foreign executor provides.
 pub(crate) trait Backend {
@@ -287,16 +286,7 @@ impl HostedTask {
                 hosted.wake_root();
                 return Poll::Pending;
             }
-            st.decisions.push(Decision::Task(id.0));
-            st.current = Some(id);
-            st.announced = false;
-            st.footprint.clear();
-            let slot = &mut st.tasks[id.index()];
-            slot.waiting_on = None;
-            slot.history = mix(slot.history, 0x57e9);
-            if st.tracing(TraceLevel::Full) {
-                st.push_event(Some(id), "step");
-            }
+            st.begin_step(id);
         }
         let fut = self
             .fut

@@ -247,6 +247,23 @@ impl State {
         }
     }
 
+    /// Starts a step of `task`: records the decision, makes it current with a
+    /// fresh footprint, and folds a step marker into its history (every step
+    /// moves the task's code on, even when it returns nothing). Shared by the
+    /// own executor and hosted backends so both keep identical bookkeeping.
+    pub(crate) fn begin_step(&mut self, task: TaskId) {
+        self.decisions.push(Decision::Task(task.0));
+        self.current = Some(task);
+        self.announced = false;
+        self.footprint.clear();
+        let slot = &mut self.tasks[task.index()];
+        slot.waiting_on = None;
+        slot.history = mix(slot.history, 0x57e9);
+        if self.tracing(TraceLevel::Full) {
+            self.push_event(Some(task), "step");
+        }
+    }
+
     pub(crate) fn tracing(&self, level: TraceLevel) -> bool {
         self.trace_level >= level && !self.teardown
     }
