@@ -3,6 +3,8 @@
 
 use lockstep_models::registry::registry;
 
+mod sweep;
+
 /// Runs the CLI in-process; returns (exit code, stdout).
 pub fn cli(args: &[&str]) -> (i32, String) {
     let mut argv = vec!["lockstep".to_string()];
@@ -12,7 +14,7 @@ pub fn cli(args: &[&str]) -> (i32, String) {
     (code, String::from_utf8(out).expect("utf-8 output"))
 }
 
-fn json(stdout: &str) -> serde_json::Value {
+pub fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).expect("one JSON object on stdout")
 }
 

@@ -322,5 +322,5 @@ pub fn replay(registry: &Registry, args: &ReplayArgs, out: &mut dyn Write) -> Cm
 }
 
 pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdResult {
-    super::commands_scenarios::sweep(registry, args, out)
+    super::sweep::sweep(registry, args, out)
 }

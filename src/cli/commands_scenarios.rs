@@ -1,10 +1,10 @@
-//! Scenario-driven commands: `run`, `replay`, `sweep`.
+//! Scenario-driven commands: `run`, `replay` (`sweep` is in [`super::sweep`]).
 
 use std::io::Write;
 
-use super::args::{ReplayArgs, RunArgs, SearchArgs, SweepArgs};
+use super::args::{ReplayArgs, RunArgs, SearchArgs};
 use super::commands::{build_request, resolve};
-use super::output::{print_report, thousands};
+use super::output::print_report;
 use super::registry::{Registry, ReplayWhat, Request};
 use super::UsageError;
 use crate::explore::Strategy;
@@ -249,111 +249,4 @@ pub fn replay(registry: &Registry, args: &ReplayArgs, out: &mut dyn Write) -> Cm
         out.write_all(rendered.as_bytes()).map_err(io)?;
     }
     Ok(report.verdict.exit_code())
-}
-
-/// Parses `A..B` (B exclusive).
-fn parse_seed_range(text: &str) -> Result<std::ops::Range<u64>, UsageError> {
-    let bad = || UsageError(format!("--seeds `{text}`: expected A..B, e.g. 0..1000"));
-    let (a, b) = text.split_once("..").ok_or_else(bad)?;
-    let (a, b): (u64, u64) = (
-        a.trim().parse().map_err(|_| bad())?,
-        b.trim().parse().map_err(|_| bad())?,
-    );
-    if a >= b {
-        return Err(bad());
-    }
-    Ok(a..b)
-}
-
-/// Parses `I/N` with I < N.
-fn parse_shard(text: &str) -> Result<(u64, u64), UsageError> {
-    let bad = || {
-        UsageError(format!(
-            "--shard `{text}`: expected I/N with 0 <= I < N, e.g. 0/4"
-        ))
-    };
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (i, n): (u64, u64) = (
-        i.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
-    if n == 0 || i >= n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
-
-pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdResult {
-    let seeds = parse_seed_range(&args.seeds)?;
-    let (shard, shards) = match &args.shard {
-        Some(s) => parse_shard(s)?,
-        None => (0, 1),
-    };
-    let mut rows = Vec::new();
-    let mut failed = false;
-    for path in &args.scenarios {
-        let scenario = load(path)?;
-        for variant in scenario.variants() {
-            let expected = scenario.expected_for(&variant);
-            let (mut runs, mut violations, mut first) = (0u64, 0u64, None);
-            for seed in seeds.clone().filter(|s| s % shards == shard) {
-                let strategy = match scenario.strategy {
-                    Some(Strategy::Pct) => Strategy::Pct,
-                    _ => Strategy::Random,
-                };
-                let (level, mut request) =
-                    scenario_request(registry, &scenario, &variant, Some(seed), Some(strategy))?;
-                request.opts.budget_schedules = 1;
-                // Only the first violation is shown: only it is worth minimizing.
-                request.minimize = false;
-                let (_, _, level_entry) = resolve(registry, &scenario.model, Some(&level))?;
-                let report = (level_entry.check)(&request).map_err(UsageError)?;
-                runs += 1;
-                if report.verdict == Verdict::Violated {
-                    violations += 1;
-                    if first.is_none() {
-                        request.minimize = true;
-                        let shrunk = (level_entry.check)(&request).map_err(UsageError)?;
-                        first = Some((seed, shrunk.property.clone(), shrunk.replay.clone()));
-                    }
-                }
-            }
-            // A sweep fails when a variant expected to hold shows a violation.
-            let bad = expected.verdict == Verdict::Holds && violations > 0;
-            failed |= bad;
-            rows.push(serde_json::json!({
-                "scenario": path,
-                "variant": variant,
-                "expected": expected.verdict.as_str(),
-                "runs": runs,
-                "violations": violations,
-                "first_violation_seed": first.as_ref().map(|f| f.0),
-                "property": first.as_ref().and_then(|f| f.1.clone()),
-                "replay": first.as_ref().map(|f| f.2.clone()),
-                "ok": !bad,
-            }));
-        }
-    }
-    if args.json {
-        let summary = serde_json::json!({"seeds": args.seeds, "shard": format!("{shard}/{shards}"), "results": rows, "ok": !failed});
-        writeln!(out, "{summary}").map_err(io)?;
-    } else {
-        for r in &rows {
-            writeln!(
-                out,
-                "{} [{}] expected {}: {} runs, {} violations{}",
-                r["scenario"].as_str().unwrap_or(""),
-                r["variant"].as_str().unwrap_or(""),
-                r["expected"].as_str().unwrap_or(""),
-                thousands(r["runs"].as_u64().unwrap_or(0)),
-                thousands(r["violations"].as_u64().unwrap_or(0)),
-                match r["replay"].as_str() {
-                    Some(cmd) => format!("; first: note: run with `{cmd}`"),
-                    None => String::new(),
-                }
-            )
-            .map_err(io)?;
-        }
-    }
-    Ok(if failed { 1 } else { 0 })
 }

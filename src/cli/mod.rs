@@ -13,6 +13,7 @@ pub mod conform;
 pub mod emit_test;
 pub mod output;
 pub mod registry;
+pub mod sweep;
 
 use std::io::Write;
 

@@ -189,6 +189,22 @@ pub(crate) fn fill_pass<I: ImplModel + ?Sized>(
         .filter(|p| p.kind == "sometimes" && p.verdict == Verdict::Violated)
         .map(|p| p.name.clone())
         .collect();
+    let not_this_run: Vec<&str> = report
+        .properties
+        .iter()
+        .filter(|p| p.kind == "sometimes" && p.verdict == Verdict::Inconclusive)
+        .map(|p| p.name.as_str())
+        .collect();
+    if complete && !judge_sometimes && !not_this_run.is_empty() {
+        // One run need not reach every `sometimes` property: it is judged over
+        // many runs (a multi-run check, a sweep), never by a single one.
+        report.notes.push(format!(
+            "sometimes propert{} not reached in this run: {} (a single run need not reach \
+             every sometimes property; a check over several runs or a sweep judges them)",
+            if not_this_run.len() == 1 { "y" } else { "ies" },
+            not_this_run.join(", ")
+        ));
+    }
     if let Some(first) = unreached.first() {
         report.verdict = Verdict::Violated;
         report.property = Some(first.clone());
