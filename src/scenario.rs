@@ -104,6 +104,9 @@ pub struct Scenario {
     pub seed: Option<u64>,
     pub strategy: Option<Strategy>,
     pub bounds: Bounds,
+    /// Where each bound's value is written (line, column), so a model that
+    /// rejects a bound can be pointed at it (see [`Scenario::locate`]).
+    bound_positions: BTreeMap<String, (usize, usize)>,
     /// The `[[faults]]` tables as written.
     pub fault_specs: Vec<FaultSpec>,
     /// The same, validated.
@@ -184,6 +187,44 @@ impl Scenario {
             .cloned()
     }
 
+    /// Where the value of bound `name` is written (1-based line and column).
+    pub fn bound_position(&self, name: &str) -> Option<(usize, usize)> {
+        self.bound_positions.get(name).copied()
+    }
+
+    /// Places a model's (or the runner's) error message in this file: when it
+    /// names one of the scenario's bounds (`` bound `x` ``, `` `x` ``, or `x=`),
+    /// `path:line:column: message` at that bound's value; otherwise
+    /// `path: message`. Models reject out-of-range bounds themselves, so this is
+    /// how their errors keep a position.
+    pub fn locate(&self, message: &str) -> String {
+        let named_at = |name: &str| -> Option<usize> {
+            let quoted = format!("`{name}`");
+            let assigned = format!("{name}=");
+            let word_start = |i: usize| {
+                message[..i]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+            };
+            let quoted_at = message.find(&quoted);
+            let assigned_at = message
+                .match_indices(&assigned)
+                .map(|(i, _)| i)
+                .find(|&i| word_start(i));
+            quoted_at.into_iter().chain(assigned_at).min()
+        };
+        let first = self
+            .bound_positions
+            .iter()
+            .filter_map(|(name, pos)| named_at(name).map(|at| (at, *pos)))
+            .min();
+        match first {
+            Some((_, (line, column))) => format!("{}:{line}:{column}: {message}", self.path),
+            None => format!("{}: {message}", self.path),
+        }
+    }
+
     /// The fault plan of this scenario, drawing from `seeds.stream("faults")`.
     pub fn fault_plan(&self, seeds: &SeedTree) -> FaultPlan {
         FaultPlan::new(self.faults.clone(), seeds.stream("faults"))
@@ -261,16 +302,14 @@ impl Ctx<'_> {
                     .map_err(|e| self.error_span(s.span(), e))?,
             ),
         };
+        // Any integer is syntactically a bound (`max_retries = -1` means unbounded
+        // retries); each model validates its own ranges, and [`Scenario::locate`]
+        // points its error at the value written here.
         let mut bounds = Bounds::new();
+        let mut bound_positions = BTreeMap::new();
         for (name, value) in &raw.bounds {
-            if *value.get_ref() < 0 {
-                let msg = format!(
-                    "bound `{name}` must be non-negative, found {}",
-                    value.get_ref()
-                );
-                return Err(self.error_span(value.span(), msg));
-            }
             bounds.insert(name.clone(), *value.get_ref());
+            bound_positions.insert(name.clone(), line_col(self.text, value.span().start));
         }
         let mut faults = Vec::new();
         for (i, spec) in raw.faults.iter().enumerate() {
@@ -293,6 +332,7 @@ impl Ctx<'_> {
             seed: raw.seed,
             strategy,
             bounds,
+            bound_positions,
             fault_specs: raw.faults.into_iter().map(Spanned::into_inner).collect(),
             faults,
             default_expectation,

@@ -163,5 +163,12 @@ fn negative_scenarios_are_rejected_with_positions() {
             err.contains(".toml"),
             "{path}: error does not name the file: {err}"
         );
+        // `file.toml:line:column: ...`, also when the model rejected a bound.
+        let position = err.split_once(".toml:").map(|(_, rest)| {
+            rest.splitn(3, ':')
+                .take(2)
+                .all(|n| n.parse::<u32>().is_ok())
+        });
+        assert_eq!(position, Some(true), "{path}: error has no position: {err}");
     }
 }

@@ -77,7 +77,7 @@ pub fn scenario_request(
         &search,
         false,
     )
-    .map_err(|e| UsageError(format!("{}: {}", scenario.path, e.0)))?;
+    .map_err(|e| UsageError(scenario.locate(&e.0)))?;
     request.faults = scenario.fault_specs.clone();
     Ok((level, request))
 }
@@ -109,8 +109,8 @@ pub fn run_variant(
     let (level, request) = scenario_request(registry, scenario, variant, seed, None)?;
     let (entry, _, level_entry) = resolve(registry, &scenario.model, Some(&level))?;
     let _ = entry;
-    let report =
-        (level_entry.check)(&request).map_err(|e| UsageError(format!("{}: {e}", scenario.path)))?;
+    // A model that rejects a bound names it; the error points at its value.
+    let report = (level_entry.check)(&request).map_err(|e| UsageError(scenario.locate(&e)))?;
     let met = meets(&report, &scenario.expected_for(variant));
     Ok((report, met))
 }

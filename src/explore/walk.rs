@@ -74,21 +74,22 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
         })?;
         path_states.push(state.clone());
     }
-    // The events are built exactly as the checker builds its counterexamples,
-    // so a replay is byte-identical to the check that printed it.
+    // A lasso: the last state repeats an earlier one, so the path can loop for ever.
+    let loop_from = path_states[..path_states.len() - 1]
+        .iter()
+        .position(|s| *s == state);
+    // The events are built exactly as the checker builds its counterexamples
+    // (a lasso's last step marked with the step it loops back to), so a replay
+    // is byte-identical to the check that printed it.
     let path = Counterexample {
         init: 0,
         actions: indices.iter().map(|&i| i as u32).collect(),
-        loop_to: None,
+        loop_to: loop_from,
     };
     report.trace = outcome::replay(model, &path)?;
     actions.clear();
     model.actions(&state, &mut actions);
     let terminal = actions.is_empty();
-    // A lasso: the last state repeats an earlier one, so the path can loop for ever.
-    let loop_from = path_states[..path_states.len() - 1]
-        .iter()
-        .position(|s| *s == state);
     let mut found: Vec<(String, &'static str)> = Vec::new();
     if terminal && !model.at_rest(&state) {
         found.push((DEADLOCK.to_string(), "deadlock"));

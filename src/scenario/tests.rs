@@ -230,10 +230,6 @@ fn semantic_errors_have_positions() {
             "3:12: unknown strategy `bfs-ish` (expected bfs, dfs, random or pct)",
         ),
         (
-            with("[bounds]\nrestarts = -2"),
-            "4:12: bound `restarts` must be non-negative, found -2",
-        ),
-        (
             "model = \"h\"\nvariant = \"v\"\n[expect]\nverdict = \"hold\"\n".to_string(),
             "4:11: invalid verdict \"hold\", expected \"holds\", \"violated\" or \"inconclusive\"",
         ),
@@ -269,6 +265,44 @@ fn semantic_errors_have_positions() {
             format!("scenarios/x.toml:{expected}"),
             "for:\n{text}"
         );
+    }
+}
+
+#[test]
+fn negative_bounds_parse_and_model_errors_point_at_them() {
+    // `max_retries = -1` is an unbounded retry policy: the parser lets any integer
+    // through, and the model that rejects a value gets its error placed here.
+    let s = Scenario::parse(
+        "scenarios/x.toml",
+        &with("[bounds]\nmax_retries = -1\nrestarts = -2\nR = 3"),
+    )
+    .expect("negative bounds parse");
+    assert_eq!(s.bounds["max_retries"], -1);
+    assert_eq!(s.bound_position("restarts"), Some((5, 12)));
+    assert_eq!(s.bound_position("nope"), None);
+    let cases = [
+        (
+            "bound `restarts` = -2 is out of range 0..=100",
+            "scenarios/x.toml:5:12: bound `restarts` = -2 is out of range 0..=100",
+        ),
+        (
+            "model `host` (level spec) has no bound `max_retries` (bounds: restarts)",
+            "scenarios/x.toml:4:15: model `host` (level spec) has no bound `max_retries` \
+             (bounds: restarts)",
+        ),
+        // host-abstract's form: `R=3`, not inside another word (`FOR=3`).
+        (
+            "bound R=3 out of range 0..=2",
+            "scenarios/x.toml:6:5: bound R=3 out of range 0..=2",
+        ),
+        ("FOR=3 is odd", "scenarios/x.toml: FOR=3 is odd"),
+        (
+            "unknown variant `v`",
+            "scenarios/x.toml: unknown variant `v`",
+        ),
+    ];
+    for (message, expected) in cases {
+        assert_eq!(s.locate(message), expected);
     }
 }
 
