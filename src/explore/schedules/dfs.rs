@@ -332,7 +332,7 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
     let mut tally = Tally::default();
     let mut stop: Option<String> = None;
     let mut failure = None;
-    let progress = Progress::new(opts.progress, "dfs", "executions", opts.budget_schedules);
+    let progress = Progress::new(opts.progress, "dfs", "runs", opts.budget_schedules);
     loop {
         let outcome = Executor::run(&config, dfs.clone(), || model.main());
         tally.add(&outcome);

@@ -39,16 +39,16 @@ impl Progress {
             return Progress(None);
         }
         let bar = ProgressBar::with_draw_target(Some(budget.max(1)), target);
-        let template = format!(
-            "{{spinner}} {{prefix}}: [{{bar:24}}] {{human_pos}}/{{human_len}} {unit}, {{msg}} \
-             ({{per_sec}}, {{elapsed}})"
-        );
+        // Short enough for an 80-column terminal (a wrapped bar redraws badly).
+        let template =
+            format!("{{spinner}} {{prefix}} {{human_pos}}/{{human_len}} {unit} [{{bar:16}}] {{msg}}, {{elapsed}}");
         bar.set_style(
             ProgressStyle::with_template(&template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
         bar.set_prefix(what.to_string());
+        bar.set_message(message(0, 0));
         Progress(Some(bar))
     }
 

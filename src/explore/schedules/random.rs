@@ -86,7 +86,7 @@ where
     let mut tally = Tally::default();
     let mut stopped_early = false;
     let budget = opts.budget_schedules.max(1);
-    let progress = Progress::new(opts.progress, strategy, "schedules", budget);
+    let progress = Progress::new(opts.progress, strategy, "runs", budget);
     for index in 0..budget {
         if opts.max_seconds > 0 && watch.elapsed_secs_f64() > opts.max_seconds as f64 {
             report.notes.push(format!(
