@@ -126,6 +126,37 @@ fn deadline(slow: bool) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     })
 }
 
+/// A holder parks for ever with the only permit; main aborts it, which must
+/// drop it at its next step and hand the permit to the waiter (on every
+/// engine: the abort wakes the holder through whichever waker polled it last).
+fn aborted_holder() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async {
+        let sem = rt::Semaphore::new("permit", 1);
+        let parked: rt::Latch<()> = rt::Latch::new("never-set");
+        let (s, p) = (sem.clone(), parked.clone());
+        let holder = rt::spawn("holder", async move {
+            let _permit = s.acquire().await;
+            let _ = p.wait().await;
+        });
+        let waiter = rt::spawn("waiter", async move {
+            let _permit = sem.acquire().await;
+            rt::sometimes("waiter-got-the-permit", true);
+        });
+        rt::yield_now().await;
+        holder.abort();
+        waiter.await;
+        let joined = holder.join().await;
+        rt::always("holder-cancelled", joined.is_err(), || {
+            format!("{joined:?}")
+        });
+    })
+}
+
+const ABORT_PROPS: &[(&str, PropertyKind)] = &[
+    ("waiter-got-the-permit", PropertyKind::Sometimes),
+    ("holder-cancelled", PropertyKind::Always),
+];
+
 const COUNTER_PROPS: &[(&str, PropertyKind)] = &[
     ("no-lost-update", PropertyKind::Always),
     ("both-incremented", PropertyKind::Sometimes),
@@ -178,6 +209,12 @@ fn toys() -> Vec<Toy> {
             variant: "slow-worker",
             properties: DEADLINE_PROPS,
             main: || deadline(true),
+        },
+        Toy {
+            name: "abort",
+            variant: "aborted-holder",
+            properties: ABORT_PROPS,
+            main: aborted_holder,
         },
     ]
 }
@@ -243,7 +280,7 @@ fn assert_engines_agree(
 
 #[test]
 fn toy_models_get_the_same_verdict_from_every_engine() {
-    let expected: [(Verdict, Option<&str>); 7] = [
+    let expected: [(Verdict, Option<&str>); 8] = [
         (Verdict::Violated, Some("deadlock")),
         (Verdict::Holds, None),
         (Verdict::Violated, Some("no-lost-update")),
@@ -251,6 +288,7 @@ fn toy_models_get_the_same_verdict_from_every_engine() {
         (Verdict::Violated, Some("deadlock")),
         (Verdict::Holds, None),
         (Verdict::Violated, Some("answered-in-time")),
+        (Verdict::Holds, None),
     ];
     for (toy, expected) in toys().into_iter().zip(expected) {
         let others = assert_engines_agree(Arc::new(toy), expected);
