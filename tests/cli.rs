@@ -3,6 +3,7 @@
 
 use lockstep_models::registry::registry;
 
+mod progress;
 mod sweep;
 
 /// Runs the CLI in-process; returns (exit code, stdout).

@@ -126,6 +126,37 @@ fn deadline(slow: bool) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     })
 }
 
+/// A holder parks for ever with the only permit; main aborts it, which must
+/// drop it at its next step and hand the permit to the waiter (on every
+/// engine: the abort wakes the holder through whichever waker polled it last).
+fn aborted_holder() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async {
+        let sem = rt::Semaphore::new("permit", 1);
+        let parked: rt::Latch<()> = rt::Latch::new("never-set");
+        let (s, p) = (sem.clone(), parked.clone());
+        let holder = rt::spawn("holder", async move {
+            let _permit = s.acquire().await;
+            let _ = p.wait().await;
+        });
+        let waiter = rt::spawn("waiter", async move {
+            let _permit = sem.acquire().await;
+            rt::sometimes("waiter-got-the-permit", true);
+        });
+        rt::yield_now().await;
+        holder.abort();
+        waiter.await;
+        let joined = holder.join().await;
+        rt::always("holder-cancelled", joined.is_err(), || {
+            format!("{joined:?}")
+        });
+    })
+}
+
+const ABORT_PROPS: &[(&str, PropertyKind)] = &[
+    ("waiter-got-the-permit", PropertyKind::Sometimes),
+    ("holder-cancelled", PropertyKind::Always),
+];
+
 const COUNTER_PROPS: &[(&str, PropertyKind)] = &[
     ("no-lost-update", PropertyKind::Always),
     ("both-incremented", PropertyKind::Sometimes),
@@ -178,6 +209,12 @@ fn toys() -> Vec<Toy> {
             variant: "slow-worker",
             properties: DEADLINE_PROPS,
             main: || deadline(true),
+        },
+        Toy {
+            name: "abort",
+            variant: "aborted-holder",
+            properties: ABORT_PROPS,
+            main: aborted_holder,
         },
     ]
 }
@@ -243,7 +280,7 @@ fn assert_engines_agree(
 
 #[test]
 fn toy_models_get_the_same_verdict_from_every_engine() {
-    let expected: [(Verdict, Option<&str>); 7] = [
+    let expected: [(Verdict, Option<&str>); 8] = [
         (Verdict::Violated, Some("deadlock")),
         (Verdict::Holds, None),
         (Verdict::Violated, Some("no-lost-update")),
@@ -251,6 +288,7 @@ fn toy_models_get_the_same_verdict_from_every_engine() {
         (Verdict::Violated, Some("deadlock")),
         (Verdict::Holds, None),
         (Verdict::Violated, Some("answered-in-time")),
+        (Verdict::Holds, None),
     ];
     for (toy, expected) in toys().into_iter().zip(expected) {
         let others = assert_engines_agree(Arc::new(toy), expected);
@@ -394,4 +432,74 @@ mod shuttle_only {
             fail.summary()
         );
     }
+
+    /// A fault `choose` decides the lock order of `b`: bad only when it fires.
+    fn chosen_order() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async {
+            let opposite = rt::choose_bool("fault");
+            rt::sometimes("fault-fired", opposite);
+            two_semaphores(opposite).await;
+        })
+    }
+
+    #[test]
+    fn shuttle_dfs_with_choices_covers_one_choice_sequence_and_says_so() {
+        let model: SharedModel = Arc::new(Toy {
+            name: "chosen-order",
+            variant: "fault",
+            properties: &[("fault-fired", PropertyKind::Sometimes)],
+            main: chosen_order,
+        });
+        // Plain check_dfs refuses data choices (shuttle panics on them).
+        let strict = shuttle_backend::check_dfs(model.clone(), 10_000);
+        assert_ne!(strict.verdict, Verdict::Holds, "{}", strict.summary());
+        // With fixed data the DFS runs through the interleavings of one choice
+        // sequence: never `holds`, whichever value that sequence drew.
+        let fixed = shuttle_backend::check_dfs_fixed_data(model.clone(), 10_000);
+        match fixed.verdict {
+            Verdict::Violated => assert_eq!(fixed.property.as_deref(), Some("deadlock")),
+            Verdict::Inconclusive => assert!(
+                fixed.notes.iter().any(|n| n.contains("does not enumerate")),
+                "{}",
+                fixed.summary()
+            ),
+            Verdict::Holds => panic!("holds claimed: {}", fixed.summary()),
+        }
+        // lockstep's DFS enumerates the choice and finds the deadlock.
+        assert_eq!(own(model.as_ref()).property.as_deref(), Some("deadlock"));
+        // A cut-short DFS decides nothing.
+        let cut = shuttle_backend::check_dfs_fixed_data(model, 1);
+        assert_eq!(cut.verdict, Verdict::Inconclusive, "{}", cut.summary());
+    }
+
+    #[test]
+    fn the_bench_compares_shuttle_dfs_under_the_same_budget() {
+        let rows = lockstep_models::bench_host::impl_reduction(true);
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        let (own, shuttle) = (&rows[0], &rows[2]);
+        assert_eq!(own["engine"], "lockstep dfs");
+        assert_eq!(own["verdict"], "holds", "{own}");
+        assert_eq!(shuttle["engine"], "shuttle 0.9 dfs");
+        let budget = own["schedules"].as_u64().unwrap();
+        let ran = shuttle["schedules"].as_u64().unwrap();
+        assert!(ran > 0 && ran <= budget, "{shuttle}");
+        assert_ne!(shuttle["verdict"], "holds", "{shuttle}");
+    }
+}
+
+/// Without the feature the bench still has the shuttle row, saying how to get it.
+#[cfg(not(feature = "shuttle"))]
+#[test]
+fn the_bench_row_for_shuttle_says_how_to_enable_it() {
+    let rows = lockstep_models::bench_host::impl_reduction(true);
+    let shuttle = &rows.as_array().unwrap()[2];
+    assert_eq!(shuttle["engine"], "shuttle 0.9 dfs");
+    assert!(
+        shuttle["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("--features shuttle"),
+        "{shuttle}"
+    );
 }

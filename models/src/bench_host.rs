@@ -1,9 +1,10 @@
 //! Benchmark rows for the host model: the protocol-level check of `fix-11825`
 //! over a grid of bounds, and the implementation-level exhaustive check with
-//! and without partial-order reduction (executor steps/s, schedules/s).
+//! and without partial-order reduction (executor steps/s, schedules/s), next
+//! to shuttle's DFS on the same model code under the same schedule budget.
 
 use lockstep::explore::{schedules, CheckOptions, Strategy};
-use lockstep::report::{Bounds, Report};
+use lockstep::report::{Bounds, Report, Verdict};
 use serde_json::{json, Value};
 
 use crate::host::{HostImpl, HostSpec};
@@ -72,9 +73,19 @@ pub fn spec_grid(quick: bool) -> Value {
     Value::Array(rows)
 }
 
+/// Whether a row's search ran to its end.
+fn completed(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Holds => "yes",
+        Verdict::Violated => "stopped at a violation",
+        Verdict::Inconclusive => "no: budget",
+    }
+}
+
 /// Implementation level: exhaustive DFS of `fix-11825` with sleep sets and
-/// state caching, and the same model with reduction off under the same
-/// schedule budget (so the gap is visible without waiting for it to finish).
+/// state caching, then, under the schedule budget that run needed, the same
+/// model with reduction off and the same model code under shuttle's DFS
+/// (feature `shuttle`; without it the row says how to get it).
 pub fn impl_reduction(quick: bool) -> Value {
     let b = if quick {
         bounds(
@@ -84,6 +95,11 @@ pub fn impl_reduction(quick: bool) -> Value {
     } else {
         HostImpl::default_bounds()
     };
+    let bounds_text = b
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut rows = Vec::new();
     let mut budget = 0;
     for reduction in [true, false] {
@@ -103,9 +119,11 @@ pub fn impl_reduction(quick: bool) -> Value {
         }
         let steps = steps_of(&report);
         rows.push(json!({
-            "bounds": b.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+            "bounds": bounds_text,
+            "engine": "lockstep dfs",
             "reduction": if reduction { "sleep sets + cache" } else { "none" },
             "verdict": report.verdict.as_str(),
+            "completed": completed(report.verdict),
             "schedules": report.schedules,
             "states": report.states,
             "ms": report.elapsed_ms,
@@ -113,5 +131,56 @@ pub fn impl_reduction(quick: bool) -> Value {
             "steps_per_s": steps.map(|s| per_sec(s, report.elapsed_ms)),
         }));
     }
+    rows.push(shuttle_row(&b, &bounds_text, budget.max(1)));
     Value::Array(rows)
+}
+
+/// Shuttle's DFS on the same model code and bounds, `budget` schedules at most.
+#[cfg(feature = "shuttle")]
+fn shuttle_row(b: &Bounds, bounds_text: &str, budget: u64) -> Value {
+    let Ok(model) = HostImpl::new("fix-11825", b) else {
+        return Value::Null;
+    };
+    let watch = lockstep::report::Stopwatch::start();
+    let out = lockstep::rt::shuttle_backend::check_dfs_fixed_data(
+        std::sync::Arc::new(model),
+        usize::try_from(budget).unwrap_or(usize::MAX),
+    );
+    let ms = watch.elapsed_ms();
+    let completed = if out.iterations < budget {
+        // The host model draws its faults with `rt::choose`, which shuttle's
+        // DFS does not enumerate: it finished one fixed choice sequence.
+        "interleavings of one choice sequence"
+    } else {
+        completed(out.verdict)
+    };
+    json!({
+        "bounds": bounds_text,
+        "engine": "shuttle 0.9 dfs",
+        "reduction": "none",
+        "verdict": out.verdict.as_str(),
+        "completed": completed,
+        "schedules": out.iterations,
+        "states": Value::Null,
+        "ms": ms,
+        "schedules_per_s": per_sec(out.iterations, ms),
+        "steps_per_s": Value::Null,
+    })
+}
+
+/// Without the `shuttle` feature the row is there and says how to get it.
+#[cfg(not(feature = "shuttle"))]
+fn shuttle_row(_: &Bounds, bounds_text: &str, _budget: u64) -> Value {
+    json!({
+        "bounds": bounds_text,
+        "engine": "shuttle 0.9 dfs",
+        "reduction": "none",
+        "verdict": "not built: needs --features shuttle (docs/backends.md)",
+        "completed": Value::Null,
+        "schedules": Value::Null,
+        "states": Value::Null,
+        "ms": Value::Null,
+        "schedules_per_s": Value::Null,
+        "steps_per_s": Value::Null,
+    })
 }

@@ -164,6 +164,9 @@ pub struct BenchArgs {
     /// Threads for parallel sections (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run only the sections whose name contains this text (e.g. `implementation`).
+    #[arg(long)]
+    pub section: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -298,7 +298,14 @@ pub fn bench(registry: &Registry, args: &BenchArgs, out: &mut dyn Write) -> CmdR
         threads,
     };
     let mut sections = serde_json::Map::new();
-    for section in &registry.benches {
+    let chosen = registry.benches.iter().filter(|s| {
+        args.section
+            .as_deref()
+            .is_none_or(|text| s.name.contains(text))
+    });
+    let mut any = false;
+    for section in chosen {
+        any = true;
         let watch = Stopwatch::start();
         let value = (section.run)(&opts);
         if !args.json {
@@ -306,6 +313,14 @@ pub fn bench(registry: &Registry, args: &BenchArgs, out: &mut dyn Write) -> CmdR
             writeln!(out, "{}", super::bench_table::render(&value)).map_err(io)?;
         }
         sections.insert(section.name.clone(), value);
+    }
+    if !any {
+        let names: Vec<&str> = registry.benches.iter().map(|s| s.name.as_str()).collect();
+        return Err(UsageError(format!(
+            "no bench section matches `{}` (sections: {})",
+            args.section.as_deref().unwrap_or(""),
+            names.join("; ")
+        )));
     }
     if args.json {
         writeln!(out, "{}", serde_json::Value::Object(sections)).map_err(io)?;

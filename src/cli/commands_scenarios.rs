@@ -106,7 +106,19 @@ pub fn run_variant(
     variant: &str,
     seed: Option<u64>,
 ) -> Result<(Report, bool), UsageError> {
-    let (level, request) = scenario_request(registry, scenario, variant, seed, None)?;
+    run_variant_with_progress(registry, scenario, variant, seed, false)
+}
+
+/// [`run_variant`], drawing the checker's progress bar when `progress`.
+pub fn run_variant_with_progress(
+    registry: &Registry,
+    scenario: &Scenario,
+    variant: &str,
+    seed: Option<u64>,
+    progress: bool,
+) -> Result<(Report, bool), UsageError> {
+    let (level, mut request) = scenario_request(registry, scenario, variant, seed, None)?;
+    request.opts.progress = progress;
     let (entry, _, level_entry) = resolve(registry, &scenario.model, Some(&level))?;
     let _ = entry;
     // A model that rejects a bound names it; the error points at its value.
@@ -119,7 +131,13 @@ pub fn run(registry: &Registry, args: &RunArgs, out: &mut dyn Write) -> CmdResul
     let scenario = load(&args.scenario)?;
     let mut all_met = true;
     for variant in scenario.variants() {
-        let (report, met) = run_variant(registry, &scenario, &variant, args.seed)?;
+        let (report, met) = run_variant_with_progress(
+            registry,
+            &scenario,
+            &variant,
+            args.seed,
+            super::progress_allowed(args.json),
+        )?;
         all_met &= met;
         let expected = scenario.expected_for(&variant);
         if args.json {

@@ -75,8 +75,18 @@ pub fn run_cli(registry: &Registry, args: &[String], out: &mut dyn Write) -> i32
     }
 }
 
-/// Whether a progress bar may be drawn (stderr is a terminal).
+/// Whether a progress bar may be drawn: on a terminal only, so never when
+/// stdout is piped or redirected, when stderr is, or with `--json`.
 pub fn progress_allowed(json: bool) -> bool {
     use std::io::IsTerminal;
-    !json && std::io::stderr().is_terminal()
+    progress_wanted(
+        json,
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    )
+}
+
+/// The rule of [`progress_allowed`], given what is a terminal.
+pub fn progress_wanted(json: bool, stdout_is_terminal: bool, stderr_is_terminal: bool) -> bool {
+    !json && stdout_is_terminal && stderr_is_terminal
 }

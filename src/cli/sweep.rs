@@ -16,6 +16,7 @@ use super::commands_scenarios::{load, scenario_request};
 use super::output::thousands;
 use super::registry::Registry;
 use super::UsageError;
+use crate::explore::schedules::progress::Progress;
 use crate::explore::Strategy;
 use crate::report::{Report, Verdict};
 
@@ -111,10 +112,23 @@ pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdR
         Some(s) => parse_shard(s)?,
         None => (0, 1),
     };
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|path| load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_variant = seeds.clone().filter(|s| s % shards == shard).count() as u64;
+    let variants: u64 = scenarios.iter().map(|s| s.variants().len() as u64).sum();
+    let progress = Progress::new(
+        super::progress_allowed(args.json),
+        "sweep",
+        "runs",
+        per_variant * variants,
+    );
+    let (mut done, mut violations) = (0u64, 0u64);
     let mut rows = Vec::new();
     let mut failed = false;
-    for path in &args.scenarios {
-        let scenario = load(path)?;
+    for (path, scenario) in args.scenarios.iter().zip(&scenarios) {
         let strategy = match scenario.strategy {
             Some(Strategy::Pct) => Strategy::Pct,
             _ => Strategy::Random,
@@ -123,9 +137,14 @@ pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdR
             let expected = scenario.expected_for(&variant);
             let mut tally = VariantTally::default();
             for seed in seeds.clone().filter(|s| s % shards == shard) {
+                progress.update_labelled(
+                    done,
+                    violations,
+                    &format!("{} [{variant}] seed {seed}", scenario.name),
+                );
                 let (level, mut request) = scenario_request(
                     registry,
-                    &scenario,
+                    scenario,
                     &variant,
                     Some(seed),
                     Some(strategy.clone()),
@@ -136,7 +155,10 @@ pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdR
                 request.minimize = false;
                 let (_, _, level_entry) = resolve(registry, &scenario.model, Some(&level))?;
                 let report = (level_entry.check)(&request).map_err(UsageError)?;
-                if tally.add(&report) && tally.first.is_none() {
+                done += 1;
+                let violated = tally.add(&report);
+                violations += u64::from(violated);
+                if violated && tally.first.is_none() {
                     request.minimize = true;
                     let shrunk = (level_entry.check)(&request).map_err(UsageError)?;
                     tally.first = Some((seed, shrunk.property.clone(), shrunk.replay.clone()));
@@ -165,6 +187,7 @@ pub fn sweep(registry: &Registry, args: &SweepArgs, out: &mut dyn Write) -> CmdR
             }));
         }
     }
+    progress.finish();
     if args.json {
         let summary = serde_json::json!({"seeds": args.seeds, "shard": format!("{shard}/{shards}"), "results": rows, "ok": !failed});
         writeln!(out, "{summary}").map_err(io)?;

@@ -59,6 +59,8 @@ enum Step {
 struct Recording {
     seed: u64,
     steps: Vec<Step>,
+    /// Random draws (`rt::choose`) over every execution of the check.
+    draws: u64,
 }
 
 /// Wraps a shuttle scheduler and records every decision it makes.
@@ -89,7 +91,10 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         Some(next)
     }
     fn next_u64(&mut self) -> u64 {
-        self.rec.borrow_mut().steps.push(Step::Random);
+        let mut rec = self.rec.borrow_mut();
+        rec.steps.push(Step::Random);
+        rec.draws += 1;
+        drop(rec);
         self.inner.next_u64()
     }
 }
@@ -229,6 +234,7 @@ fn drive<S: Scheduler + 'static>(
             Recording {
                 seed: r.seed,
                 steps: r.steps.clone(),
+                draws: r.draws,
             }
         });
     (outcomes, recording, failure)
@@ -240,18 +246,29 @@ fn check_with<S: Scheduler + 'static>(
     scheduler: S,
     planned: Option<usize>,
 ) -> BackendOutcome {
+    check_counting(engine, model, scheduler, planned).0
+}
+
+/// [`check_with`], plus the number of random draws over every execution.
+fn check_counting<S: Scheduler + 'static>(
+    engine: &str,
+    model: SharedModel,
+    scheduler: S,
+    planned: Option<usize>,
+) -> (BackendOutcome, u64) {
     let mut tally = Tally::new(engine, model.as_ref());
     let (outcomes, recording, failure) = drive(&model, scheduler, TraceLevel::Off);
     for o in &outcomes {
         tally.add(o);
     }
+    let draws = recording.draws;
     let Some(failing) = outcomes.last().filter(|o| o.failed()) else {
         let mut out = tally.pass(planned.map_or(true, |n| outcomes.len() >= n));
         if let Some(message) = failure {
             out.notes
                 .push(format!("shuttle failed outside the model: {message}"));
         }
-        return out;
+        return (out, draws);
     };
     let token = encode(&recording);
     // Re-run the failing schedule at trace level Ops: the trace, and a check
@@ -271,7 +288,7 @@ fn check_with<S: Scheduler + 'static>(
     out.failing_seed = Some(recording.seed);
     out.failing_schedule = Some(token);
     out.notes.extend(notes);
-    out
+    (out, draws)
 }
 
 fn replay_outcome(
@@ -305,11 +322,52 @@ pub fn check_random(model: SharedModel, iterations: usize, seed: u64) -> Backend
 pub fn check_dfs(model: SharedModel, max_iterations: usize) -> BackendOutcome {
     let scheduler = DfsScheduler::new(Some(max_iterations), false);
     let mut out = check_with("shuttle-dfs", model, scheduler, None);
-    if out.verdict == Verdict::Holds && out.iterations >= max_iterations as u64 {
-        out.verdict = Verdict::Inconclusive;
-        out.notes.push(format!(
-            "DFS stopped at its {max_iterations}-iteration budget before exhausting the schedules"
-        ));
+    if no_failing_run(&out) && out.iterations >= max_iterations as u64 {
+        undecided(&mut out, budget_note(max_iterations));
+    }
+    out
+}
+
+/// No iteration failed (the verdict is `holds`, or `violated` only by a
+/// `sometimes` nobody reached, which a cut-short search does not decide).
+fn no_failing_run(out: &BackendOutcome) -> bool {
+    out.failing_schedule.is_none()
+}
+
+fn budget_note(max_iterations: usize) -> String {
+    format!("DFS stopped at its {max_iterations}-iteration budget before exhausting the schedules")
+}
+
+/// Turns a pass (or an unreached `sometimes`) into `inconclusive`, saying why.
+fn undecided(out: &mut BackendOutcome, why: String) {
+    if out.verdict == Verdict::Violated {
+        let property = out.property.take().unwrap_or_default();
+        out.notes
+            .push(format!("sometimes `{property}` not reached (not judged)"));
+    }
+    out.verdict = Verdict::Inconclusive;
+    out.notes.push(why);
+}
+
+/// Shuttle's DFS on a model that may call `rt::choose` ([`check_dfs`] refuses
+/// one: shuttle's DFS does not enumerate data). Every execution draws the same
+/// fixed sequence of choices, so the DFS covers the task interleavings of one
+/// choice assignment: a run through all of them is reported `inconclusive`
+/// when the model drew any choice (the notes say how many), `holds` only when
+/// it drew none.
+pub fn check_dfs_fixed_data(model: SharedModel, max_iterations: usize) -> BackendOutcome {
+    let scheduler = DfsScheduler::new(Some(max_iterations), true);
+    let (mut out, draws) = check_counting("shuttle-dfs", model, scheduler, None);
+    if no_failing_run(&out) && out.iterations >= max_iterations as u64 {
+        undecided(&mut out, budget_note(max_iterations));
+    } else if no_failing_run(&out) && draws > 0 {
+        undecided(
+            &mut out,
+            format!(
+                "DFS exhausted the interleavings of one fixed choice sequence ({draws} draw(s) \
+                 in all): shuttle's DFS does not enumerate `rt::choose`"
+            ),
+        );
     }
     out
 }
@@ -329,6 +387,7 @@ mod tests {
         let rec = Recording {
             seed: 42,
             steps: vec![Step::Task(0), Step::Task(0), Step::Random, Step::Task(3)],
+            draws: 1,
         };
         let token = encode(&rec);
         assert_eq!(token, "42:0*2.r.3");

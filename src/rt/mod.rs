@@ -102,6 +102,8 @@ macro_rules! handle_identity {
     };
 }
 
+#[cfg(test)]
+mod abort_tests;
 mod backend;
 mod cancel;
 mod engine;
@@ -145,5 +147,8 @@ pub use props::{always, block_on_thread, choose, choose_bool, emit, sometimes, u
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use shared::Shared;
 pub use state::{TraceLevel, Violation};
-pub use task::{current_task, spawn, spawn_daemon, task_name, yield_now, JoinHandle};
+pub use task::{
+    current_task, spawn, spawn_daemon, task_name, yield_now, AbortHandle, Join, JoinError,
+    JoinHandle,
+};
 pub use time::{now, sleep, sleep_cancellable, timeout, Elapsed};

@@ -20,6 +20,7 @@ use std::rc::Rc;
 
 use super::cache::{Lookup, StateCache};
 use super::outcome::{fill_failure, fill_pass, new_report, Tally};
+use super::progress::Progress;
 use super::replay::run_schedule;
 use super::schedule::{Scheduler, StepInfo, TaskPoint};
 use super::ImplModel;
@@ -331,6 +332,7 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
     let mut tally = Tally::default();
     let mut stop: Option<String> = None;
     let mut failure = None;
+    let progress = Progress::new(opts.progress, "dfs", "runs", opts.budget_schedules);
     loop {
         let outcome = Executor::run(&config, dfs.clone(), || model.main());
         tally.add(&outcome);
@@ -339,6 +341,7 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
             break;
         }
         let d = dfs.borrow();
+        progress.update(tally.runs(), d.states(), 0);
         if let Some(e) = &d.error {
             stop = Some(e.clone());
         } else if d.states_exhausted {
@@ -362,6 +365,7 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
             break;
         }
     }
+    progress.finish();
     let d = dfs.borrow();
     report.states = d.states();
     if reduction {

@@ -18,6 +18,7 @@ mod cache;
 pub mod dfs;
 mod outcome;
 pub mod pct;
+pub mod progress;
 pub mod random;
 pub mod replay;
 mod schedule;

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use super::outcome::{fill_failure, fill_pass, new_report, Tally};
+use super::progress::Progress;
 use super::replay::run_schedule;
 use super::schedule::{Scheduler, TaskPoint};
 use super::ImplModel;
@@ -84,7 +85,9 @@ where
     report.notes = notes;
     let mut tally = Tally::default();
     let mut stopped_early = false;
-    for index in 0..opts.budget_schedules.max(1) {
+    let budget = opts.budget_schedules.max(1);
+    let progress = Progress::new(opts.progress, strategy, "runs", budget);
+    for index in 0..budget {
         if opts.max_seconds > 0 && watch.elapsed_secs_f64() > opts.max_seconds as f64 {
             report.notes.push(format!(
                 "stopped by the {} s safety limit",
@@ -96,7 +99,9 @@ where
         let seed = run_seed(opts.seed, index);
         let outcome = run_with(model, make(seed), TraceLevel::Off);
         tally.add(&outcome);
+        progress.update(tally.runs(), 0, u64::from(outcome.failed()));
         if outcome.failed() {
+            progress.finish();
             let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
                 Ok(full) if full.status == outcome.status => full,
                 Ok(full) => {
@@ -124,6 +129,7 @@ where
             return report;
         }
     }
+    progress.finish();
     // A one-run check is a single run (what each seed of a sweep is): it
     // reports an unreached `sometimes` without failing on it; over several
     // runs a `sometimes` fails only if no run reached it.
