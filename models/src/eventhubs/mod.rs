@@ -5,7 +5,7 @@
 //! * [`config`]: bounds and version profiles (`v6`, `v5`), the S5 duplicate bound.
 //! * [`state`]: the model state (hub + checkpoint store from `lockstep::world`).
 //! * [`spec`]: [`EventHubsSpec`], the protocol model (`Model` impl, actions).
-//! * `balancer`, `pump`: the transitions; `properties`: S1-S8, L1, L2, L4, witnesses.
+//! * `balancer`, `pump`: the transitions; `properties`: S1-S8, L1-L5, witnesses.
 //! * [`impl_model`] (+ `impl_processor`): the implementation level, async processors
 //!   on `lockstep::rt`, and the steady-state throughput measurement.
 //! * [`registry_entry`]: the CLI registration (both levels).
@@ -22,6 +22,8 @@ pub mod state;
 
 #[cfg(test)]
 mod impl_tests;
+#[cfg(test)]
+mod liveness_tests;
 #[cfg(test)]
 mod testcheck;
 #[cfg(test)]
