@@ -8,12 +8,14 @@ use super::impl_model::{steady_state_events_per_sec, EventHubsImpl};
 use super::spec::EventHubsSpec;
 
 /// The `eventhubs` model at the protocol level (default) and the implementation
-/// level. It takes no `--param`.
+/// level. The protocol level takes no `--param`; the implementation level takes
+/// `rolling_restart` and storage `[[faults]]`.
 pub fn registry_entry() -> ModelEntry {
     ModelEntry::new(
         "eventhubs",
         "Event Hubs trigger receive/checkpoint/load balancing (spec Part B; bounds instances, \
-         partitions, events, crashes, stops, outages, max_retries, batch_size)",
+         partitions, events, crashes, stops, outages, max_retries, batch_size, poison; impl: \
+         storage [[faults]], --param rolling_restart=true)",
         &Variant::NAMES,
     )
     .with_spec(

@@ -162,3 +162,36 @@ fn only_storage_faults_are_accepted() {
     let err = EventHubsImpl::new("v6", &bounds).err().unwrap();
     assert!(err.contains("bound `events` = -1 is out of range"), "{err}");
 }
+
+#[test]
+fn rolling_restart_replaces_every_old_instance_and_keeps_the_properties() {
+    let params =
+        |v: &str| lockstep::cli::Params::from([("rolling_restart".to_string(), v.to_string())]);
+    let bounds: Bounds = [
+        ("instances", 4),
+        ("partitions", 4),
+        ("events", 40),
+        ("batch_size", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let rolling = EventHubsImpl::from_params("v6", &bounds, &params("true"), &[]).unwrap();
+    let report = schedules::check(&rolling, &random(10, 3));
+    assert_holds_with(
+        &report,
+        &["s4-at-least-once", "s8-no-checkpoint-after-cancel"],
+    );
+    let err = EventHubsImpl::from_params("v6", &Bounds::new(), &params("yes"), &[])
+        .err()
+        .unwrap();
+    assert!(err.contains("must be true or false"), "{err}");
+    let mut odd = bounds.clone();
+    odd.insert("instances".into(), 3);
+    let err = EventHubsImpl::from_params("v6", &odd, &params("true"), &[])
+        .err()
+        .unwrap();
+    assert!(err.contains("even number of instances"), "{err}");
+    let other = lockstep::cli::Params::from([("offline".to_string(), "true".to_string())]);
+    assert!(EventHubsImpl::from_params("v6", &bounds, &other, &[]).is_err());
+}

@@ -28,7 +28,7 @@ pub use super::impl_monitors::RUN_LIMIT;
 use super::impl_monitors::{crash_and_judge_failover, spawn_recovery_monitors};
 use super::impl_processor::Processor;
 use super::impl_world::{
-    outage_rule, ImplCfg, LifecycleEvent, StorageWindows, World, EXPIRATION, LB_INTERVAL,
+    outage_rule, ImplCfg, LifecycleEvent, StorageWindows, World, EXPIRATION, LB_INTERVAL, ROLL_STEP,
 };
 
 /// An outage of one instance's storage access lasts longer than the expiration.
@@ -114,6 +114,7 @@ impl EventHubsImpl {
             stops: config.stops,
             outages: config.outages,
             poison: poison as u32,
+            rolling_restart: false,
             planted: PlantedBug::None,
         };
         let mut bounds = config.to_bounds();
@@ -154,15 +155,45 @@ impl EventHubsImpl {
         Ok(self)
     }
 
-    /// The registry constructor: no `--param`; `[[faults]]` are storage faults.
+    /// A rolling restart (see [`ImplCfg::rolling_restart`]): needs an even
+    /// number of instances, half of them replacements.
+    pub fn with_rolling_restart(mut self) -> Result<Self, String> {
+        if self.cfg.instances % 2 != 0 {
+            return Err(format!(
+                "rolling_restart needs an even number of instances (old ones and their \
+                 replacements), not instances = {}",
+                self.cfg.instances
+            ));
+        }
+        self.cfg.rolling_restart = true;
+        Ok(self)
+    }
+
+    /// The registry constructor: `--param rolling_restart=true` (the only
+    /// parameter); `[[faults]]` are storage faults.
     pub fn from_params(
         variant: &str,
         bounds: &Bounds,
         params: &lockstep::cli::Params,
         faults: &[FaultSpec],
     ) -> Result<Self, String> {
-        crate::registry::reject_params(params)?;
-        EventHubsImpl::new(variant, bounds)?.with_faults(faults)
+        let mut rest = params.clone();
+        let rolling = match rest.remove("rolling_restart").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!(
+                    "parameter `rolling_restart` must be true or false, not `{other}`"
+                ))
+            }
+        };
+        crate::registry::reject_params(&rest)?;
+        let model = EventHubsImpl::new(variant, bounds)?.with_faults(faults)?;
+        if rolling {
+            model.with_rolling_restart()
+        } else {
+            Ok(model)
+        }
     }
 }
 
@@ -194,17 +225,21 @@ async fn run_main(
     let procs: Vec<Processor> = (0..u32::from(cfg.instances))
         .map(|i| Processor::new(i, world.clone()))
         .collect();
-    for p in &procs {
-        let proc = p.clone();
-        let done = world.done.token();
-        rt::spawn(format!("P{}", p.id), async move {
-            if rt::choose_bool("starts one interval late")
-                && rt::sleep_cancellable(LB_INTERVAL, &done).await
-            {
-                return;
-            }
-            proc.run().await;
-        });
+    if cfg.rolling_restart {
+        spawn_rolling_restart(&world, &procs);
+    } else {
+        for p in &procs {
+            let proc = p.clone();
+            let done = world.done.token();
+            rt::spawn(format!("P{}", p.id), async move {
+                if rt::choose_bool("starts one interval late")
+                    && rt::sleep_cancellable(LB_INTERVAL, &done).await
+                {
+                    return;
+                }
+                proc.run().await;
+            });
+        }
     }
     spawn_faults(&world, &procs, &windows);
     spawn_recovery_monitors(&world, &procs, &windows);
@@ -220,6 +255,45 @@ async fn run_main(
             *f = totals;
         }
     }
+}
+
+/// A rolling restart: old instance `k` (first half) runs from the start and
+/// gets a listener stop at `(k + 1) x ROLL_STEP`, when its replacement (second
+/// half) starts; the stop and the start race (two tasks at one instant).
+fn spawn_rolling_restart(world: &World, procs: &[Processor]) {
+    let half = procs.len() / 2;
+    for (k, old) in procs[..half].iter().enumerate() {
+        let at = ROLL_STEP * (k as u32 + 1);
+        rt::spawn(format!("P{}", old.id), old.clone().run());
+        let replacement = procs[half + k].clone();
+        let done = world.done.token();
+        rt::spawn(format!("P{}", replacement.id), async move {
+            if !rt::sleep_cancellable(at, &done).await {
+                replacement.run().await;
+            }
+        });
+        let (world, old) = (world.clone(), old.clone());
+        rt::spawn(format!("restart{k}"), async move {
+            if rt::sleep_cancellable(at, &world.done.token()).await {
+                return;
+            }
+            stop_listener(&world, &old);
+        });
+    }
+}
+
+/// Listener StopAsync on `victim` (fnToken cancelled, partitions stopped, ownership relinquished).
+fn stop_listener(world: &World, victim: &Processor) {
+    victim.fn_token.cancel();
+    victim.stopping.cancel();
+    world.lifecycle.write(|l| {
+        l.push(LifecycleEvent {
+            at: rt::now(),
+            instance: victim.id,
+            crash: false,
+        })
+    });
+    rt::sometimes("sometimes-stop", true);
 }
 
 /// The crashes (each judged for L3 afterwards) and the listener stops, each at
@@ -238,16 +312,7 @@ fn spawn_faults(world: &World, procs: &[Processor], windows: &StorageWindows) {
                 return;
             }
             let victim = &procs[rt::choose("fault victim", procs.len())];
-            victim.fn_token.cancel();
-            victim.stopping.cancel();
-            world.lifecycle.write(|l| {
-                l.push(LifecycleEvent {
-                    at: rt::now(),
-                    instance: victim.id,
-                    crash: false,
-                })
-            });
-            rt::sometimes("sometimes-stop", true);
+            stop_listener(&world, victim);
         });
     }
 }
@@ -436,6 +501,7 @@ pub fn steady_state_events_per_sec(
         stops: 0,
         outages: 0,
         poison: 0,
+        rolling_restart: false,
         planted: PlantedBug::None,
     };
     let figures = Arc::new(Mutex::new(RunFigures::default()));

@@ -26,6 +26,8 @@ pub const RECEIVE_WAIT: Duration = Duration::from_secs(60);
 pub const FUNCTION_TIME: Duration = Duration::from_millis(20);
 /// The retry policy's delay (fixed delay strategy).
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// A rolling restart replaces one instance per step (while batches are in flight).
+pub const ROLL_STEP: Duration = Duration::from_millis(100);
 /// Slack on top of the time bounds of L3 and L5 (scheduling at equal times).
 pub const JUDGE_MARGIN: Duration = Duration::from_secs(1);
 
@@ -55,6 +57,10 @@ pub struct ImplCfg {
     pub outages: u8,
     /// Global events `0..poison` fail on every execution.
     pub poison: u32,
+    /// A rolling restart instead of free starts: the first half of the instances
+    /// runs from the start; every [`ROLL_STEP`] the next one gets a listener stop
+    /// while its replacement (from the second half) starts.
+    pub rolling_restart: bool,
     pub planted: PlantedBug,
 }
 
