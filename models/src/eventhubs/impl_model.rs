@@ -158,7 +158,7 @@ impl EventHubsImpl {
     /// A rolling restart (see [`ImplCfg::rolling_restart`]): needs an even
     /// number of instances, half of them replacements.
     pub fn with_rolling_restart(mut self) -> Result<Self, String> {
-        if self.cfg.instances % 2 != 0 {
+        if !self.cfg.instances.is_multiple_of(2) {
             return Err(format!(
                 "rolling_restart needs an even number of instances (old ones and their \
                  replacements), not instances = {}",
