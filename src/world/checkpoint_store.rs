@@ -15,12 +15,19 @@
 //!   or a count of next calls of a client that fail.
 //!
 //! Pure data, `Clone + Hash + Eq`, so protocol models can keep it in their state.
+//! [`BlobCheckpointStore`] (in `checkpoint_store/blob.rs`) is the same store as
+//! the SDK keeps it on blob storage: records are blobs of the simulated
+//! [`crate::world::BlobStore`] with ETag conditions, faults come from its fault plan,
+//! and the consumer group is part of every blob name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
 use crate::world::eventhubs::PartitionId;
+
+mod blob;
+pub use blob::{BlobCheckpointStore, DEFAULT_CONTAINER};
 
 /// A processor identifier (the owner id written into ownership records).
 pub type ClientId = u32;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use lockstep::world::checkpoint_store::{ClaimRequest, ClientId, OwnershipRecord, Version};
 
+use super::config::PlantedBug;
 use super::spec::EventHubsSpec;
 use super::state::{EhState, Ghost, Lb, Life, Pump, PumpPhase, EXPIRATION, GROUP, NOW};
 
@@ -225,7 +226,23 @@ impl EventHubsSpec {
         let all: Vec<OwnershipRecord> = (0..self.partitions())
             .filter_map(|p| s.store.ownership(p as u32).copied())
             .collect();
-        greedy_candidates(&all, NOW, EXPIRATION, i as ClientId, self.partitions())
+        greedy_candidates(
+            &all,
+            NOW,
+            self.expiration_seen(),
+            i as ClientId,
+            self.partitions(),
+        )
+    }
+
+    /// The expiration interval the balancer applies when it lists (the planted
+    /// [`PlantedBug::IgnoresExpiry`] never sees a record expire).
+    fn expiration_seen(&self) -> Duration {
+        if self.planted == PlantedBug::IgnoresExpiry {
+            Duration::MAX
+        } else {
+            EXPIRATION
+        }
     }
 
     /// One cycle up to the claim: renew, list, and either start a claim of `claim`
@@ -292,6 +309,13 @@ impl EventHubsSpec {
                 }) {
                     s.ghost.set(Ghost::STEAL);
                 }
+                let crashed_owner = win
+                    .previous
+                    .and_then(|prev| prev.owner)
+                    .is_some_and(|o| s.instances[o as usize].life == Life::Crashed);
+                if crashed_owner {
+                    s.ghost.set(Ghost::FAILOVER);
+                }
                 s.instances[i].owned[usize::from(partition)] = Some(win.record.version);
             }
         }
@@ -330,6 +354,9 @@ impl EventHubsSpec {
 
     /// Step 5: owned partitions whose task completed are stopped and started again.
     fn restart_finished(&self, s: &mut EhState, i: usize) {
+        if self.planted == PlantedBug::NoRestartOfFaulted {
+            return;
+        }
         for p in 0..self.partitions() {
             let inst = &mut s.instances[i];
             if inst.owned[p].is_some() && inst.pumps[p].as_ref().is_some_and(Pump::finished) {

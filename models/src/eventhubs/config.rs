@@ -2,7 +2,8 @@
 //!
 //! Bound names are a contract (`--bound name=value`): `instances`, `partitions`,
 //! `events`, `crashes`, `outages`, `max_retries`, `batch_size`, plus `stops`
-//! (graceful listener stops, the source of the fnToken cancellation).
+//! (graceful listener stops, the source of the fnToken cancellation) and `poison`
+//! (how many events, from e0 on, are poison: every execution of them fails).
 
 use lockstep::report::Bounds;
 
@@ -47,10 +48,16 @@ pub enum PlantedBug {
     ClaimsIgnoreEtag,
     /// The pump checkpoints a batch as soon as it is received, before invoking (S7, S1).
     CheckpointOnReceive,
+    /// The load balancer counts expired records as still owned, so it never claims
+    /// the partitions of a crashed instance (L3).
+    IgnoresExpiry,
+    /// The load balancer never restarts an owned partition whose task faulted
+    /// (cycle step 5 missing), so a storage failure stalls it for good (L5).
+    NoRestartOfFaulted,
 }
 
 /// `(name, min, max, default)` of every bound, in name order.
-const BOUND_SPECS: [(&str, i64, i64, i64); 8] = [
+const BOUND_SPECS: [(&str, i64, i64, i64); 9] = [
     ("batch_size", 1, 8, 2),
     ("crashes", 0, 4, 1),
     ("events", 0, 8, 3),
@@ -58,6 +65,7 @@ const BOUND_SPECS: [(&str, i64, i64, i64); 8] = [
     ("max_retries", -1, 5, 0),
     ("outages", 0, 4, 0),
     ("partitions", 1, 4, 2),
+    ("poison", 0, 8, 0),
     ("stops", 0, 4, 0),
 ];
 
@@ -79,6 +87,8 @@ pub struct Config {
     pub max_retries: i8,
     /// MaxEventBatchSize: a receive returns 1..=batch_size of the available events.
     pub batch_size: u8,
+    /// Poison events: global events `0..poison` fail on every execution.
+    pub poison: u8,
 }
 
 impl Config {
@@ -126,7 +136,16 @@ impl Config {
             outages: get("outages")? as u8,
             max_retries: get("max_retries")? as i8,
             batch_size: get("batch_size")? as u8,
+            poison: get("poison")? as u8,
         };
+        if config.poison > config.events {
+            return Err(format!(
+                "bound `poison` = {} exceeds events = {} (poison events are e0..e{})",
+                config.poison,
+                config.events,
+                config.poison.saturating_sub(1)
+            ));
+        }
         if config.crashes + config.stops > config.instances {
             return Err(format!(
                 "crashes + stops = {} exceeds instances = {} (each instance crashes or stops at most once)",
@@ -147,6 +166,7 @@ impl Config {
             ("max_retries", i64::from(self.max_retries)),
             ("outages", i64::from(self.outages)),
             ("partitions", i64::from(self.partitions)),
+            ("poison", i64::from(self.poison)),
             ("stops", i64::from(self.stops)),
         ]
         .into_iter()
@@ -158,6 +178,11 @@ impl Config {
     pub fn events_in(&self, p: usize) -> u64 {
         let (n, parts) = (usize::from(self.events), usize::from(self.partitions));
         (n / parts + usize::from(p < n % parts)) as u64
+    }
+
+    /// Whether event `sequence` of partition `p` is a poison event (always fails).
+    pub fn is_poison(&self, p: usize, sequence: u64) -> bool {
+        sequence * u64::from(self.partitions) + (p as u64) < u64::from(self.poison)
     }
 
     /// Whether the retry policy is unbounded (`max_retries = -1`).

@@ -2,10 +2,12 @@
 //! `impl`), the processors of `impl_processor.rs` run by lockstep's executor, plus
 //! the seeded steady-state throughput measurement [`steady_state_events_per_sec`].
 //!
-//! One run: the main task builds the world, starts every instance (now or one
-//! interval later, a choice), spawns the bounded faults (a crash, a listener stop,
-//! a storage outage of one instance longer than the expiration interval, each at a
-//! chosen time), waits until every event is delivered and checkpointed (or a
+//! One run: the main task chooses the bounded storage outages (one instance's
+//! calls fail for 150 s from a chosen time: rules of the checkpoint store's fault
+//! plan, next to the scenario's `[[faults]]`), builds the world, starts every
+//! instance (now or one interval later, a choice), spawns the crashes and listener
+//! stops (each at a chosen time) and the L3 / L5 monitors, waits until every
+//! event is delivered and checkpointed and every monitor has judged (or a
 //! virtual-time limit), ends the run, and judges the end-of-run properties.
 
 use std::cell::RefCell;
@@ -19,18 +21,28 @@ use lockstep::explore::schedules::{ImplModel, RandomScheduler};
 use lockstep::explore::PropertyKind;
 use lockstep::report::{Bounds, Stopwatch};
 use lockstep::rt::{self, Executor, RunConfig, RunStatus, TraceLevel};
-use lockstep::world::checkpoint_store::Checkpoint;
+use lockstep::world::{FaultRule, FaultSpec};
 
-use super::config::{Config, Variant};
-use super::impl_processor::{ImplCfg, Processor, World, EXPIRATION, LB_INTERVAL};
+use super::config::{Config, PlantedBug, Variant};
+pub use super::impl_monitors::RUN_LIMIT;
+use super::impl_monitors::{crash_and_judge_failover, spawn_recovery_monitors};
+use super::impl_processor::Processor;
+use super::impl_world::{
+    outage_rule, ImplCfg, LifecycleEvent, StorageWindows, World, EXPIRATION, LB_INTERVAL, ROLL_STEP,
+};
 
-/// A run gives up (and judges what it has) after this much virtual time.
-pub const RUN_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// An outage of one instance's storage access lasts longer than the expiration.
 pub const OUTAGE: Duration = Duration::from_secs(150);
+/// When a bounded outage may start: while the first batches are processed, or
+/// one or two intervals in.
+pub const OUTAGE_STARTS: [Duration; 3] = [
+    Duration::from_millis(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+];
 
 /// Implementation-level defaults: small enough for schedule exploration.
-pub const IMPL_BOUND_DEFAULTS: [(&str, i64); 8] = [
+pub const IMPL_BOUND_DEFAULTS: [(&str, i64); 9] = [
     ("batch_size", 2),
     ("crashes", 0),
     ("events", 2),
@@ -38,14 +50,21 @@ pub const IMPL_BOUND_DEFAULTS: [(&str, i64); 8] = [
     ("max_retries", 0),
     ("outages", 0),
     ("partitions", 2),
+    ("poison", 0),
     ("stops", 0),
 ];
 
+/// The implementation level accepts more events and larger batches than the
+/// protocol model (whose state holds per-event arrays): `(name, min, max)`.
+const IMPL_RANGES: [(&str, i64, i64); 2] = [("batch_size", 1, 1_000), ("events", 0, 100_000)];
+
 /// The implementation model of one variant within bounds (the same bound names
-/// and ranges as the protocol model).
+/// as the protocol model; `events` and `batch_size` may be larger).
 pub struct EventHubsImpl {
     cfg: ImplCfg,
     bounds: Bounds,
+    /// Storage faults from the scenario (`[[faults]]`), on top of `outages`.
+    rules: Vec<FaultRule>,
 }
 
 impl EventHubsImpl {
@@ -60,37 +79,121 @@ impl EventHubsImpl {
     pub fn new(variant: &str, bounds: &Bounds) -> Result<Self, String> {
         let mut all = Self::default_bounds();
         all.extend(bounds.iter().map(|(k, v)| (k.clone(), *v)));
-        let config = Config::from_bounds(&all)?;
+        let mut large = [0i64; 2];
+        for (slot, (name, min, max)) in large.iter_mut().zip(IMPL_RANGES) {
+            let value = all.get(name).copied().unwrap_or(min);
+            if value < min || value > max {
+                return Err(format!(
+                    "bound `{name}` = {value} is out of range ({min}..={max})"
+                ));
+            }
+            *slot = value;
+        }
+        let [batch_size, events] = large;
+        let poison = all.get("poison").copied().unwrap_or(0);
+        if poison > events {
+            return Err(format!(
+                "bound `poison` = {poison} exceeds events = {events}"
+            ));
+        }
+        // The protocol model's validation for everything else.
+        let mut small = all.clone();
+        small.insert("batch_size".into(), batch_size.min(8));
+        small.insert("events".into(), events.min(8));
+        small.insert("poison".into(), poison.min(events.min(8)));
+        let config = Config::from_bounds(&small)?;
         let cfg = ImplCfg {
             variant: Variant::parse(variant)?,
             instances: config.instances,
             partitions: config.partitions,
-            events: u32::from(config.events),
-            batch_size: u32::from(config.batch_size),
+            events: events as u32,
+            batch_size: batch_size as u32,
             max_retries: config.max_retries,
             failures: config.max_retries != 0,
             crashes: config.crashes,
             stops: config.stops,
             outages: config.outages,
+            poison: poison as u32,
+            rolling_restart: false,
+            planted: PlantedBug::None,
         };
+        let mut bounds = config.to_bounds();
+        bounds.insert("batch_size".into(), batch_size);
+        bounds.insert("events".into(), events);
+        bounds.insert("poison".into(), poison);
         Ok(EventHubsImpl {
             cfg,
-            bounds: config.to_bounds(),
+            bounds,
+            rules: Vec::new(),
         })
     }
 
-    /// The registry constructor: no `--param`, no `[[faults]]` (faults are bounds).
+    /// The same model with a bug planted on purpose (tests only use this).
+    pub fn with_planted_bug(mut self, bug: PlantedBug) -> Self {
+        self.cfg.planted = bug;
+        self
+    }
+
+    /// Adds storage faults (`storage-outage`, `throttle`, `latency`) to the
+    /// checkpoint store's fault plan; processors are instances `P0`, `P1`, ...
+    /// Other kinds are errors naming the table.
+    pub fn with_faults(mut self, faults: &[FaultSpec]) -> Result<Self, String> {
+        for (i, spec) in faults.iter().enumerate() {
+            let rule = spec
+                .to_rule()
+                .map_err(|e| format!("faults[{i}]: {}", e.message))?;
+            if !rule.kind.is_storage() {
+                return Err(format!(
+                    "faults[{i}]: the eventhubs model takes only storage faults \
+                     (storage-outage, throttle, latency) on its checkpoint store, not `{}`; \
+                     crashes and listener stops are the bounds crashes, stops",
+                    spec.kind
+                ));
+            }
+            self.rules.push(rule);
+        }
+        Ok(self)
+    }
+
+    /// A rolling restart (see [`ImplCfg::rolling_restart`]): needs an even
+    /// number of instances, half of them replacements.
+    pub fn with_rolling_restart(mut self) -> Result<Self, String> {
+        if !self.cfg.instances.is_multiple_of(2) {
+            return Err(format!(
+                "rolling_restart needs an even number of instances (old ones and their \
+                 replacements), not instances = {}",
+                self.cfg.instances
+            ));
+        }
+        self.cfg.rolling_restart = true;
+        Ok(self)
+    }
+
+    /// The registry constructor: `--param rolling_restart=true` (the only
+    /// parameter); `[[faults]]` are storage faults.
     pub fn from_params(
         variant: &str,
         bounds: &Bounds,
         params: &lockstep::cli::Params,
-        faults: &[lockstep::world::FaultSpec],
+        faults: &[FaultSpec],
     ) -> Result<Self, String> {
-        crate::registry::reject_params(params)?;
-        if !faults.is_empty() {
-            return Err("the eventhubs model takes no [[faults]]: faults are the bounds crashes, stops, outages".into());
+        let mut rest = params.clone();
+        let rolling = match rest.remove("rolling_restart").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!(
+                    "parameter `rolling_restart` must be true or false, not `{other}`"
+                ))
+            }
+        };
+        crate::registry::reject_params(&rest)?;
+        let model = EventHubsImpl::new(variant, bounds)?.with_faults(faults)?;
+        if rolling {
+            model.with_rolling_restart()
+        } else {
+            Ok(model)
         }
-        EventHubsImpl::new(variant, bounds)
     }
 }
 
@@ -106,30 +209,46 @@ pub struct RunFigures {
 }
 
 /// The main future of one run; `figures` receives the ledger totals at the end.
-async fn run_main(cfg: ImplCfg, figures: Option<Arc<Mutex<RunFigures>>>) {
-    let world = World::new(cfg);
+async fn run_main(
+    cfg: ImplCfg,
+    scenario_rules: Vec<FaultRule>,
+    figures: Option<Arc<Mutex<RunFigures>>>,
+) {
+    let mut rules = scenario_rules;
+    for _ in 0..cfg.outages {
+        let from = OUTAGE_STARTS[rt::choose("outage start", OUTAGE_STARTS.len())];
+        let victim = rt::choose("outage victim", usize::from(cfg.instances)) as u32;
+        rules.push(outage_rule(victim, from, OUTAGE));
+    }
+    let windows = StorageWindows::of(&rules, cfg.instances);
+    let world = World::new(cfg, rules);
     let procs: Vec<Processor> = (0..u32::from(cfg.instances))
         .map(|i| Processor::new(i, world.clone()))
         .collect();
-    for p in &procs {
-        let proc = p.clone();
-        let done = world.done.token();
-        rt::spawn(format!("P{}", p.id), async move {
-            if rt::choose_bool("starts one interval late")
-                && rt::sleep_cancellable(LB_INTERVAL, &done).await
-            {
-                return;
-            }
-            proc.run().await;
-        });
+    if cfg.rolling_restart {
+        spawn_rolling_restart(&world, &procs);
+    } else {
+        for p in &procs {
+            let proc = p.clone();
+            let done = world.done.token();
+            rt::spawn(format!("P{}", p.id), async move {
+                if rt::choose_bool("starts one interval late")
+                    && rt::sleep_cancellable(LB_INTERVAL, &done).await
+                {
+                    return;
+                }
+                proc.run().await;
+            });
+        }
     }
-    spawn_faults(&world, &procs);
-    while !world.finished() && rt::now() < RUN_LIMIT {
+    spawn_faults(&world, &procs, &windows);
+    spawn_recovery_monitors(&world, &procs, &windows);
+    while (!world.finished() || world.pending.read(|n| *n) > 0) && rt::now() < RUN_LIMIT {
         rt::sleep(Duration::from_secs(1)).await;
     }
     world.done.cancel();
     rt::until_quiescent().await;
-    end_of_run(&world, &procs);
+    end_of_run(&world, &procs, &windows);
     if let Some(out) = figures {
         let totals = totals(&world);
         if let Ok(mut f) = out.lock() {
@@ -138,38 +257,63 @@ async fn run_main(cfg: ImplCfg, figures: Option<Arc<Mutex<RunFigures>>>) {
     }
 }
 
-/// A crash, a listener stop and a storage outage, each at a chosen time (0, 1 or 2
-/// intervals in) on a chosen instance.
-fn spawn_faults(world: &World, procs: &[Processor]) {
-    let kinds = [
-        ("crash", world.cfg.crashes),
-        ("stop", world.cfg.stops),
-        ("outage", world.cfg.outages),
-    ];
-    for (kind, count) in kinds {
-        for _ in 0..count {
-            let (world, procs) = (world.clone(), procs.to_vec());
-            rt::spawn(kind, async move {
-                let at = LB_INTERVAL * rt::choose("fault time (intervals)", 3) as u32;
-                if rt::sleep_cancellable(at, &world.done.token()).await {
-                    return;
-                }
-                let victim = &procs[rt::choose("fault victim", procs.len())];
-                match kind {
-                    "crash" => victim.crash.cancel(),
-                    "stop" => {
-                        victim.fn_token.cancel();
-                        victim.stopping.cancel();
-                    }
-                    _ => {
-                        world.store.write(|s| s.set_outage(victim.id, true));
-                        let _ = rt::sleep_cancellable(OUTAGE, &world.done.token()).await;
-                        world.store.write(|s| s.set_outage(victim.id, false));
-                    }
-                }
-                rt::sometimes(&format!("sometimes-{kind}"), true);
-            });
-        }
+/// A rolling restart: old instance `k` (first half) runs from the start and
+/// gets a listener stop at `(k + 1) x ROLL_STEP`, when its replacement (second
+/// half) starts; the stop and the start race (two tasks at one instant).
+fn spawn_rolling_restart(world: &World, procs: &[Processor]) {
+    let half = procs.len() / 2;
+    for (k, old) in procs[..half].iter().enumerate() {
+        let at = ROLL_STEP * (k as u32 + 1);
+        rt::spawn(format!("P{}", old.id), old.clone().run());
+        let replacement = procs[half + k].clone();
+        let done = world.done.token();
+        rt::spawn(format!("P{}", replacement.id), async move {
+            if !rt::sleep_cancellable(at, &done).await {
+                replacement.run().await;
+            }
+        });
+        let (world, old) = (world.clone(), old.clone());
+        rt::spawn(format!("restart{k}"), async move {
+            if rt::sleep_cancellable(at, &world.done.token()).await {
+                return;
+            }
+            stop_listener(&world, &old);
+        });
+    }
+}
+
+/// Listener StopAsync on `victim` (fnToken cancelled, partitions stopped, ownership relinquished).
+fn stop_listener(world: &World, victim: &Processor) {
+    victim.fn_token.cancel();
+    victim.stopping.cancel();
+    world.lifecycle.write(|l| {
+        l.push(LifecycleEvent {
+            at: rt::now(),
+            instance: victim.id,
+            crash: false,
+        })
+    });
+    rt::sometimes("sometimes-stop", true);
+}
+
+/// The crashes (each judged for L3 afterwards) and the listener stops, each at
+/// a chosen time (0, 1 or 2 intervals in) on a chosen instance.
+fn spawn_faults(world: &World, procs: &[Processor], windows: &StorageWindows) {
+    for _ in 0..world.cfg.crashes {
+        let (world, procs, windows) = (world.clone(), procs.to_vec(), windows.clone());
+        world.pending.write(|n| *n += 1);
+        rt::spawn("crash", crash_and_judge_failover(world, procs, windows));
+    }
+    for _ in 0..world.cfg.stops {
+        let (world, procs) = (world.clone(), procs.to_vec());
+        rt::spawn("stop", async move {
+            let at = LB_INTERVAL * rt::choose("fault time (intervals)", 3) as u32;
+            if rt::sleep_cancellable(at, &world.done.token()).await {
+                return;
+            }
+            let victim = &procs[rt::choose("fault victim", procs.len())];
+            stop_listener(&world, victim);
+        });
     }
 }
 
@@ -188,13 +332,12 @@ fn totals(world: &World) -> RunFigures {
 }
 
 /// The properties judged when the run is over: S1 (nothing below a checkpoint
-/// was skipped), S4 (all delivered while an instance survives), S5 (the bound).
-fn end_of_run(world: &World, procs: &[Processor]) {
+/// was skipped), S4 (all delivered while an instance survives), S5 (the bound;
+/// each storage-fault window counts as one outage).
+fn end_of_run(world: &World, procs: &[Processor], windows: &StorageWindows) {
     let cfg = world.cfg;
     for p in 0..u32::from(cfg.partitions) {
-        let next = world
-            .store
-            .read(|s| s.checkpoint(p).map_or(0, Checkpoint::next_sequence));
+        let next = world.checkpoint_next(p);
         let skipped = world.ledger[p as usize]
             .read(|l| l.iter().take(next as usize).position(|t| t.deliveries == 0));
         rt::always("s1-no-skip-without-invocation", skipped.is_none(), || {
@@ -208,16 +351,14 @@ fn end_of_run(world: &World, procs: &[Processor]) {
         .iter()
         .any(|p| !p.crash.is_cancelled() && !p.stopping.is_cancelled());
     let totals = totals(world);
-    if cfg.max_retries >= 0 {
+    if cfg.finite_retries() {
         rt::always(
             "s4-at-least-once",
             !survivor || totals.distinct == u64::from(cfg.events),
             || format!("{} of {} events invoked", totals.distinct, cfg.events),
         );
-        let config = Config::from_bounds(&impl_bounds(&cfg)).ok();
-        let bound = config
-            .and_then(|c| c.executions_bound())
-            .map_or(u64::MAX, u64::from);
+    }
+    if let Some(bound) = executions_bound(&cfg, windows) {
         let most = world
             .ledger
             .iter()
@@ -234,20 +375,27 @@ fn end_of_run(world: &World, procs: &[Processor]) {
     );
 }
 
-fn impl_bounds(cfg: &ImplCfg) -> Bounds {
-    [
-        ("batch_size", i64::from(cfg.batch_size.min(8))),
+/// S5's bound for this run (the protocol model's formula), `None` when it is
+/// unbounded (endless retries) or not computable (unpredictable storage faults).
+fn executions_bound(cfg: &ImplCfg, windows: &StorageWindows) -> Option<u64> {
+    if !windows.predictable() {
+        return None;
+    }
+    let outages = usize::from(cfg.outages) + windows.count();
+    let bounds: Bounds = [
         ("crashes", i64::from(cfg.crashes)),
-        ("events", i64::from(cfg.events.min(8))),
+        ("events", 0),
         ("instances", i64::from(cfg.instances)),
         ("max_retries", i64::from(cfg.max_retries)),
-        ("outages", i64::from(cfg.outages)),
+        ("outages", outages as i64),
         ("partitions", i64::from(cfg.partitions)),
         ("stops", i64::from(cfg.stops)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    .collect();
+    let config = Config::from_bounds(&bounds).ok()?;
+    config.executions_bound().map(u64::from)
 }
 
 impl ImplModel for EventHubsImpl {
@@ -261,11 +409,14 @@ impl ImplModel for EventHubsImpl {
         self.bounds.clone()
     }
     fn main(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(run_main(self.cfg, None))
+        Box::pin(run_main(self.cfg, self.rules.clone(), None))
     }
 
     fn properties(&self) -> Vec<(String, PropertyKind)> {
-        let mut list: Vec<&str> = vec![
+        let cfg = &self.cfg;
+        let windows = StorageWindows::of(&self.rules, cfg.instances);
+        let finite = cfg.finite_retries();
+        let mut always: Vec<&str> = vec![
             "s1-no-skip-without-invocation",
             "s2-in-order-within-pump",
             "s3-owner-checkpoint-monotonic",
@@ -273,17 +424,35 @@ impl ImplModel for EventHubsImpl {
             "s7-no-uninvoked-checkpoint",
             "s8-no-checkpoint-after-cancel",
         ];
-        if self.cfg.max_retries >= 0 {
-            list.extend(["s4-at-least-once", "s5-bounded-duplicates"]);
+        if finite {
+            always.push("s4-at-least-once");
         }
-        let mut props: Vec<(String, PropertyKind)> = list
+        if finite && windows.predictable() {
+            always.push("s5-bounded-duplicates");
+        }
+        let failover = finite && cfg.crashes > 0 && cfg.instances >= 2;
+        let recovery = finite && (cfg.outages > 0 || windows.any());
+        let mut sometimes: Vec<&str> = Vec::new();
+        if cfg.crashes > 0 {
+            sometimes.push("sometimes-crash");
+        }
+        if failover {
+            always.push("l3-failover");
+            sometimes.push("sometimes-failover");
+        }
+        if recovery {
+            always.push("l5-recovery-after-storage-outage");
+            sometimes.push("sometimes-storage-recovery");
+        }
+        always
             .into_iter()
             .map(|n| (n.to_string(), PropertyKind::Always))
-            .collect();
-        if self.cfg.crashes > 0 {
-            props.push(("sometimes-crash".into(), PropertyKind::Sometimes));
-        }
-        props
+            .chain(
+                sometimes
+                    .into_iter()
+                    .map(|n| (n.to_string(), PropertyKind::Sometimes)),
+            )
+            .collect()
     }
 
     fn run_config(&self) -> RunConfig {
@@ -331,6 +500,9 @@ pub fn steady_state_events_per_sec(
         crashes: 0,
         stops: 0,
         outages: 0,
+        poison: 0,
+        rolling_restart: false,
+        planted: PlantedBug::None,
     };
     let figures = Arc::new(Mutex::new(RunFigures::default()));
     let config = RunConfig {
@@ -343,7 +515,7 @@ pub fn steady_state_events_per_sec(
     let outcome = Executor::run(
         &config,
         Rc::new(RefCell::new(RandomScheduler::new(seed))),
-        move || run_main(cfg, Some(out)),
+        move || run_main(cfg, Vec::new(), Some(out)),
     );
     let wall_secs = watch.elapsed_secs_f64().max(1e-9);
     let figures = figures.lock().map(|f| *f).unwrap_or_default();

@@ -1,122 +1,33 @@
 //! The implementation-level Event Hubs processor: async Rust on `lockstep::rt`,
-//! one await per await of the SDK/extension code (spec B.2-B.6), over the same
-//! world types as the protocol model, with real virtual time (30 s balancing
-//! interval, 2 min ownership expiry, 60 s receive wait).
+//! one await per await of the SDK/extension code (spec B.2-B.6), over the hub and
+//! the blob-backed checkpoint store of [`super::impl_world`], with real virtual
+//! time (30 s balancing interval, 2 min ownership expiry, 60 s receive wait).
 //!
 //! Tasks per instance: the load-balancing loop `P<i>` (renew, list, claim one,
 //! start / stop / restart pumps, awaiting every stopped pump) and one pump task
 //! `P<i>.p<p>` per owned partition (read checkpoint, open receiver, receive,
 //! dispatch, gate, checkpoint). A crash cancels the instance's `halt` token: every
-//! task returns at its next await without writing anything.
+//! task returns at its next await without writing anything. Every store call
+//! consults the store's fault plan and then takes the latency it returns.
 
 use std::collections::BTreeMap;
+use std::hash::Hash;
 use std::time::Duration;
 
 use lockstep::rt::{self, CancellationToken, CancellationTokenSource, JoinHandle, Shared};
 use lockstep::world::checkpoint_store::{
-    Checkpoint, CheckpointStore, ClaimRequest, ClientId, Version,
+    BlobCheckpointStore, Checkpoint, ClaimRequest, ClientId, Version,
 };
-use lockstep::world::eventhubs::{EventHub, StartPosition};
+use lockstep::world::eventhubs::StartPosition;
+use lockstep::world::{StorageError, StorageReply};
 
 use super::balancer::greedy_candidates;
-use super::config::Variant;
-use super::state::{Tally, GROUP};
-
-/// LoadBalancingUpdateInterval.
-pub const LB_INTERVAL: Duration = Duration::from_secs(30);
-/// Greedy strategy, not balanced: the next cycle follows after a minimal delay.
-pub const GREEDY_DELAY: Duration = Duration::from_millis(100);
-/// PartitionOwnershipExpirationInterval.
-pub const EXPIRATION: Duration = Duration::from_secs(120);
-/// Receive MaximumWaitTime: an empty batch after it.
-pub const RECEIVE_WAIT: Duration = Duration::from_secs(60);
-/// How long one function execution takes.
-pub const FUNCTION_TIME: Duration = Duration::from_millis(20);
-/// The retry policy's delay (fixed delay strategy).
-pub const RETRY_DELAY: Duration = Duration::from_secs(1);
-
-/// What one implementation-level run simulates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ImplCfg {
-    pub variant: Variant,
-    pub instances: u8,
-    pub partitions: u8,
-    pub events: u32,
-    pub batch_size: u32,
-    /// Retries after the first execution; -1 = unbounded.
-    pub max_retries: i8,
-    /// Whether a function execution may fail (a choice per execution).
-    pub failures: bool,
-    pub crashes: u8,
-    pub stops: u8,
-    pub outages: u8,
-}
-
-impl ImplCfg {
-    /// Events of partition `p` (event k goes to partition k mod partitions).
-    pub fn events_in(&self, p: u32) -> u64 {
-        let (n, parts) = (u64::from(self.events), u64::from(self.partitions));
-        n / parts + u64::from(u64::from(p) < n % parts)
-    }
-}
-
-/// The simulated world every task shares, one cell per independent object so the
-/// schedule explorer sees which steps commute.
-#[derive(Clone)]
-pub struct World {
-    pub cfg: ImplCfg,
-    pub hub: Shared<EventHub>,
-    pub store: Shared<CheckpointStore>,
-    /// Per partition, per sequence number.
-    pub ledger: Vec<Shared<Vec<Tally>>>,
-    /// Cancelled when the run is over: every loop returns.
-    pub done: CancellationTokenSource,
-}
-
-impl World {
-    /// Builds the world (inside the simulation: cells register with the executor).
-    pub fn new(cfg: ImplCfg) -> Self {
-        let mut hub = EventHub::new(u32::from(cfg.partitions));
-        for k in 0..u64::from(cfg.events) {
-            let _ = hub.append(
-                (k % u64::from(cfg.partitions)) as u32,
-                k,
-                10 + (k % 3) as u32,
-            );
-        }
-        let ledger = (0..u32::from(cfg.partitions))
-            .map(|p| {
-                Shared::new(
-                    format!("ledger.p{p}"),
-                    vec![Tally::default(); cfg.events_in(p) as usize],
-                )
-            })
-            .collect();
-        World {
-            cfg,
-            hub: Shared::new("hub", hub),
-            store: Shared::new("store", CheckpointStore::new(u32::from(cfg.partitions))),
-            ledger,
-            done: CancellationTokenSource::new("run-over"),
-        }
-    }
-
-    /// Whether every event was delivered at least once and every partition's
-    /// checkpoint is at its end.
-    pub fn finished(&self) -> bool {
-        let delivered = self
-            .ledger
-            .iter()
-            .all(|l| l.read(|t| t.iter().all(|t| t.deliveries > 0)));
-        let checkpointed = (0..u32::from(self.cfg.partitions)).all(|p| {
-            let next = self
-                .store
-                .read(|s| s.checkpoint(p).map_or(0, Checkpoint::next_sequence));
-            next == self.cfg.events_in(p)
-        });
-        delivered && checkpointed
-    }
-}
+use super::config::{PlantedBug, Variant};
+use super::impl_world::{
+    World, EXPIRATION, FUNCTION_TIME, GREEDY_DELAY, GROUP_NAME, LB_INTERVAL, RECEIVE_WAIT,
+    RETRY_DELAY,
+};
+use super::state::GROUP;
 
 /// A running pump: its task and its cancellation (the core's per-partition CTS).
 struct PumpHandle {
@@ -177,6 +88,30 @@ impl Processor {
         self.halt.is_cancelled()
     }
 
+    /// One checkpoint-store call: made now (through the fault plan), its reply
+    /// awaited for the latency the plan gave it.
+    async fn store<T: Hash>(
+        &self,
+        call: impl FnOnce(&mut BlobCheckpointStore, Duration, ClientId) -> StorageReply<T>,
+    ) -> Result<T, StorageError> {
+        let now = rt::now();
+        let reply = self.world.store.write(|s| call(s, now, self.id));
+        if !reply.latency.is_zero() {
+            rt::sleep(reply.latency).await;
+        }
+        reply.result
+    }
+
+    /// The expiration the balancer applies when it lists (the planted
+    /// [`PlantedBug::IgnoresExpiry`] never sees a record expire).
+    fn expiration_seen(&self) -> Duration {
+        if self.world.cfg.planted == PlantedBug::IgnoresExpiry {
+            Duration::MAX
+        } else {
+            EXPIRATION
+        }
+    }
+
     fn parts(&self) -> u32 {
         u32::from(self.world.cfg.partitions)
     }
@@ -218,11 +153,9 @@ impl Processor {
                 expected: Some(v),
             })
             .collect();
-        let now = rt::now();
         let renewed = self
-            .world
-            .store
-            .write(|s| s.claim_ownership(self.id, now, &requests));
+            .store(|s, now, me| s.claim_ownership(now, me, GROUP_NAME, &requests))
+            .await;
         let mut balanced = true;
         if let Ok(wins) = renewed {
             // A lost condition drops the record; a throwing renew keeps the old belief.
@@ -234,12 +167,14 @@ impl Processor {
             if self.halted() {
                 return true;
             }
-            let listed = self.world.store.write(|s| s.list_ownership(self.id));
-            if let Ok(records) = listed {
+            let listed = self
+                .store(|s, now, me| s.list_ownership(now, me, GROUP_NAME))
+                .await;
+            if let (Ok(records), false) = (listed, self.halted()) {
                 let candidates = greedy_candidates(
                     &records,
                     rt::now(),
-                    EXPIRATION,
+                    self.expiration_seen(),
                     self.id,
                     self.parts() as usize,
                 );
@@ -263,16 +198,15 @@ impl Processor {
         if self.halted() {
             return;
         }
-        let now = rt::now();
         let request = ClaimRequest {
             partition,
             owner: Some(self.id),
             expected,
         };
+        let now = rt::now();
         let Ok(wins) = self
-            .world
-            .store
-            .write(|s| s.claim_ownership(self.id, now, &[request]))
+            .store(|s, now, me| s.claim_ownership(now, me, GROUP_NAME, &[request]))
+            .await
         else {
             return;
         };
@@ -314,9 +248,10 @@ impl Processor {
                 self.world
                     .hub
                     .write(|h| h.close_receiver(GROUP, p, self.id).is_ok());
+                self.world.set_stalled(self.id, p, None); // given up, not stalled
             }
         }
-        if self.halted() {
+        if self.halted() || self.world.cfg.planted == PlantedBug::NoRestartOfFaulted {
             return;
         }
         let finished: Vec<u32> = lb
@@ -362,10 +297,9 @@ impl Processor {
                 expected: Some(v),
             })
             .collect();
-        let now = rt::now();
-        self.world
-            .store
-            .write(|s| s.claim_ownership(self.id, now, &requests).is_ok());
+        let _ = self
+            .store(|s, now, me| s.claim_ownership(now, me, GROUP_NAME, &requests))
+            .await;
         lb.owned.clear();
     }
 
@@ -375,9 +309,16 @@ impl Processor {
         if self.halted() || cts.is_cancelled() {
             return;
         }
-        let Ok(checkpoint) = self.world.store.write(|s| s.get_checkpoint(self.id, p)) else {
-            return;
+        let read = self
+            .store(|s, now, me| s.get_checkpoint(now, me, GROUP_NAME, p))
+            .await;
+        let Ok(checkpoint) = read else {
+            self.world.set_stalled(self.id, p, Some(rt::now()));
+            return; // the read threw: the task faults
         };
+        if self.halted() || cts.is_cancelled() {
+            return;
+        }
         let start = checkpoint.map_or(StartPosition::Earliest, |c| {
             StartPosition::After(c.sequence_number)
         });
@@ -389,6 +330,7 @@ impl Processor {
         {
             return;
         }
+        self.world.set_stalled(self.id, p, None); // resumed from the durable checkpoint
         let wake = CancellationTokenSource::linked(
             format!("P{}.p{p}.wake", self.id),
             &[&cts, &self.halt.token()],
@@ -424,6 +366,7 @@ impl Processor {
                     .write_checkpoint(p, next, invoked_hi, cancel_seen, &mut last_written)
                     .await
                 {
+                    self.world.set_stalled(self.id, p, Some(rt::now()));
                     return; // the write threw: the task faults
                 }
             }
@@ -503,7 +446,11 @@ impl Processor {
             if crashed {
                 return false;
             }
-            let ok = !self.world.cfg.failures || !rt::choose_bool("function fails");
+            let ok = if self.world.cfg.is_poison(p, seq) {
+                false // a poison event fails on every execution
+            } else {
+                !self.world.cfg.failures || !rt::choose_bool("function fails")
+            };
             let may_retry = max_retries < 0 || attempt < i16::from(max_retries);
             if ok || !may_retry || self.fn_token.is_cancelled() {
                 return true;
@@ -544,11 +491,10 @@ impl Processor {
             offset,
             client: self.id as ClientId,
         };
-        if !self
-            .world
-            .store
-            .write(|s| s.update_checkpoint(self.id, checkpoint).is_ok())
-        {
+        let written = self
+            .store(|s, now, me| s.update_checkpoint(now, me, GROUP_NAME, checkpoint))
+            .await;
+        if written.is_err() {
             return false;
         }
         let id = self.id;

@@ -5,23 +5,31 @@
 //! * [`config`]: bounds and version profiles (`v6`, `v5`), the S5 duplicate bound.
 //! * [`state`]: the model state (hub + checkpoint store from `lockstep::world`).
 //! * [`spec`]: [`EventHubsSpec`], the protocol model (`Model` impl, actions).
-//! * `balancer`, `pump`: the transitions; `properties`: S1-S8, L1, L2, L4, witnesses.
-//! * [`impl_model`] (+ `impl_processor`): the implementation level, async processors
-//!   on `lockstep::rt`, and the steady-state throughput measurement.
+//! * `balancer`, `pump`: the transitions; `properties`: S1-S8, L1-L5, witnesses.
+//! * [`impl_model`] (+ `impl_processor`, `impl_world`, `impl_monitors`): the
+//!   implementation level, async processors on `lockstep::rt` over the checkpoint
+//!   store on simulated blob storage (faults from its fault plan), L3/L5 judged in
+//!   virtual time, and the steady-state throughput measurement.
 //! * [`registry_entry`]: the CLI registration (both levels).
 
 mod balancer;
 pub mod config;
 mod entry;
 pub mod impl_model;
+mod impl_monitors;
 mod impl_processor;
+mod impl_world;
 mod properties;
 mod pump;
 pub mod spec;
 pub mod state;
 
 #[cfg(test)]
+mod impl_liveness_tests;
+#[cfg(test)]
 mod impl_tests;
+#[cfg(test)]
+mod liveness_tests;
 #[cfg(test)]
 mod testcheck;
 #[cfg(test)]

@@ -1,9 +1,15 @@
 //! The properties of the `eventhubs` model (spec B.9): safety S1-S8, liveness L4,
-//! L1, L2, and `sometimes` witnesses that keep passes from being vacuous.
+//! L1, L2, L3, L5, and `sometimes` witnesses that keep passes from being vacuous.
+//!
+//! Time is abstracted here, so L3 (failover after a crash) and L5 (recovery after
+//! a storage failure) are judged as "eventually for good": a crashed instance's
+//! records end up owned by live instances, and no owned partition stays with a
+//! faulted task. The time bounds of the spec (expiry + 2 intervals, one interval)
+//! are judged by the implementation level in virtual time.
 //!
 //! Property names are a contract (scenario `expect.property`, `--json`). Properties
 //! whose premise the bounds rule out are left out rather than reported vacuously:
-//! S5, L1 and L2 need a finite retry policy (with unbounded retries a handler can
+//! S5, L1, L2, L3 and L5 need a finite retry policy (with unbounded retries a handler can
 //! block its instance's load-balancing loop for ever, so neither progress nor
 //! convergence is promised; L4 is the property that judges that hazard), each
 //! `sometimes` needs the bounds that make its situation possible.
@@ -134,6 +140,28 @@ fn converged(_: &EventHubsSpec, s: &EhState) -> bool {
     running.iter().max().unwrap_or(&0) - running.iter().min().unwrap_or(&0) <= 1
 }
 
+/// L3's predicate: no ownership record still names a crashed instance (its
+/// partitions were taken over), or no running instance is left to take them.
+fn failed_over(_: &EventHubsSpec, s: &EhState) -> bool {
+    let crashed = |o: u32| s.instances[o as usize].life == Life::Crashed;
+    !s.instances.iter().any(|i| i.life == Life::Running)
+        || (0..s.partitions()).all(|p| {
+            s.store
+                .ownership(p as u32)
+                .and_then(|r| r.owner)
+                .is_none_or(|o| !crashed(o))
+        })
+}
+
+/// L5's predicate: every partition a running instance believes it owns has a
+/// live task (none stays faulted after a store failure).
+fn owned_pumps_live(_: &EventHubsSpec, s: &EhState) -> bool {
+    s.instances
+        .iter()
+        .filter(|i| i.life == Life::Running)
+        .all(|i| (0..s.partitions()).all(|p| i.owned[p].is_none() || i.pump_active(p)))
+}
+
 fn crashed(_: &EventHubsSpec, s: &EhState) -> bool {
     s.crashes_used > 0
 }
@@ -163,6 +191,20 @@ fn dual_ownership(spec: &EventHubsSpec, s: &EhState) -> bool {
 
 fn checkpoint_regressed(_: &EventHubsSpec, s: &EhState) -> bool {
     s.ghost.has(Ghost::GLOBAL_REGRESSION)
+}
+
+fn failover(_: &EventHubsSpec, s: &EhState) -> bool {
+    s.ghost.has(Ghost::FAILOVER)
+}
+
+fn store_faulted_pump(_: &EventHubsSpec, s: &EhState) -> bool {
+    s.ghost.has(Ghost::STORE_FAULTED_PUMP)
+}
+
+/// A poison event lies below the durable checkpoint: the pointer moved past an
+/// event whose every execution failed (Event Hubs has no poison-event model, B.3.7).
+fn checkpoint_past_poison(spec: &EventHubsSpec, s: &EhState) -> bool {
+    (0..s.partitions()).any(|p| (0..s.checkpoint_next(p)).any(|k| spec.config.is_poison(p, k)))
 }
 
 impl EventHubsSpec {
@@ -195,8 +237,18 @@ impl EventHubsSpec {
                 converged,
             ));
         }
+        let failover_possible = shared && c.crashes >= 1;
+        if finite && failover_possible {
+            list.push(Property::eventually_always("l3-failover", failed_over));
+        }
+        if finite && c.outages >= 1 {
+            list.push(Property::eventually_always(
+                "l5-recovery-after-storage-outage",
+                owned_pumps_live,
+            ));
+        }
         let has_events = c.events >= 1;
-        let witnesses: [(bool, &'static str, Predicate); 6] = [
+        let witnesses: [(bool, &'static str, Predicate); 9] = [
             (c.crashes >= 1, "sometimes-crash", crashed),
             (shared && c.partitions >= 2, "sometimes-steal", stole),
             (has_events && c.max_retries != 0, "sometimes-retry", retried),
@@ -214,6 +266,17 @@ impl EventHubsSpec {
                 c.events > c.partitions && shared && c.partitions >= 2,
                 "sometimes-checkpoint-regression",
                 checkpoint_regressed,
+            ),
+            (failover_possible, "sometimes-failover", failover),
+            (
+                c.outages >= 1,
+                "sometimes-pump-faulted-by-storage",
+                store_faulted_pump,
+            ),
+            (
+                c.poison >= 1 && finite,
+                "sometimes-checkpoint-past-poison",
+                checkpoint_past_poison,
             ),
         ];
         list.extend(

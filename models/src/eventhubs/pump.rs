@@ -78,7 +78,10 @@ impl EventHubsSpec {
             .then_some(())?;
         self.store_call(s, i, fails)?;
         match s.store.get_checkpoint(i as ClientId, p as u32) {
-            Err(_) => Self::set_phase(s, i, p, PumpPhase::Faulted),
+            Err(_) => {
+                Self::set_phase(s, i, p, PumpPhase::Faulted);
+                s.ghost.set(Ghost::STORE_FAULTED_PUMP);
+            }
             Ok(checkpoint) => {
                 let start = checkpoint.map_or(StartPosition::Earliest, |c| {
                     StartPosition::After(c.sequence_number)
@@ -234,6 +237,7 @@ impl EventHubsSpec {
         event: u64,
         ok: bool,
     ) -> Option<()> {
+        self.outcomes(p, event).contains(&ok).then_some(())?;
         let retry = |spec: &Self, s: &EhState, attempt: u8| {
             !ok && spec.retry_allowed(attempt) && !Self::token_cancelled(s, i)
         };
@@ -292,6 +296,7 @@ impl EventHubsSpec {
             self.after_batch(s, i, p);
         } else {
             Self::set_phase(s, i, p, PumpPhase::Faulted);
+            s.ghost.set(Ghost::STORE_FAULTED_PUMP);
         }
         Some(())
     }

@@ -246,6 +246,16 @@ impl EventHubsSpec {
         }
     }
 
+    /// How an execution of `event` of partition `p` may end: a poison event
+    /// always fails, any other one succeeds or fails.
+    pub(super) fn outcomes(&self, p: usize, event: u64) -> &'static [bool] {
+        if self.config.is_poison(p, event) {
+            &[false]
+        } else {
+            &[true, false]
+        }
+    }
+
     /// Under an unbounded retry policy, the end of an execution that is itself a
     /// retry. Such executions are taken only when nothing else can move: the
     /// backoff delays grow, so every other actor gets to act first. This keeps the
@@ -317,7 +327,7 @@ impl EventHubsSpec {
                 }
             }
             PumpPhase::Sequential(batch) => {
-                for ok in [true, false] {
+                for &ok in self.outcomes(p, batch.current) {
                     out.push(EhAction::Complete {
                         inst,
                         partition,
@@ -331,7 +341,7 @@ impl EventHubsSpec {
                     out.push(EhAction::StartNext { inst, partition });
                 }
                 for (event, _) in batch.running_events() {
-                    for ok in [true, false] {
+                    for &ok in self.outcomes(p, event) {
                         out.push(EhAction::Complete {
                             inst,
                             partition,

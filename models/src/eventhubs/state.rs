@@ -49,6 +49,10 @@ impl Ghost {
     pub const STEAL: u16 = 1 << 4;
     /// A checkpoint write moved the stored position backwards (expected, bounded).
     pub const GLOBAL_REGRESSION: u16 = 1 << 5;
+    /// A claim took over a record whose owner had crashed (L3's situation).
+    pub const FAILOVER: u16 = 1 << 6;
+    /// A pump task faulted because a store call failed (L5's situation).
+    pub const STORE_FAULTED_PUMP: u16 = 1 << 7;
 
     pub fn has(self, flag: u16) -> bool {
         self.0 & flag != 0

@@ -79,7 +79,7 @@ fn v6_holds_at_default_bounds_with_every_witness_reached() {
     let spec = spec("v6", &[]);
     let out = check_with_metric(&spec, MAX_STATES, max_executions);
     assert_holds(&out);
-    assert_eq!(out.states, 50_900);
+    assert_eq!(out.states, 52_676);
     for witness in [
         "sometimes-crash",
         "sometimes-steal",
@@ -113,7 +113,7 @@ fn v6_holds_with_stop_retry_and_storage_failure() {
     assert!(property_names(&spec).contains(&"sometimes-retry"));
     let out = check_with_metric(&spec, MAX_STATES, max_executions);
     assert_holds(&out);
-    assert_eq!(out.states, 83_517);
+    assert_eq!(out.states, 85_351);
     assert_eq!(spec.config.executions_bound(), Some(2 * 8));
     assert_eq!(out.max_metric, 6);
 }
@@ -122,7 +122,7 @@ fn v6_holds_with_stop_retry_and_storage_failure() {
 fn v5_concurrent_single_dispatch_breaks_per_partition_order() {
     let out = check(&spec("v5", &[]), MAX_STATES);
     assert!(out.complete);
-    assert_eq!(out.states, 61_400);
+    assert_eq!(out.states, 63_434);
     assert_eq!(out.failed(), vec!["s2-in-order-within-pump"]);
     assert_eq!(
         out.violations["s2-in-order-within-pump"],
