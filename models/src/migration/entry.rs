@@ -4,6 +4,7 @@
 use lockstep::cli::ModelEntry;
 
 use super::config::Variant;
+use super::impl_model::MigrationImpl;
 use super::spec::MigrationSpec;
 
 /// The `migration` model at the protocol level (default) and the implementation
@@ -22,4 +23,5 @@ pub fn registry_entry() -> ModelEntry {
             MigrationSpec::new(variant, bounds)
         },
     )
+    .with_impl(MigrationImpl::default_bounds(), MigrationImpl::from_params)
 }

@@ -16,15 +16,20 @@
 pub mod balancer;
 pub mod config;
 mod entry;
+mod impl_app;
+pub mod impl_model;
 mod properties;
 mod pump;
 pub mod spec;
 pub mod state;
 
 #[cfg(test)]
+mod impl_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{Config, PlantedBug, Variant};
 pub use entry::registry_entry;
+pub use impl_model::MigrationImpl;
 pub use spec::{MigAction, MigrationSpec};
 pub use state::MigState;

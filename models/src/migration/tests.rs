@@ -21,14 +21,18 @@ fn bfs(model: &MigrationSpec) -> Report {
 #[test]
 fn explore_figures() {
     for (variant, bounds) in [
-        ("separate-groups", vec![]),
-        ("shared-group", vec![]),
+        ("separate-groups", vec![("batch_size", 2), ("events", 3)]),
+        ("separate-groups", vec![("partitions", 1)]),
+        ("shared-group", vec![("partitions", 1)]),
+        ("separate-groups", vec![("instances_per_app", 2), ("partitions", 1), ("events", 1)]),
+        ("separate-groups", vec![("instances_per_app", 2), ("events", 1)]),
         ("separate-groups", vec![("instances_per_app", 2)]),
         ("separate-groups", vec![("batch_size", 2)]),
         ("separate-groups", vec![("crashes", 1)]),
         ("shared-group", vec![("instances_per_app", 2)]),
     ] {
-        let r = bfs(&spec(variant, &bounds));
+        let opts = CheckOptions { max_seconds: 60, ..CheckOptions::default() };
+        let r = protocol::check(&spec(variant, &bounds), &opts);
         eprintln!("{variant} {bounds:?}: {} {:?} states {} len {} {}ms", r.verdict.as_str(), r.property, r.states, r.trace.len(), r.elapsed_ms);
         for p in &r.properties { eprintln!("   {} {}", p.name, p.verdict.as_str()); }
         for n in &r.notes { eprintln!("   note {n}"); }
