@@ -37,10 +37,7 @@ impl MigrationSpec {
                 inst.life = Life::ShuttingDown;
                 inst.fn_cancelled = true;
                 inst.lb = Lb::Idle;
-                inst.pumps
-                    .iter_mut()
-                    .flatten()
-                    .for_each(|pump| pump.stop_requested = true);
+                inst.pumps.iter_mut().flatten().for_each(Pump::request_stop);
             }
         }
         Some(())
@@ -258,13 +255,14 @@ impl MigrationSpec {
             let pump = &mut s.instances[i].pumps[p];
             match pump {
                 None if owned => *pump = Some(Pump::fresh()),
-                Some(running) if !owned && !running.finished() => {
-                    running.stop_requested = true;
-                    stopping = true;
-                }
-                Some(_) if !owned => {
-                    *pump = None;
-                    let _ = s.hub.close_receiver(group, p as u32, i as u32);
+                Some(running) if !owned => {
+                    running.request_stop();
+                    if running.finished() {
+                        *pump = None;
+                        let _ = s.hub.close_receiver(group, p as u32, i as u32);
+                    } else {
+                        stopping = true;
+                    }
                 }
                 _ => {}
             }
@@ -362,8 +360,5 @@ pub fn greedy_candidates(
             .find(|r| r.partition as usize == p)
             .map(|r| r.version)
     };
-    picks
-        .into_iter()
-        .map(|p| (p as u8, last_seen(p)))
-        .collect()
+    picks.into_iter().map(|p| (p as u8, last_seen(p))).collect()
 }

@@ -35,6 +35,7 @@ pub const IMPL_BOUND_DEFAULTS: [(&str, i64); 5] = [
 
 /// The implementation model of one variant within bounds (the same bound names
 /// and ranges as the protocol model).
+#[derive(Debug)]
 pub struct MigrationImpl {
     cfg: ImplCfg,
     bounds: Bounds,
@@ -196,9 +197,9 @@ fn skipped_below_pointer(world: &World, app: App, readers: &[App]) -> Option<Str
         let next = world.checkpoint_next(app, p);
         (0..next)
             .find(|&seq| {
-                readers.iter().all(|r| {
-                    world.ledger[r.index()][p as usize].read(|l| l[seq as usize] == 0)
-                })
+                readers
+                    .iter()
+                    .all(|r| world.ledger[r.index()][p as usize].read(|l| l[seq as usize] == 0))
             })
             .map(|seq| format!("p{p}/s{seq}"))
     })

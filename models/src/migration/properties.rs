@@ -77,8 +77,10 @@ fn s6(_: &MigrationSpec, s: &MigState) -> bool {
 }
 
 fn both_apps_running(_: &MigrationSpec, s: &MigState) -> bool {
-    let processing =
-        |app: App| s.members(app).any(|i| (0..s.partitions()).any(|p| s.instances[i].pump_active(p)));
+    let processing = |app: App| {
+        s.members(app)
+            .any(|i| (0..s.partitions()).any(|p| s.instances[i].pump_active(p)))
+    };
     s.phase == Phase::Both && processing(App::Old) && processing(App::New)
 }
 
@@ -88,8 +90,7 @@ fn receiver_displaced(_: &MigrationSpec, s: &MigState) -> bool {
 
 fn old_app_stopped(_: &MigrationSpec, s: &MigState) -> bool {
     s.phase == Phase::OldStopped
-        && s
-            .members(App::Old)
+        && s.members(App::Old)
             .all(|i| matches!(s.instances[i].life, Life::Stopped | Life::Crashed))
 }
 
@@ -133,9 +134,17 @@ impl MigrationSpec {
                 "sometimes-both-apps-running",
                 both_apps_running,
             ),
-            (contention, "sometimes-receiver-displaced", receiver_displaced),
+            (
+                contention,
+                "sometimes-receiver-displaced",
+                receiver_displaced,
+            ),
             (true, "sometimes-old-app-stopped", old_app_stopped),
-            (true, "sometimes-new-app-owns-all-partitions", new_app_owns_all),
+            (
+                true,
+                "sometimes-new-app-owns-all-partitions",
+                new_app_owns_all,
+            ),
         ];
         list.extend(
             witnesses

@@ -62,16 +62,6 @@ impl MigrationSpec {
         Some(())
     }
 
-    /// A requested stop ends a task that is not inside the handler.
-    pub(super) fn pump_exit(&self, s: &mut MigState, i: usize, p: usize) -> Option<()> {
-        let phase = self.pump_phase(s, i, p)?;
-        (matches!(phase, PumpPhase::Starting | PumpPhase::Receiving)
-            && Self::stop_requested(s, i, p))
-        .then_some(())?;
-        Self::set_phase(s, i, p, PumpPhase::Done);
-        Some(())
-    }
-
     /// A displaced receiver's next receive fails and the task faults.
     pub(super) fn receive_fails(&self, s: &mut MigState, i: usize, p: usize) -> Option<()> {
         (self.pump_phase(s, i, p)? == PumpPhase::Receiving && !Self::stop_requested(s, i, p))
@@ -87,7 +77,9 @@ impl MigrationSpec {
     pub(super) fn receive(&self, s: &mut MigState, i: usize, p: usize, count: u8) -> Option<()> {
         (self.pump_phase(s, i, p)? == PumpPhase::Receiving && !Self::stop_requested(s, i, p))
             .then_some(())?;
-        (1..=self.config.batch_size).contains(&count).then_some(())?;
+        (1..=self.config.batch_size)
+            .contains(&count)
+            .then_some(())?;
         let group = s.group_of(i);
         let available = s.hub.available(group, p as u32, i as u32).ok()?;
         (u64::from(count) <= available && s.hub.is_connected(group, p as u32, i as u32))
@@ -147,7 +139,11 @@ impl MigrationSpec {
         let PumpPhase::Checkpointing { next } = self.pump_phase(s, i, p)? else {
             return None;
         };
-        let event = *s.hub.events(p as u32).ok()?.get(next.checked_sub(1)? as usize)?;
+        let event = *s
+            .hub
+            .events(p as u32)
+            .ok()?
+            .get(next.checked_sub(1)? as usize)?;
         let checkpoint = Checkpoint {
             partition: p as u32,
             sequence_number: event.sequence_number,

@@ -24,17 +24,38 @@ pub enum MigAction {
     Crash(u8),
     Relinquish(u8),
     /// The record of a crashed owner ages out (group, partition).
-    Expire { group: u8, partition: u8 },
+    Expire {
+        group: u8,
+        partition: u8,
+    },
     /// Renew, list, and claim `claim` (or nothing, then reconcile at once).
-    LbCycle { inst: u8, claim: Option<u8> },
+    LbCycle {
+        inst: u8,
+        claim: Option<u8>,
+    },
     LbClaim(u8),
     LbResume(u8),
-    PumpStart { inst: u8, partition: u8 },
-    PumpExit { inst: u8, partition: u8 },
-    Receive { inst: u8, partition: u8, count: u8 },
-    ReceiveFails { inst: u8, partition: u8 },
-    Complete { inst: u8, partition: u8 },
-    WriteCheckpoint { inst: u8, partition: u8 },
+    PumpStart {
+        inst: u8,
+        partition: u8,
+    },
+    Receive {
+        inst: u8,
+        partition: u8,
+        count: u8,
+    },
+    ReceiveFails {
+        inst: u8,
+        partition: u8,
+    },
+    Complete {
+        inst: u8,
+        partition: u8,
+    },
+    WriteCheckpoint {
+        inst: u8,
+        partition: u8,
+    },
 }
 
 /// The protocol model of one variant within bounds.
@@ -84,7 +105,6 @@ impl MigrationSpec {
             LbClaim(i) => self.lb_claim(s, ix(i)),
             LbResume(i) => self.lb_resume(s, ix(i)),
             PumpStart { inst, partition } => self.pump_start(s, ix(inst), ix(partition)),
-            PumpExit { inst, partition } => self.pump_exit(s, ix(inst), ix(partition)),
             Receive {
                 inst,
                 partition,
@@ -156,9 +176,6 @@ impl MigrationSpec {
         let (inst, partition) = (i as u8, p as u8);
         let group = s.group_of(i);
         match pump.phase {
-            PumpPhase::Starting | PumpPhase::Receiving if pump.stop_requested => {
-                out.push(MigAction::PumpExit { inst, partition })
-            }
             PumpPhase::Starting => out.push(MigAction::PumpStart { inst, partition }),
             PumpPhase::Receiving => {
                 if !s.hub.is_connected(group, p as u32, i as u32) {
@@ -275,7 +292,6 @@ impl Model for MigrationSpec {
                 "{}/p{partition} reads checkpoint, opens receiver",
                 name(inst)
             ),
-            PumpExit { inst, partition } => format!("{}/p{partition} pump exits", name(inst)),
             Receive {
                 inst,
                 partition,
@@ -307,7 +323,6 @@ impl Model for MigrationSpec {
             LbClaim(_) => "claim".into(),
             LbResume(_) => "resume".into(),
             PumpStart { .. } => "start".into(),
-            PumpExit { .. } => "exit".into(),
             Receive { count, .. } => format!("receive-{count}"),
             ReceiveFails { .. } => "receive-fails".into(),
             Complete { .. } => "complete".into(),
@@ -328,7 +343,6 @@ impl Model for MigrationSpec {
             Crash(i) | Relinquish(i) => name(i),
             LbCycle { inst, .. } | LbClaim(inst) | LbResume(inst) => format!("{}.lb", name(inst)),
             PumpStart { inst, partition }
-            | PumpExit { inst, partition }
             | Receive {
                 inst, partition, ..
             }

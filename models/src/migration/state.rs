@@ -107,9 +107,15 @@ pub enum PumpPhase {
     Starting,
     Receiving,
     /// Sequential single dispatch of the batch `lo..hi`: `current` is running.
-    Invoking { lo: u64, hi: u64, current: u64 },
+    Invoking {
+        lo: u64,
+        hi: u64,
+        current: u64,
+    },
     /// The gate passed; the checkpoint write (exclusive position `next`) is in flight.
-    Checkpointing { next: u64 },
+    Checkpointing {
+        next: u64,
+    },
     /// The task completed (its stop was requested).
     Done,
     /// The task faulted (displaced receiver).
@@ -135,6 +141,18 @@ impl Pump {
     }
     pub fn finished(&self) -> bool {
         matches!(self.phase, PumpPhase::Done | PumpPhase::Faulted)
+    }
+
+    /// Cancels the pump's task. A task waiting outside the handler (reading the
+    /// checkpoint, awaiting a receive) returns at once: it can do nothing else
+    /// first and nothing else observes the gap, so the exit is part of this step
+    /// (a partial-order reduction that keeps the state space small). A task inside
+    /// the handler finishes its invocation and the gate first.
+    pub fn request_stop(&mut self) {
+        self.stop_requested = true;
+        if matches!(self.phase, PumpPhase::Starting | PumpPhase::Receiving) {
+            self.phase = PumpPhase::Done;
+        }
     }
 }
 
