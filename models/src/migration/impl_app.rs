@@ -68,6 +68,8 @@ pub struct World {
     pub ledger: [Vec<Shared<Vec<u8>>>; 2],
     /// Per app: pumps with an open receiver (for the both-apps-running witness).
     pub active_pumps: Shared<[u32; 2]>,
+    /// Per app: received batches not yet through the gate (and checkpoint write).
+    pub batches_in_flight: [Shared<u32>; 2],
     /// Cancelled when the run is over: every loop returns.
     pub done: CancellationTokenSource,
 }
@@ -106,6 +108,8 @@ impl World {
                 .collect(),
             ledger,
             active_pumps: Shared::new("active-pumps", [0, 0]),
+            batches_in_flight: App::BOTH
+                .map(|app| Shared::new(format!("in-flight.{}", app.name()), 0)),
             done: CancellationTokenSource::new("run-over"),
         }
     }
@@ -118,6 +122,24 @@ impl World {
     pub fn checkpoint_next(&self, app: App, p: u32) -> u64 {
         self.store(app)
             .read(|s| s.checkpoint(p).map_or(0, Checkpoint::next_sequence))
+    }
+
+    /// Whether one of `app`'s pumps has a batch or events to receive: a batch in
+    /// flight, or a connected receiver of an instance in `alive` behind the end.
+    pub fn busy(&self, app: App, alive: &[u32]) -> bool {
+        if self.batches_in_flight[app.index()].read(|n| *n > 0) {
+            return true;
+        }
+        let group = self.cfg.group_of(app);
+        self.hub.read(|h| {
+            (0..h.partition_count()).any(|p| {
+                let len = h.len(p).unwrap_or(0);
+                h.receivers(group, p).is_ok_and(|rs| {
+                    rs.iter()
+                        .any(|r| alive.contains(&r.key) && !r.disconnected && r.next_sequence < len)
+                })
+            })
+        })
     }
 
     /// Whether `app` invoked every event.
@@ -443,30 +465,42 @@ impl Instance {
                 }
                 continue;
             }
-            let mut invoked_up_to = None;
-            for &seq in &batch {
-                if self.fn_token.is_cancelled() {
-                    break;
-                }
-                rt::always(
-                    "s2-in-order-within-pump",
-                    last_started.is_none_or(|l| seq > l),
-                    || format!("{}/p{p} started s{seq} after s{last_started:?}", self.name),
-                );
-                last_started = Some(seq);
-                self.world.ledger[self.app.index()][p as usize]
-                    .write(|l| l[seq as usize] = l[seq as usize].saturating_add(1));
-                if rt::sleep_cancellable(FUNCTION_TIME, &self.halt.token()).await {
-                    return; // crashed mid-invocation: nothing more is written
-                }
-                invoked_up_to = Some(seq);
+            let in_flight = &self.world.batches_in_flight[self.app.index()];
+            in_flight.write(|n| *n += 1);
+            let gone = self.dispatch(p, &batch, &mut last_started).await;
+            in_flight.write(|n| *n -= 1);
+            if gone {
+                return;
             }
-            // The gate: something invoked and no token cancelled.
-            if let (Some(seq), false) = (invoked_up_to, self.fn_token.is_cancelled()) {
-                if !self.write_checkpoint(p, seq).await {
-                    return;
-                }
+        }
+    }
+
+    /// Sequential single dispatch of `batch`, the gate and the checkpoint write.
+    /// Returns whether the task ends (crashed mid-invocation, or the write threw).
+    async fn dispatch(&self, p: u32, batch: &[u64], last_started: &mut Option<u64>) -> bool {
+        let mut invoked_up_to = None;
+        for &seq in batch {
+            if self.fn_token.is_cancelled() {
+                break;
             }
+            let last = *last_started;
+            rt::always(
+                "s2-in-order-within-pump",
+                last.is_none_or(|l| seq > l),
+                || format!("{}/p{p} started s{seq} after s{last:?}", self.name),
+            );
+            *last_started = Some(seq);
+            self.world.ledger[self.app.index()][p as usize]
+                .write(|l| l[seq as usize] = l[seq as usize].saturating_add(1));
+            if rt::sleep_cancellable(FUNCTION_TIME, &self.halt.token()).await {
+                return true; // crashed mid-invocation: nothing more is written
+            }
+            invoked_up_to = Some(seq);
+        }
+        // The gate: something invoked and no token cancelled.
+        match (invoked_up_to, self.fn_token.is_cancelled()) {
+            (Some(seq), false) => !self.write_checkpoint(p, seq).await,
+            _ => false,
         }
     }
 

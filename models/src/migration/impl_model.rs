@@ -139,7 +139,7 @@ async fn run_main(cfg: ImplCfg) {
         rt::sometimes("sometimes-old-app-stopped", true);
     });
     spawn_crashes(&world, &instances);
-    while !finished(&world, &old_stopped) && rt::now() < RUN_LIMIT {
+    while !finished(&world, &old_stopped, new) && rt::now() < RUN_LIMIT {
         rt::sleep(Duration::from_secs(1)).await;
     }
     let new_owns_all = new_app_owns_all(&world, new);
@@ -149,10 +149,17 @@ async fn run_main(cfg: ImplCfg) {
     end_of_run(&world, new);
 }
 
-/// The old app is stopped and the new app is done: it invoked every event, or
-/// its group's pointer is at the end of every partition (nothing is left for it).
-fn finished(world: &World, old_stopped: &Shared<bool>) -> bool {
+/// The old app is stopped and the new app is done: nothing in flight and nothing
+/// to receive for it, and it invoked every event or its group's pointer is at the
+/// end of every partition (nothing is left for it).
+fn finished(world: &World, old_stopped: &Shared<bool>, new: &[Instance]) -> bool {
+    let alive: Vec<u32> = new
+        .iter()
+        .filter(|i| !i.crash.is_cancelled())
+        .map(|i| i.id)
+        .collect();
     old_stopped.read(|f| *f)
+        && !world.busy(App::New, &alive)
         && (world.invoked_all(App::New)
             || (0..u32::from(world.cfg.partitions))
                 .all(|p| world.checkpoint_next(App::New, p) == world.cfg.events_in(p)))

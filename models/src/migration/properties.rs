@@ -5,6 +5,9 @@
 //!   once the old app is stopped and nothing can move any more (the new app has
 //!   drained), every event was invoked by the new app, provided one of its
 //!   instances survived.
+//! * `new-app-drains` (liveness, `<>`): on every maximal path (terminal, or a
+//!   cycle) the new app eventually has invoked every event, unless all its
+//!   instances crashed. It also rules out a livelock that never reaches quiescence.
 //! * `new-app-no-skip`, `old-app-no-skip`: per app, the app's group pointer never
 //!   passes an event that app did not invoke (once the new app is deployed, for
 //!   the new one). With its own group, each app's pointer is its own; what an app
@@ -43,6 +46,14 @@ fn new_app_invokes_every_event(spec: &MigrationSpec, s: &MigState) -> bool {
     let mut enabled = Vec::new();
     spec.actions(s, &mut enabled);
     !enabled.is_empty()
+}
+
+/// Liveness: the new app has invoked every event, or none of its instances is
+/// left to do it (crashes are final).
+fn new_app_drained(_: &MigrationSpec, s: &MigState) -> bool {
+    s.app_invoked_all(App::New)
+        || s.members(App::New)
+            .all(|i| s.instances[i].life == Life::Crashed)
 }
 
 fn new_app_no_skip(_: &MigrationSpec, s: &MigState) -> bool {
@@ -124,6 +135,7 @@ impl MigrationSpec {
             Property::always("s1-no-skip-per-group", s1_per_group),
             Property::always("s2-in-order-within-pump", s2),
             Property::always("s6-ownership-cas", s6),
+            Property::eventually("new-app-drains", new_app_drained),
         ];
         // In one group with one partition the new app can neither steal it nor run
         // next to the old app (greedy min = 0); nobody displaces anybody then.

@@ -70,6 +70,8 @@ fn separate_groups_hold_at_default_bounds_with_every_witness_reached() {
     ] {
         assert_eq!(verdict_of(&report, witness), Verdict::Holds, "{witness}");
     }
+    // Liveness on every maximal path, judged by the checker's liveness pass.
+    assert_eq!(verdict_of(&report, "new-app-drains"), Verdict::Holds);
     // One instance per app in its own group: nobody can displace anybody.
     assert!(!property_names(&model).contains(&"sometimes-receiver-displaced"));
 }
@@ -92,7 +94,7 @@ fn shared_group_loses_events_for_the_new_app_shortest_counterexample() {
     let mut enabled = Vec::new();
     model.actions(&end, &mut enabled);
     assert!(enabled.is_empty(), "quiescent: {enabled:?}");
-    for name in ["new-app-no-skip", "old-app-no-skip"] {
+    for name in ["new-app-no-skip", "old-app-no-skip", "new-app-drains"] {
         assert_eq!(verdict_of(&report, name), Verdict::Violated, "{name}");
     }
     for name in [
