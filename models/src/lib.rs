@@ -7,5 +7,6 @@ pub mod eventhubs;
 pub mod host;
 pub mod host_abstract;
 pub mod hostlog;
+pub mod migration;
 pub mod plugin;
 pub mod registry;
