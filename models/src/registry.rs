@@ -83,6 +83,7 @@ pub fn registry() -> Registry {
             crate::host::registry_entry(),
             host_abstract(),
             crate::eventhubs::registry_entry(),
+            crate::breaker::registry_entry(),
         ],
         // The headline: every host variant, counterexamples and proof figures.
         headline: headline(),
