@@ -55,6 +55,7 @@ fn benches() -> Vec<BenchSection> {
             }),
         },
         crate::eventhubs::bench_section(),
+        crate::breaker::bench_section(),
     ]
 }
 

@@ -103,7 +103,7 @@ pub enum PlantedBug {
 const BOUND_SPECS: [(&str, i64, i64, i64, i64); 11] = [
     ("batch_size", 1, 100, 2, 2),
     ("break_latency", 0, 600, 1, 10),
-    ("events", 0, 100_000, 4, 8),
+    ("events", 0, 100_000, 4, 12),
     ("instances", 1, 32, 2, 2),
     ("lag", 0, 600, 0, 0),
     ("max_retries", 0, 5, 0, 1),

@@ -17,15 +17,20 @@
 pub mod config;
 mod entry;
 pub mod figures;
+mod impl_app;
+pub mod impl_model;
 mod properties;
 pub mod spec;
 pub mod state;
 mod steps;
 
 #[cfg(test)]
+mod impl_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{Claim, Config, PlantedBug, Variant};
-pub use entry::registry_entry;
+pub use entry::{bench_section, registry_entry};
+pub use impl_model::{run_at_scale, AtScale, BreakerImpl};
 pub use spec::{BrAction, BreakerSpec};
 pub use state::BrState;

@@ -1,0 +1,550 @@
+//! The implementation-level function app with its circuit breaker: async Rust on
+//! `lockstep::rt`, one await per await of the real code, in virtual time.
+//!
+//! Tasks: one pump per partition and app generation (`I<i>.p<p>`: read the
+//! checkpoint, open the receiver, receive, single dispatch with the retry
+//! policy, record each eventual failure in the failure store and check the
+//! rolling count it returns, checkpoint), the control plane (`control-plane`:
+//! on a break event waits up to `break_latency`, stops the app by cancelling the
+//! function token and awaiting every pump, starts a new generation on resume) and
+//! the operator (`operator`: resumes the app some time after each stop).
+//! Properties are judged where they happen (`rt::always` / `rt::sometimes`).
+
+use std::time::Duration;
+
+use lockstep::rt::{self, mpsc, CancellationToken, CancellationTokenSource, JoinHandle, Shared};
+use lockstep::world::checkpoint_store::{Checkpoint, CheckpointStore};
+use lockstep::world::eventhubs::{EventHub, StartPosition};
+use lockstep::world::failure_store::FailureStore;
+
+use super::config::{Claim, Config, PlantedBug, Variant};
+use super::state::{Mark, GROUP};
+
+/// Receive MaximumWaitTime: a caught-up pump receives again after it.
+pub const RECEIVE_WAIT: Duration = Duration::from_secs(60);
+
+/// What one run simulates (bounds plus the timing the protocol level abstracts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppCfg {
+    pub variant: Variant,
+    pub config: Config,
+    pub claim: Claim,
+    pub planted: PlantedBug,
+    /// How long one function execution takes.
+    pub execution: Duration,
+    /// The retry policy's fixed delay.
+    pub retry_delay: Duration,
+    /// The downstream outage starts with the run and ends at one of these
+    /// (chosen per run; `None`: it never ends).
+    pub outage_ends: [Option<Duration>; 2],
+    /// The operator resumes this long after a stop (chosen per stop).
+    pub resume_delays: [Duration; 2],
+    /// A failure-store outage of one instance lasts this long.
+    pub store_outage: Duration,
+}
+
+/// Run totals, for figures (bench rows, tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    pub executions: u64,
+    /// Eventual failures (after the retries).
+    pub failures: u64,
+    /// Eventual failures the store never counted (store call failed).
+    pub unrecorded: u64,
+    pub breaks_sent: u64,
+    pub stops: u64,
+    pub in_flight_at_stop: u64,
+    pub redelivered: u64,
+    /// First crossing of the rolling count across all instances, and first stop.
+    pub first_crossing_ms: Option<u64>,
+    pub first_stop_ms: Option<u64>,
+    /// The most executions that started after a crossing in one app run, and
+    /// the latest such start relative to its crossing.
+    pub max_after_crossing: u64,
+    pub max_after_crossing_ms: u64,
+}
+
+/// The L6 ghost of the current app run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Crossing {
+    pub at: Option<Duration>,
+    pub executions_after: u64,
+}
+
+/// A pump's position facts, kept per partition across generations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// Events received so far by the current generation's receiver.
+    pub received_hi: u64,
+    /// The next event the current generation must invoke (S2).
+    pub next_expected: u64,
+    /// Set at a stop: where the resumed pump must start (L6).
+    pub resume_expect: Option<u64>,
+}
+
+/// The app as the control plane sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AppView {
+    pub stopped: bool,
+    pub resumes_used: u32,
+}
+
+/// Messages to the control plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ControlMsg {
+    /// An instance's check saw the count above the threshold (the Event Grid event).
+    Break { instance: u32 },
+    /// The operator restarts the app.
+    Resume,
+    /// The run is over.
+    Shutdown,
+}
+
+/// The simulated world every task shares, one cell per independent object.
+#[derive(Clone)]
+pub struct AppWorld {
+    pub cfg: AppCfg,
+    pub hub: Shared<EventHub>,
+    pub ckpts: Shared<CheckpointStore>,
+    pub failures: Shared<FailureStore>,
+    pub downstream_up: Shared<bool>,
+    /// Per partition, per sequence number.
+    pub marks: Vec<Shared<Vec<Mark>>>,
+    pub positions: Vec<Shared<Position>>,
+    pub crossing: Shared<Crossing>,
+    pub app: Shared<AppView>,
+    pub stats: Shared<Stats>,
+    pub control: mpsc::Sender<ControlMsg>,
+}
+
+impl AppWorld {
+    /// Builds the world (inside the simulation) and the control plane's inbox.
+    pub fn new(cfg: AppCfg) -> (Self, mpsc::Receiver<ControlMsg>) {
+        let c = cfg.config;
+        let mut hub = EventHub::new(c.partitions);
+        for k in 0..u64::from(c.events) {
+            let p = (k % u64::from(c.partitions)) as u32;
+            let _ = hub.append(p, k, 10 + (k % 3) as u32);
+        }
+        let mut failures = FailureStore::new(c.window());
+        failures.set_lag(Duration::from_secs(u64::from(c.lag)));
+        let (control, inbox) = mpsc::named("control-plane.inbox", None);
+        let world = AppWorld {
+            cfg,
+            hub: Shared::new("hub", hub),
+            ckpts: Shared::new("checkpoints", CheckpointStore::new(c.partitions)),
+            failures: Shared::new("failure-store", failures),
+            downstream_up: Shared::new("downstream", false),
+            marks: (0..c.partitions)
+                .map(|p| {
+                    let n = c.events_in(p) as usize;
+                    Shared::new(format!("marks.p{p}"), vec![Mark::default(); n])
+                })
+                .collect(),
+            positions: (0..c.partitions)
+                .map(|p| Shared::new(format!("position.p{p}"), Position::default()))
+                .collect(),
+            crossing: Shared::new("l6.crossing", Crossing::default()),
+            app: Shared::new("app", AppView::default()),
+            stats: Shared::new("stats", Stats::default()),
+            control,
+        };
+        (world, inbox)
+    }
+
+    pub fn checkpoint_next(&self, p: u32) -> u64 {
+        self.ckpts
+            .read(|s| s.checkpoint(p).map_or(0, Checkpoint::next_sequence))
+    }
+
+    /// Every partition checkpointed to its end.
+    pub fn all_checkpointed(&self) -> bool {
+        (0..self.cfg.config.partitions)
+            .all(|p| self.checkpoint_next(p) == self.cfg.config.events_in(p))
+    }
+
+    /// Stopped with no resume left: nothing will run again.
+    pub fn stopped_for_good(&self) -> bool {
+        let resumes = self.cfg.config.resumes;
+        self.app.read(|a| a.stopped && a.resumes_used >= resumes)
+    }
+
+    /// `every-event-succeeds-or-reprocessed`: once resumed, no event below a
+    /// checkpoint failed without ever succeeding.
+    pub fn check_unqualified_claim(&self) {
+        if self.cfg.claim != Claim::Unqualified || self.app.read(|a| a.resumes_used) == 0 {
+            return;
+        }
+        for p in 0..self.cfg.config.partitions {
+            let next = self.checkpoint_next(p) as usize;
+            let lost = self.marks[p as usize]
+                .read(|m| m.iter().take(next).position(|m| m.failed && !m.succeeded));
+            rt::always(
+                "every-event-succeeds-or-reprocessed",
+                lost.is_none(),
+                || {
+                    format!(
+                        "p{p}: e{} failed before the break and lies below checkpoint {next}",
+                        lost.unwrap_or(0)
+                    )
+                },
+            );
+        }
+    }
+}
+
+/// How a delivery (TryExecute with retries) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// One partition's pump in one app generation.
+struct Pump {
+    world: AppWorld,
+    p: u32,
+    instance: u32,
+    generation: u32,
+    token: CancellationToken,
+}
+
+impl Pump {
+    async fn run(self) {
+        rt::yield_now().await; // await the checkpoint read
+        if self.token.is_cancelled() {
+            return;
+        }
+        let (p, w) = (self.p, &self.world);
+        let Ok(stored) = w.ckpts.write(|s| s.get_checkpoint(self.instance, p)) else {
+            return;
+        };
+        let mut start = stored.map_or(0, |c| c.next_sequence());
+        if w.cfg.planted == PlantedBug::ResumePastCheckpoint && self.generation > 0 {
+            start = w.positions[p as usize].read(|pos| pos.received_hi);
+        }
+        let expected = w.positions[p as usize].write(|pos| {
+            pos.next_expected = start;
+            pos.received_hi = start;
+            pos.resume_expect.take()
+        });
+        if let Some(at) = expected {
+            rt::always("l6-resume-at-checkpoint", start == at, || {
+                format!("p{p} resumed at {start}, the checkpoint at stop time was {at}")
+            });
+        }
+        let opened = w.hub.write(|h| {
+            h.open_receiver(GROUP, p, self.instance, Some(0), StartPosition::At(start))
+                .is_ok()
+        });
+        if !opened {
+            return;
+        }
+        loop {
+            rt::yield_now().await; // await the receive
+            if self.token.is_cancelled() {
+                return;
+            }
+            let max = w.cfg.config.batch_size as usize;
+            let batch: Vec<u64> = w.hub.write(|h| {
+                h.receive(GROUP, p, self.instance, max)
+                    .map(|b| b.iter().map(|e| e.sequence_number).collect())
+                    .unwrap_or_default()
+            });
+            let Some(&last) = batch.last() else {
+                if rt::sleep_cancellable(RECEIVE_WAIT, &self.token).await {
+                    return;
+                }
+                continue;
+            };
+            w.positions[p as usize].write(|pos| pos.received_hi = last + 1);
+            for &seq in &batch {
+                if self.token.is_cancelled() {
+                    break;
+                }
+                match self.deliver(seq).await {
+                    Delivery::Succeeded => {}
+                    Delivery::Failed => self.record_failure().await,
+                    Delivery::Cancelled => break,
+                }
+            }
+            // The gate: no checkpoint once the function token is cancelled. A write
+            // that passed the gate completes even if the stop comes meanwhile.
+            if self.token.is_cancelled() {
+                return;
+            }
+            rt::yield_now().await; // await the checkpoint write
+            self.write_checkpoint(last + 1);
+        }
+    }
+
+    /// One TryExecute of `seq` with the retry policy.
+    async fn deliver(&self, seq: u64) -> Delivery {
+        let (p, w) = (self.p as usize, &self.world);
+        let expected = w.positions[p].write(|pos| {
+            let e = pos.next_expected;
+            pos.next_expected = seq + 1;
+            e
+        });
+        rt::always("s2-in-order-within-pump", expected == seq, || {
+            format!("p{p} invoked e{seq}, the next event was e{expected}")
+        });
+        let redelivery = w.marks[p].write(|m| {
+            let mark = &mut m[seq as usize];
+            mark.deliveries = mark.deliveries.saturating_add(1);
+            std::mem::take(&mut mark.in_flight_at_stop)
+        });
+        if redelivery {
+            w.stats.write(|s| s.redelivered += 1);
+            rt::sometimes("sometimes-inflight-redelivered", true);
+        }
+        let mut attempt = 0;
+        loop {
+            self.execution_starts();
+            if rt::sleep_cancellable(w.cfg.execution, &self.token).await {
+                return Delivery::Cancelled;
+            }
+            if w.downstream_up.get() {
+                w.marks[p].write(|m| m[seq as usize].succeeded = true);
+                return Delivery::Succeeded;
+            }
+            if attempt >= w.cfg.config.max_retries {
+                w.marks[p].write(|m| m[seq as usize].failed = true);
+                w.stats.write(|s| s.failures += 1);
+                return Delivery::Failed;
+            }
+            attempt += 1;
+            if rt::sleep_cancellable(w.cfg.retry_delay, &self.token).await {
+                return Delivery::Cancelled;
+            }
+        }
+    }
+
+    /// L6: an execution starting more than T_break after the crossing.
+    fn execution_starts(&self) {
+        let w = &self.world;
+        let now = rt::now();
+        let t_break = Duration::from_secs(u64::from(w.cfg.config.t_break_secs()));
+        let crossing = w.crossing.write(|c| {
+            if c.at.is_some() {
+                c.executions_after += 1;
+            }
+            *c
+        });
+        w.stats.write(|s| {
+            s.executions += 1;
+            if let Some(at) = crossing.at {
+                s.max_after_crossing = s.max_after_crossing.max(crossing.executions_after);
+                let since = (now - at).as_millis() as u64;
+                s.max_after_crossing_ms = s.max_after_crossing_ms.max(since);
+            }
+        });
+        if let Some(at) = crossing.at {
+            rt::always("l6-stops-within-bound", now <= at + t_break, || {
+                format!(
+                    "p{} started an execution {} ms after the crossing at {} ms (T_break {} ms)",
+                    self.p,
+                    (now - at).as_millis(),
+                    at.as_millis(),
+                    t_break.as_millis()
+                )
+            });
+        }
+    }
+
+    /// Records an eventual failure and checks the count the store returns.
+    async fn record_failure(&self) {
+        rt::yield_now().await; // await the failure-store call
+        if self.token.is_cancelled() {
+            return;
+        }
+        let w = &self.world;
+        let lag = Duration::from_secs(u64::from(w.cfg.config.lag));
+        let staleness = if !lag.is_zero() && rt::choose_bool("failure-store read lags") {
+            lag
+        } else {
+            Duration::ZERO
+        };
+        let key = w.cfg.variant.counter_key(self.instance);
+        let now = rt::now();
+        let recorded = w.failures.write(|f| {
+            f.record(key, self.instance, now, staleness)
+                .map(|count| (count, f.true_count(None, now)))
+        });
+        let Ok((count, total)) = recorded else {
+            w.stats.write(|s| s.unrecorded += 1);
+            return;
+        };
+        let threshold = u64::from(w.cfg.config.threshold);
+        if total > threshold {
+            let first = w
+                .crossing
+                .write(|c| c.at.is_none().then(|| c.at = Some(now)));
+            if first.is_some() {
+                let ms = now.as_millis() as u64;
+                w.stats
+                    .write(|s| s.first_crossing_ms = Some(s.first_crossing_ms.unwrap_or(ms)));
+                rt::emit("threshold-crossed", &[("total", &total.to_string())]);
+            }
+        }
+        if count > threshold {
+            rt::sometimes("sometimes-breaker-opened", true);
+            w.stats.write(|s| s.breaks_sent += 1);
+            let _ = w
+                .control
+                .send(ControlMsg::Break {
+                    instance: self.instance,
+                })
+                .await;
+        }
+    }
+
+    fn write_checkpoint(&self, next: u64) {
+        let (p, w) = (self.p, &self.world);
+        let offset = w.hub.read(|h| {
+            h.events(p)
+                .ok()
+                .and_then(|e| e.get(next as usize - 1))
+                .map_or(0, |e| e.offset)
+        });
+        let checkpoint = Checkpoint {
+            partition: p,
+            sequence_number: next - 1,
+            offset,
+            client: self.instance,
+        };
+        w.ckpts
+            .write(|s| s.update_checkpoint(self.instance, checkpoint).is_ok());
+    }
+}
+
+/// One generation of the app: its function token and its pumps.
+struct Generation {
+    fn_token: CancellationTokenSource,
+    pumps: Vec<JoinHandle<()>>,
+}
+
+fn start_generation(world: &AppWorld, generation: u32) -> Generation {
+    let fn_token = CancellationTokenSource::new(format!("app.g{generation}.fnToken"));
+    let c = world.cfg.config;
+    let pumps = (0..c.partitions)
+        .map(|p| {
+            let instance = c.owner_of(p);
+            let pump = Pump {
+                world: world.clone(),
+                p,
+                instance,
+                generation,
+                token: fn_token.token(),
+            };
+            rt::spawn(format!("I{instance}.p{p}"), pump.run())
+        })
+        .collect();
+    Generation { fn_token, pumps }
+}
+
+/// The control plane (orchestrator + resource API): stops the app within
+/// `break_latency` of a break event, restarts it on the operator's word.
+pub async fn control_plane(
+    world: AppWorld,
+    mut inbox: mpsc::Receiver<ControlMsg>,
+    operator: mpsc::Sender<bool>,
+) {
+    let mut generation = 0;
+    let mut current = Some(start_generation(&world, generation));
+    while let Some(msg) = inbox.recv().await {
+        match msg {
+            ControlMsg::Break { .. } if world.cfg.planted == PlantedBug::NeverStops => {}
+            ControlMsg::Break { .. } => {
+                let Some(running) = current.take() else {
+                    continue; // already stopped (or stopping): the event is a duplicate
+                };
+                // The reaction takes 1/4, 2/4, 3/4 or all of `break_latency`.
+                let latency = Duration::from_secs(u64::from(world.cfg.config.break_latency));
+                let quarters = 1 + rt::choose("stop latency (quarters)", 4) as u32;
+                rt::sleep(latency * quarters / 4).await;
+                stop(&world, running).await;
+                let _ = operator.send(true).await;
+            }
+            ControlMsg::Resume => {
+                if current.is_none() {
+                    generation += 1;
+                    world.crossing.set(Crossing::default());
+                    world.app.write(|a| {
+                        a.stopped = false;
+                        a.resumes_used += 1;
+                    });
+                    rt::sometimes("sometimes-resumed", true);
+                    world.check_unqualified_claim();
+                    current = Some(start_generation(&world, generation));
+                }
+            }
+            ControlMsg::Shutdown => break,
+        }
+    }
+    if let Some(running) = current {
+        running.fn_token.cancel();
+        for pump in running.pumps {
+            pump.await;
+        }
+    }
+    let _ = operator.send(false).await;
+}
+
+/// The non-drain stop: cancel the function token, await every pump; then mark
+/// the events received but not checkpointed (they will be redelivered) and
+/// remember each partition's checkpoint for the resume.
+async fn stop(world: &AppWorld, running: Generation) {
+    running.fn_token.cancel();
+    for pump in running.pumps {
+        pump.await;
+    }
+    let mut in_flight = 0;
+    for p in 0..world.cfg.config.partitions {
+        let received_hi = world.positions[p as usize].read(|pos| pos.received_hi);
+        if world.cfg.planted == PlantedBug::CheckpointOnStop
+            && received_hi > world.checkpoint_next(p)
+        {
+            let checkpoint = Checkpoint {
+                partition: p,
+                sequence_number: received_hi - 1,
+                offset: 0,
+                client: world.cfg.config.owner_of(p),
+            };
+            world
+                .ckpts
+                .write(|s| s.update_checkpoint(checkpoint.client, checkpoint).is_ok());
+        }
+        let ckpt = world.checkpoint_next(p);
+        world.marks[p as usize].write(|m| {
+            for mark in &mut m[ckpt as usize..received_hi.max(ckpt) as usize] {
+                mark.in_flight_at_stop = true;
+            }
+        });
+        in_flight += received_hi.saturating_sub(ckpt);
+        world.positions[p as usize].write(|pos| pos.resume_expect = Some(ckpt));
+    }
+    let ms = rt::now().as_millis() as u64;
+    world.stats.write(|s| {
+        s.stops += 1;
+        s.in_flight_at_stop += in_flight;
+        s.first_stop_ms = Some(s.first_stop_ms.unwrap_or(ms));
+    });
+    world.app.write(|a| a.stopped = true);
+    rt::sometimes("sometimes-app-stopped", true);
+    rt::emit("app-stopped", &[("in_flight", &in_flight.to_string())]);
+}
+
+/// The operator: after each stop, resumes the app a chosen while later, as long
+/// as resumes are left. `true` on the channel is a stop, `false` the end.
+pub async fn operator(world: AppWorld, mut stops: mpsc::Receiver<bool>) {
+    while let Some(true) = stops.recv().await {
+        if world.app.read(|a| a.resumes_used) >= world.cfg.config.resumes {
+            continue;
+        }
+        let delays = world.cfg.resume_delays;
+        rt::sleep(delays[rt::choose("resume delay", delays.len())]).await;
+        let _ = world.control.send(ControlMsg::Resume).await;
+    }
+}
