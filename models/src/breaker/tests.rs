@@ -120,3 +120,14 @@ fn executions_after_the_crossing_stay_within_the_computed_bound() {
     assert!(figures.max_executions >= 1, "{figures:?}");
     assert!(figures.max_executions <= figures.bound, "{figures:?}");
 }
+
+/// The docs' figure at a larger bound (slow in the dev profile: run with
+/// `cargo test --release -p lockstep-models breaker -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn executions_after_the_crossing_at_six_events() {
+    let model = spec("shared-counter", &[("events", 6)], Claim::Qualified);
+    let figures = after_crossing(&model, 5_000_000);
+    eprintln!("events=6: {figures:?}");
+    assert!(figures.complete && figures.max_executions <= figures.bound);
+}
