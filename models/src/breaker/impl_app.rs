@@ -517,12 +517,16 @@ async fn stop(world: &AppWorld, running: Generation) {
                 .write(|s| s.update_checkpoint(checkpoint.client, checkpoint).is_ok());
         }
         let ckpt = world.checkpoint_next(p);
-        world.marks[p as usize].write(|m| {
-            for mark in &mut m[ckpt as usize..received_hi.max(ckpt) as usize] {
-                mark.in_flight_at_stop = true;
+        // Counted once per event: one still flagged from an earlier stop (received
+        // again but not yet invoked) is not counted twice.
+        in_flight += world.marks[p as usize].write(|m| {
+            let range = ckpt as usize..received_hi.max(ckpt) as usize;
+            let mut fresh = 0;
+            for mark in &mut m[range] {
+                fresh += u64::from(!std::mem::replace(&mut mark.in_flight_at_stop, true));
             }
+            fresh
         });
-        in_flight += received_hi.saturating_sub(ckpt);
         world.positions[p as usize].write(|pos| pos.resume_expect = Some(ckpt));
     }
     let ms = rt::now().as_millis() as u64;

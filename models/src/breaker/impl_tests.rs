@@ -83,13 +83,18 @@ fn the_run_at_scale_breaks_resumes_and_finishes_on_small_sizes() {
     assert_eq!(run.status, "completed");
     let s = run.stats;
     assert!(s.stops >= 1 && s.first_crossing_ms.is_some(), "{s:?}");
+    // Every event in flight at a stop was delivered again before the run completed.
     assert!(
-        s.redelivered >= 1 && s.in_flight_at_stop >= s.redelivered,
+        s.redelivered >= 1 && s.in_flight_at_stop == s.redelivered,
         "{s:?}"
     );
     // Sequential pumps, 10 ms executions, T_break = 10 s: at most 4 x 1,001.
     assert!(s.max_after_crossing <= 4 * 1_001, "{s:?}");
     assert!(s.max_after_crossing_ms <= 10_000, "{s:?}");
+    for seed in 2..=4 {
+        let s = run_at_scale(seed, 2, 4, 2_000).expect("valid sizes").stats;
+        assert_eq!(s.in_flight_at_stop, s.redelivered, "seed {seed}: {s:?}");
+    }
     let again = run_at_scale(1, 2, 4, 2_000).expect("valid sizes");
     assert_eq!((again.stats, again.steps), (run.stats, run.steps));
 }

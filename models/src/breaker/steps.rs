@@ -216,8 +216,9 @@ impl BreakerSpec {
             }
             let ckpt = s.checkpoint_next(p);
             for seq in ckpt..received_hi {
-                s.mark_mut(p, seq).in_flight_at_stop = true;
-                s.in_flight_at_stop = s.in_flight_at_stop.saturating_add(1);
+                if !std::mem::replace(&mut s.mark_mut(p, seq).in_flight_at_stop, true) {
+                    s.in_flight_at_stop = s.in_flight_at_stop.saturating_add(1);
+                }
             }
             let client = self.client(p);
             let _ = s.hub.close_receiver(GROUP, p as u32, client);
