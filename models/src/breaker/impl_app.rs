@@ -43,6 +43,21 @@ pub struct AppCfg {
     pub store_outage: Duration,
 }
 
+/// One partition's counters (one cell per partition, so that the two pumps'
+/// bookkeeping does not make every step of theirs conflict for the explorer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PartStats {
+    pub executions: u64,
+    pub failures: u64,
+    pub unrecorded: u64,
+    pub breaks_sent: u64,
+    pub redelivered: u64,
+    /// Executions started after the crossing in the current app run.
+    pub after_crossing: u64,
+    /// The latest such start relative to its crossing (ms).
+    pub latest_after_ms: u64,
+}
+
 /// Run totals, for figures (bench rows, tests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stats {
@@ -64,11 +79,11 @@ pub struct Stats {
     pub max_after_crossing_ms: u64,
 }
 
-/// The L6 ghost of the current app run.
+/// The L6 ghost: the crossing of the current app run, and the run's first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Crossing {
     pub at: Option<Duration>,
-    pub executions_after: u64,
+    pub first: Option<Duration>,
 }
 
 /// A pump's position facts, kept per partition across generations.
@@ -85,6 +100,8 @@ pub struct Position {
 /// The app as the control plane sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct AppView {
+    /// A break event was accepted; the stop is under way.
+    pub breaking: bool,
     pub stopped: bool,
     pub resumes_used: u32,
 }
@@ -104,8 +121,10 @@ pub enum ControlMsg {
 #[derive(Clone)]
 pub struct AppWorld {
     pub cfg: AppCfg,
-    pub hub: Shared<EventHub>,
-    pub ckpts: Shared<CheckpointStore>,
+    /// Per partition: a one-partition hub and checkpoint store (partition 0 of
+    /// each), so steps on different partitions commute for the explorer.
+    pub hubs: Vec<Shared<EventHub>>,
+    pub ckpts: Vec<Shared<CheckpointStore>>,
     pub failures: Shared<FailureStore>,
     pub downstream_up: Shared<bool>,
     /// Per partition, per sequence number.
@@ -113,7 +132,9 @@ pub struct AppWorld {
     pub positions: Vec<Shared<Position>>,
     pub crossing: Shared<Crossing>,
     pub app: Shared<AppView>,
-    pub stats: Shared<Stats>,
+    pub part_stats: Vec<Shared<PartStats>>,
+    /// The control plane's counters (stops, in-flight events, figures per run).
+    pub ctl_stats: Shared<Stats>,
     pub control: mpsc::Sender<ControlMsg>,
 }
 
@@ -121,18 +142,24 @@ impl AppWorld {
     /// Builds the world (inside the simulation) and the control plane's inbox.
     pub fn new(cfg: AppCfg) -> (Self, mpsc::Receiver<ControlMsg>) {
         let c = cfg.config;
-        let mut hub = EventHub::new(c.partitions);
+        let mut hubs: Vec<EventHub> = (0..c.partitions).map(|_| EventHub::new(1)).collect();
         for k in 0..u64::from(c.events) {
-            let p = (k % u64::from(c.partitions)) as u32;
-            let _ = hub.append(p, k, 10 + (k % 3) as u32);
+            let p = (k % u64::from(c.partitions)) as usize;
+            let _ = hubs[p].append(0, k, 10 + (k % 3) as u32);
         }
         let mut failures = FailureStore::new(c.window());
         failures.set_lag(Duration::from_secs(u64::from(c.lag)));
         let (control, inbox) = mpsc::named("control-plane.inbox", None);
         let world = AppWorld {
             cfg,
-            hub: Shared::new("hub", hub),
-            ckpts: Shared::new("checkpoints", CheckpointStore::new(c.partitions)),
+            hubs: hubs
+                .into_iter()
+                .enumerate()
+                .map(|(p, hub)| Shared::new(format!("hub.p{p}"), hub))
+                .collect(),
+            ckpts: (0..c.partitions)
+                .map(|p| Shared::new(format!("checkpoint.p{p}"), CheckpointStore::new(1)))
+                .collect(),
             failures: Shared::new("failure-store", failures),
             downstream_up: Shared::new("downstream", false),
             marks: (0..c.partitions)
@@ -146,15 +173,46 @@ impl AppWorld {
                 .collect(),
             crossing: Shared::new("l6.crossing", Crossing::default()),
             app: Shared::new("app", AppView::default()),
-            stats: Shared::new("stats", Stats::default()),
+            part_stats: (0..c.partitions)
+                .map(|p| Shared::new(format!("stats.p{p}"), PartStats::default()))
+                .collect(),
+            ctl_stats: Shared::new("stats.control-plane", Stats::default()),
             control,
         };
         (world, inbox)
     }
 
     pub fn checkpoint_next(&self, p: u32) -> u64 {
-        self.ckpts
-            .read(|s| s.checkpoint(p).map_or(0, Checkpoint::next_sequence))
+        self.ckpts[p as usize].read(|s| s.checkpoint(0).map_or(0, Checkpoint::next_sequence))
+    }
+
+    /// Closes the figures of the current app run: executions after its crossing.
+    pub fn fold_run_figures(&self) {
+        let after: u64 = self
+            .part_stats
+            .iter()
+            .map(|s| s.read(|s| s.after_crossing))
+            .sum();
+        self.ctl_stats
+            .write(|s| s.max_after_crossing = s.max_after_crossing.max(after));
+    }
+
+    /// The run's totals: the control plane's counters plus every partition's.
+    pub fn totals(&self) -> Stats {
+        let mut total = self.ctl_stats.get();
+        total.first_crossing_ms = self
+            .crossing
+            .read(|c| c.first.map(|t| t.as_millis() as u64));
+        for part in &self.part_stats {
+            let s = part.get();
+            total.executions += s.executions;
+            total.failures += s.failures;
+            total.unrecorded += s.unrecorded;
+            total.breaks_sent += s.breaks_sent;
+            total.redelivered += s.redelivered;
+            total.max_after_crossing_ms = total.max_after_crossing_ms.max(s.latest_after_ms);
+        }
+        total
     }
 
     /// Every partition checkpointed to its end.
@@ -167,6 +225,11 @@ impl AppWorld {
     pub fn stopped_for_good(&self) -> bool {
         let resumes = self.cfg.config.resumes;
         self.app.read(|a| a.stopped && a.resumes_used >= resumes)
+    }
+
+    /// Running with no stop under way (a stopped app will be resumed).
+    pub fn running(&self) -> bool {
+        self.app.read(|a| !a.breaking && !a.stopped)
     }
 
     /// `every-event-succeeds-or-reprocessed`: once resumed, no event below a
@@ -217,7 +280,7 @@ impl Pump {
             return;
         }
         let (p, w) = (self.p, &self.world);
-        let Ok(stored) = w.ckpts.write(|s| s.get_checkpoint(self.instance, p)) else {
+        let Ok(stored) = w.ckpts[p as usize].write(|s| s.get_checkpoint(self.instance, 0)) else {
             return;
         };
         let mut start = stored.map_or(0, |c| c.next_sequence());
@@ -234,8 +297,8 @@ impl Pump {
                 format!("p{p} resumed at {start}, the checkpoint at stop time was {at}")
             });
         }
-        let opened = w.hub.write(|h| {
-            h.open_receiver(GROUP, p, self.instance, Some(0), StartPosition::At(start))
+        let opened = w.hubs[p as usize].write(|h| {
+            h.open_receiver(GROUP, 0, self.instance, Some(0), StartPosition::At(start))
                 .is_ok()
         });
         if !opened {
@@ -247,8 +310,8 @@ impl Pump {
                 return;
             }
             let max = w.cfg.config.batch_size as usize;
-            let batch: Vec<u64> = w.hub.write(|h| {
-                h.receive(GROUP, p, self.instance, max)
+            let batch: Vec<u64> = w.hubs[p as usize].write(|h| {
+                h.receive(GROUP, 0, self.instance, max)
                     .map(|b| b.iter().map(|e| e.sequence_number).collect())
                     .unwrap_or_default()
             });
@@ -296,7 +359,7 @@ impl Pump {
             std::mem::take(&mut mark.in_flight_at_stop)
         });
         if redelivery {
-            w.stats.write(|s| s.redelivered += 1);
+            w.part_stats[p].write(|s| s.redelivered += 1);
             rt::sometimes("sometimes-inflight-redelivered", true);
         }
         let mut attempt = 0;
@@ -311,7 +374,7 @@ impl Pump {
             }
             if attempt >= w.cfg.config.max_retries {
                 w.marks[p].write(|m| m[seq as usize].failed = true);
-                w.stats.write(|s| s.failures += 1);
+                w.part_stats[p].write(|s| s.failures += 1);
                 return Delivery::Failed;
             }
             attempt += 1;
@@ -326,21 +389,16 @@ impl Pump {
         let w = &self.world;
         let now = rt::now();
         let t_break = Duration::from_secs(u64::from(w.cfg.config.t_break_secs()));
-        let crossing = w.crossing.write(|c| {
-            if c.at.is_some() {
-                c.executions_after += 1;
-            }
-            *c
-        });
-        w.stats.write(|s| {
+        let crossing = w.crossing.read(|c| c.at);
+        w.part_stats[self.p as usize].write(|s| {
             s.executions += 1;
-            if let Some(at) = crossing.at {
-                s.max_after_crossing = s.max_after_crossing.max(crossing.executions_after);
+            if let Some(at) = crossing {
+                s.after_crossing += 1;
                 let since = (now - at).as_millis() as u64;
-                s.max_after_crossing_ms = s.max_after_crossing_ms.max(since);
+                s.latest_after_ms = s.latest_after_ms.max(since);
             }
         });
-        if let Some(at) = crossing.at {
+        if let Some(at) = crossing {
             rt::always("l6-stops-within-bound", now <= at + t_break, || {
                 format!(
                     "p{} started an execution {} ms after the crossing at {} ms (T_break {} ms)",
@@ -373,24 +431,24 @@ impl Pump {
                 .map(|count| (count, f.true_count(None, now)))
         });
         let Ok((count, total)) = recorded else {
-            w.stats.write(|s| s.unrecorded += 1);
+            w.part_stats[self.p as usize].write(|s| s.unrecorded += 1);
             return;
         };
         let threshold = u64::from(w.cfg.config.threshold);
         if total > threshold {
-            let first = w
-                .crossing
-                .write(|c| c.at.is_none().then(|| c.at = Some(now)));
+            let first = w.crossing.write(|c| {
+                c.at.is_none().then(|| {
+                    c.at = Some(now);
+                    c.first = c.first.or(Some(now));
+                })
+            });
             if first.is_some() {
-                let ms = now.as_millis() as u64;
-                w.stats
-                    .write(|s| s.first_crossing_ms = Some(s.first_crossing_ms.unwrap_or(ms)));
                 rt::emit("threshold-crossed", &[("total", &total.to_string())]);
             }
         }
         if count > threshold {
             rt::sometimes("sometimes-breaker-opened", true);
-            w.stats.write(|s| s.breaks_sent += 1);
+            w.part_stats[self.p as usize].write(|s| s.breaks_sent += 1);
             let _ = w
                 .control
                 .send(ControlMsg::Break {
@@ -402,20 +460,19 @@ impl Pump {
 
     fn write_checkpoint(&self, next: u64) {
         let (p, w) = (self.p, &self.world);
-        let offset = w.hub.read(|h| {
-            h.events(p)
+        let offset = w.hubs[p as usize].read(|h| {
+            h.events(0)
                 .ok()
                 .and_then(|e| e.get(next as usize - 1))
                 .map_or(0, |e| e.offset)
         });
         let checkpoint = Checkpoint {
-            partition: p,
+            partition: 0,
             sequence_number: next - 1,
             offset,
             client: self.instance,
         };
-        w.ckpts
-            .write(|s| s.update_checkpoint(self.instance, checkpoint).is_ok());
+        w.ckpts[p as usize].write(|s| s.update_checkpoint(self.instance, checkpoint).is_ok());
     }
 }
 
@@ -460,6 +517,7 @@ pub async fn control_plane(
                 let Some(running) = current.take() else {
                     continue; // already stopped (or stopping): the event is a duplicate
                 };
+                world.app.write(|a| a.breaking = true);
                 // The reaction takes 1/4, 2/4, 3/4 or all of `break_latency`.
                 let latency = Duration::from_secs(u64::from(world.cfg.config.break_latency));
                 let quarters = 1 + rt::choose("stop latency (quarters)", 4) as u32;
@@ -470,7 +528,10 @@ pub async fn control_plane(
             ControlMsg::Resume => {
                 if current.is_none() {
                     generation += 1;
-                    world.crossing.set(Crossing::default());
+                    world.crossing.write(|c| c.at = None);
+                    for part in &world.part_stats {
+                        part.write(|s| s.after_crossing = 0);
+                    }
                     world.app.write(|a| {
                         a.stopped = false;
                         a.resumes_used += 1;
@@ -507,13 +568,12 @@ async fn stop(world: &AppWorld, running: Generation) {
             && received_hi > world.checkpoint_next(p)
         {
             let checkpoint = Checkpoint {
-                partition: p,
+                partition: 0,
                 sequence_number: received_hi - 1,
                 offset: 0,
                 client: world.cfg.config.owner_of(p),
             };
-            world
-                .ckpts
+            world.ckpts[p as usize]
                 .write(|s| s.update_checkpoint(checkpoint.client, checkpoint).is_ok());
         }
         let ckpt = world.checkpoint_next(p);
@@ -529,13 +589,17 @@ async fn stop(world: &AppWorld, running: Generation) {
         });
         world.positions[p as usize].write(|pos| pos.resume_expect = Some(ckpt));
     }
+    world.fold_run_figures();
     let ms = rt::now().as_millis() as u64;
-    world.stats.write(|s| {
+    world.ctl_stats.write(|s| {
         s.stops += 1;
         s.in_flight_at_stop += in_flight;
         s.first_stop_ms = Some(s.first_stop_ms.unwrap_or(ms));
     });
-    world.app.write(|a| a.stopped = true);
+    world.app.write(|a| {
+        a.breaking = false;
+        a.stopped = true;
+    });
     rt::sometimes("sometimes-app-stopped", true);
     rt::emit("app-stopped", &[("in_flight", &in_flight.to_string())]);
 }

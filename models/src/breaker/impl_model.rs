@@ -5,8 +5,9 @@
 //! One run: the main task builds the world, starts the control plane (which
 //! starts the first app generation) and the operator, the downstream outage
 //! (from 0 to a chosen end, or for ever) and the failure-store outages, waits
-//! until every partition is checkpointed to its end, the app is stopped with no
-//! resume left, or a virtual-time limit, then shuts down and judges S1.
+//! until every partition is checkpointed to its end while the app runs, the app
+//! is stopped with no resume left, or a virtual-time limit, then shuts down and
+//! judges S1.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -95,14 +96,19 @@ async fn run_main(cfg: AppCfg, out: Option<Arc<Mutex<Stats>>>) {
     );
     rt::spawn("operator", operator(world.clone(), stops));
     spawn_outages(&world);
-    while !world.all_checkpointed() && !world.stopped_for_good() && rt::now() < RUN_LIMIT {
+    // Done when everything is checkpointed and the app runs (a stopped app is
+    // resumed first), or when it is stopped for good.
+    while !(world.all_checkpointed() && world.running())
+        && !world.stopped_for_good()
+        && rt::now() < RUN_LIMIT
+    {
         rt::sleep(Duration::from_secs(1)).await;
     }
     let _ = world.control.send(ControlMsg::Shutdown).await;
     rt::until_quiescent().await;
     end_of_run(&world);
     if let Some(out) = out {
-        let stats = world.stats.get();
+        let stats = world.totals();
         if let Ok(mut slot) = out.lock() {
             *slot = stats;
         }
@@ -148,7 +154,8 @@ fn end_of_run(world: &AppWorld) {
         });
     }
     world.check_unqualified_claim();
-    let s = world.stats.get();
+    world.fold_run_figures();
+    let s = world.totals();
     rt::emit(
         "breaker-figures",
         &[
