@@ -98,10 +98,8 @@ async fn run_main(cfg: AppCfg, out: Option<Arc<Mutex<Stats>>>) {
     spawn_outages(&world);
     // Done when everything is checkpointed and the app runs (a stopped app is
     // resumed first), or when it is stopped for good.
-    while !(world.all_checkpointed() && world.running())
-        && !world.stopped_for_good()
-        && rt::now() < RUN_LIMIT
-    {
+    let done = |w: &AppWorld| w.stopped_for_good() || (w.all_checkpointed() && w.running());
+    while !done(&world) && rt::now() < RUN_LIMIT {
         rt::sleep(Duration::from_secs(1)).await;
     }
     let _ = world.control.send(ControlMsg::Shutdown).await;
