@@ -22,7 +22,8 @@ use lockstep::report::{Bounds, Stopwatch};
 use lockstep::rt::{self, mpsc, Executor, RunConfig, RunStatus, TraceLevel};
 
 use super::config::{Claim, Config, Level, PlantedBug, Variant};
-use super::impl_app::{control_plane, operator, AppCfg, AppWorld, ControlMsg, Stats};
+use super::impl_app::{control_plane, operator};
+use super::impl_world::{AppCfg, AppWorld, ControlMsg, Stats};
 
 /// A run gives up (and judges what it has) after this much virtual time.
 pub const RUN_LIMIT: Duration = Duration::from_secs(60 * 60);

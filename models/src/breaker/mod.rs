@@ -9,7 +9,7 @@
 //! * [`config`]: bounds (both levels), variants `shared-counter` and
 //!   `per-instance-counter`, the `claim` parameter, T_break.
 //! * [`state`], [`spec`] (+ `steps`, `properties`): the protocol model, checked by BFS.
-//! * [`impl_model`] (+ `impl_app`): the implementation level on `lockstep::rt`
+//! * [`impl_model`] (+ `impl_app`, [`impl_world`]): the implementation level on `lockstep::rt`
 //!   (async pumps with retries, failure store, control plane, operator, virtual time),
 //!   and the seeded run at scale used by `lockstep bench`.
 //! * [`registry_entry`], [`bench_section`]: the CLI registration.
@@ -19,6 +19,7 @@ mod entry;
 pub mod figures;
 mod impl_app;
 pub mod impl_model;
+pub mod impl_world;
 mod properties;
 pub mod spec;
 pub mod state;
