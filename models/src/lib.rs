@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_host;
+pub mod breaker;
 pub mod eventhubs;
 pub mod host;
 pub mod host_abstract;

@@ -55,6 +55,7 @@ fn benches() -> Vec<BenchSection> {
             }),
         },
         crate::eventhubs::bench_section(),
+        crate::breaker::bench_section(),
     ]
 }
 
@@ -84,6 +85,7 @@ pub fn registry() -> Registry {
             host_abstract(),
             crate::eventhubs::registry_entry(),
             crate::migration::registry_entry(),
+            crate::breaker::registry_entry(),
         ],
         // The headline: every host variant, counterexamples and proof figures.
         headline: headline(),

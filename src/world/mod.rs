@@ -114,3 +114,4 @@ mod tests {
 
 pub mod checkpoint_store;
 pub mod eventhubs;
+pub mod failure_store;
