@@ -263,7 +263,7 @@ fn check_counting<S: Scheduler + 'static>(
     }
     let draws = recording.draws;
     let Some(failing) = outcomes.last().filter(|o| o.failed()) else {
-        let mut out = tally.pass(planned.map_or(true, |n| outcomes.len() >= n));
+        let mut out = tally.pass(planned.is_none_or(|n| outcomes.len() >= n));
         if let Some(message) = failure {
             out.notes
                 .push(format!("shuttle failed outside the model: {message}"));

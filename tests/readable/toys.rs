@@ -241,3 +241,32 @@ pub fn faulty_order() -> Toy {
         });
     })
 }
+
+/// The textbook deadlock while `main` keeps running: main spawns `a` and `b`,
+/// then takes three more steps; `b` first draws a harmless choice. A random
+/// schedule switches away from main early; the deadlock needs one preemption
+/// (of `a` between its two acquires) once main is done, which the minimizer
+/// only finds by moving a switch past main's last steps together with the
+/// switches after it.
+pub fn main_keeps_running() -> Toy {
+    Toy::new("main-keeps-running", "buggy", || async {
+        let s1 = rt::Semaphore::new("s1", 1);
+        let s2 = rt::Semaphore::new("s2", 1);
+        let (a1, a2) = (s1.clone(), s2.clone());
+        rt::spawn("a", async move {
+            rt::yield_now().await;
+            let _p = a1.acquire().await;
+            rt::yield_now().await;
+            let _q = a2.acquire().await;
+        });
+        rt::spawn("b", async move {
+            let _harmless = rt::choose("fault", 2);
+            let _p = s2.acquire().await;
+            rt::yield_now().await;
+            let _q = s1.acquire().await;
+        });
+        for _ in 0..3 {
+            rt::yield_now().await;
+        }
+    })
+}

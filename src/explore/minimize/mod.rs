@@ -9,10 +9,16 @@
 //!   alone (the report says so).
 //! * [`schedules`]: an implementation schedule is shrunk in what makes it
 //!   special: preemptions (switching away from a task that could go on) and
-//!   non-zero `choose` answers (faults, by convention). Both are *deviations*
-//!   from a default policy; delta debugging drops them, then each survivor is
-//!   tried later or earlier to turn preemptions into ordinary switches.
+//!   non-zero `choose` answers (faults, request arrivals, chosen delays). Both
+//!   are *deviations* from a default policy (`deviation.rs`); delta debugging
+//!   drops them, then each survivor is lowered, moved (alone or with the
+//!   switches after it) or swapped with the next switch, to turn preemptions
+//!   into ordinary switches.
+//!
+//! What each level does and does not minimize is tabulated in
+//! docs/debugging.md ("What is minimized, and what is not").
 
+mod deviation;
 pub mod protocol;
 pub mod schedules;
 

@@ -1,141 +1,39 @@
 //! Shrinking implementation-level schedules: fewer preemptions, fewer faults.
 //!
-//! The *default policy* keeps running the previous task while it is runnable
-//! (else the lowest runnable task) and answers every `choose` with 0, which by
-//! convention is the no-fault branch. A schedule is then just its *deviations*
-//! from that policy: (decision point, decision) pairs. A deviation that switches
-//! away from a runnable previous task is a preemption; a non-zero answer is a fault.
+//! A schedule is reduced to its deviations from a default policy (see
+//! `deviation.rs`): task deviations (a preemption when the previous task
+//! could have gone on) and choice deviations (non-zero `choose` answers:
+//! faults, external requests, chosen delays).
 //!
 //! 1. Delta debugging drops deviations while the run still fails with the same
 //!    property (a deviation that no longer applies falls back to the default).
-//! 2. Each surviving choice is tried with smaller non-zero values (a shorter
-//!    delay, a milder fault), and each deviation a few decision points later or
-//!    earlier; a change is kept when the run still fails and has fewer
-//!    preemptions, fewer faults, smaller choice values or (all equal) fewer
-//!    steps. This is how a preemption becomes an ordinary switch at a point
-//!    where the previous task blocks anyway.
+//! 2. Each surviving deviation is then changed in place, keeping a change when
+//!    the run still fails and is smaller (fewer preemptions,
+//!    fewer faults, smaller choice values, fewer decisions, in that order):
+//!    * a choice is answered with smaller non-zero values (a shorter delay, a
+//!      milder fault), or moved to the same task's previous or next `choose`
+//!      of that label;
+//!    * a task deviation is moved up to `MOVE_WINDOW` decision points later
+//!      or earlier, alone or **together with every later task deviation**
+//!      (the run may get longer or shorter before them), which is how a
+//!      preemption becomes an ordinary switch where the previous task blocks
+//!      anyway;
+//!    * two consecutive task deviations swap their tasks (**reordering**).
+//!
+//!    Steps 1 and 2 repeat until step 2 changes nothing.
 //! 3. The final schedule is re-verified by strict replay.
 
-use std::collections::BTreeMap;
-
+use super::deviation::{deviations_of, trial, Dev, Trial};
 use super::{ddmin, DEFAULT_BUDGET};
-use crate::explore::schedules::{self, Decision, ImplModel, Schedule, Scheduler, TaskPoint};
+use crate::explore::schedules::{self, ImplModel, Schedule};
 use crate::report::{Report, Verdict};
-use crate::rt::{Executor, RunOutcome, TaskId, TraceLevel};
+use crate::rt::TraceLevel;
 
-/// How far (in decision points) step 2 moves a deviation.
+/// How far (in decision points) step 2 moves a task deviation.
 const MOVE_WINDOW: u64 = 6;
 
-/// Follows the deviations, else the default policy; counts what it did.
-struct DeviationScheduler {
-    deviations: BTreeMap<u64, Decision>,
-    point: u64,
-    applied: Vec<(u64, Decision)>,
-    preemptions: u32,
-    faults: u32,
-}
-
-impl DeviationScheduler {
-    fn new(deviations: &[(u64, Decision)]) -> Self {
-        DeviationScheduler {
-            deviations: deviations.iter().copied().collect(),
-            point: 0,
-            applied: Vec::new(),
-            preemptions: 0,
-            faults: 0,
-        }
-    }
-}
-
-impl Scheduler for DeviationScheduler {
-    fn next_task(&mut self, point: &TaskPoint<'_>) -> Option<TaskId> {
-        let k = self.point;
-        self.point += 1;
-        let prev_runnable = point.prev.filter(|p| point.enabled.contains(p));
-        let default = prev_runnable.or_else(|| point.enabled.first().copied())?;
-        let pick = match self.deviations.get(&k) {
-            Some(Decision::Task(t)) if point.enabled.contains(&TaskId(*t)) => TaskId(*t),
-            _ => default,
-        };
-        if pick != default {
-            self.applied.push((k, Decision::Task(pick.0)));
-        }
-        if prev_runnable.is_some_and(|p| p != pick) {
-            self.preemptions += 1;
-        }
-        Some(pick)
-    }
-
-    fn next_choice(&mut self, _label: &str, n: usize) -> Option<usize> {
-        let k = self.point;
-        self.point += 1;
-        let value = match self.deviations.get(&k) {
-            Some(Decision::Choice(c)) if (*c as usize) < n => *c as usize,
-            _ => 0,
-        };
-        if value != 0 {
-            self.applied.push((k, Decision::Choice(value as u32)));
-            self.faults += 1;
-        }
-        Some(value)
-    }
-}
-
-/// One run under `deviations`: its outcome and the scheduler's counts.
-struct Trial {
-    outcome: RunOutcome,
-    applied: Vec<(u64, Decision)>,
-    preemptions: u32,
-    faults: u32,
-}
-
-impl Trial {
-    /// Preemptions, faults, the sum of choice values (a shorter delay, a milder
-    /// fault), steps: what "smaller" means, in that order.
-    fn cost(&self) -> (u32, u32, u64, usize) {
-        let values = self
-            .applied
-            .iter()
-            .map(|(_, d)| match d {
-                Decision::Choice(c) => u64::from(*c),
-                Decision::Task(_) => 0,
-            })
-            .sum();
-        (
-            self.preemptions,
-            self.faults,
-            values,
-            self.outcome.schedule.decisions.len(),
-        )
-    }
-}
-
-fn trial<I: ImplModel + ?Sized>(model: &I, deviations: &[(u64, Decision)]) -> Trial {
-    let mut config = model.run_config();
-    config.trace_level = TraceLevel::Off;
-    let (outcome, s) = Executor::run_with(&config, DeviationScheduler::new(deviations), || {
-        model.main()
-    });
-    Trial {
-        outcome,
-        applied: s.applied,
-        preemptions: s.preemptions,
-        faults: s.faults,
-    }
-}
-
-/// The deviations of a recorded schedule from the default policy, found by
-/// running it once: every decision becomes a deviation, and the run keeps
-/// those that differ from what the policy would have done.
-fn deviations_of<I: ImplModel + ?Sized>(model: &I, schedule: &Schedule) -> Trial {
-    let all: Vec<(u64, Decision)> = schedule
-        .decisions
-        .iter()
-        .enumerate()
-        .map(|(k, d)| (k as u64, *d))
-        .collect();
-    trial(model, &all)
-}
+/// How far (in earlier or later asks of the same label) step 2 moves a choice.
+const CHOICE_WINDOW: u32 = 2;
 
 /// A shrunk schedule and the figures of the shrinking.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,9 +52,103 @@ pub struct ShrunkSchedule {
     pub one_minimal: bool,
 }
 
-/// Step 2: lowers each choice, and moves each deviation up to [`MOVE_WINDOW`]
-/// points later or earlier, keeping strict improvements of [`Trial::cost`];
-/// whether anything improved.
+/// The candidates step 2 tries for deviation `i` of `applied`, in order.
+fn variations(applied: &[Dev], i: usize) -> Vec<Vec<Dev>> {
+    let mut out = Vec::new();
+    let with = |dev: Dev| {
+        let mut v = applied.to_vec();
+        v[i] = dev;
+        v
+    };
+    match &applied[i] {
+        Dev::Choice {
+            task,
+            label,
+            occurrence,
+            value,
+        } => {
+            // Smaller non-zero values (0 was tried by dropping the deviation).
+            for smaller in 1..*value {
+                out.push(with(Dev::Choice {
+                    task: *task,
+                    label: label.clone(),
+                    occurrence: *occurrence,
+                    value: smaller,
+                }));
+            }
+            for delta in 1..=CHOICE_WINDOW {
+                for to in [occurrence.checked_sub(delta), occurrence.checked_add(delta)]
+                    .into_iter()
+                    .flatten()
+                {
+                    out.push(with(Dev::Choice {
+                        task: *task,
+                        label: label.clone(),
+                        occurrence: to,
+                        value: *value,
+                    }));
+                }
+            }
+        }
+        Dev::Task { at, task } => {
+            for delta in 1..=MOVE_WINDOW {
+                for forward in [true, false] {
+                    let shift = |x: u64| {
+                        if forward {
+                            x.checked_add(delta)
+                        } else {
+                            x.checked_sub(delta)
+                        }
+                    };
+                    let Some(to) = shift(*at) else { continue };
+                    out.push(with(Dev::Task {
+                        at: to,
+                        task: *task,
+                    }));
+                    // The same move for every later task deviation too.
+                    let mut tail = applied.to_vec();
+                    let mut fits = true;
+                    for d in tail.iter_mut().skip(i) {
+                        if let Dev::Task { at, .. } = d {
+                            match shift(*at) {
+                                Some(moved) => *at = moved,
+                                None => fits = false,
+                            }
+                        }
+                    }
+                    if fits && applied[i + 1..].iter().any(Dev::is_task) {
+                        out.push(tail);
+                    }
+                }
+            }
+            // Reordering: this deviation and the next task deviation swap tasks.
+            if let Some(j) = (i + 1..applied.len()).find(|&j| applied[j].is_task()) {
+                if let Dev::Task {
+                    at: next_at,
+                    task: next_task,
+                } = applied[j]
+                {
+                    if next_task != *task {
+                        let mut swapped = applied.to_vec();
+                        swapped[i] = Dev::Task {
+                            at: *at,
+                            task: next_task,
+                        };
+                        swapped[j] = Dev::Task {
+                            at: next_at,
+                            task: *task,
+                        };
+                        out.push(swapped);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Step 2: tries the [`variations`] of each deviation, keeping strict
+/// improvements of [`Trial::cost`]; whether anything improved.
 fn move_deviations<I: ImplModel + ?Sized>(
     model: &I,
     best: &mut Trial,
@@ -166,54 +158,21 @@ fn move_deviations<I: ImplModel + ?Sized>(
 ) -> bool {
     let mut any = false;
     let mut i = 0;
-    while i < best.applied.len() && *runs < budget {
-        let (at, decision) = best.applied[i];
-        let mut improved = false;
-        // A choice answered with a smaller non-zero value (0 was tried by dropping it).
-        if let Decision::Choice(c) = decision {
-            for smaller in 1..c {
-                let mut lowered = best.applied.clone();
-                lowered[i] = (at, Decision::Choice(smaller));
-                let t = trial(model, &lowered);
-                *runs += 1;
-                if fails(&t) && t.cost() < best.cost() {
-                    *best = t;
-                    improved = true;
-                    break;
-                }
-                if *runs >= budget {
-                    break;
-                }
+    'deviations: while i < best.applied.len() {
+        for candidate in variations(&best.applied, i) {
+            if *runs >= budget {
+                break 'deviations;
             }
-            if improved {
+            let t = trial(model, &candidate);
+            *runs += 1;
+            if fails(&t) && t.cost() < best.cost() {
+                *best = t;
                 any = true;
-                continue;
+                // The deviations were renumbered: look at this index again.
+                continue 'deviations;
             }
         }
-        'window: for delta in 1..=MOVE_WINDOW {
-            for to in [at.checked_add(delta), at.checked_sub(delta)]
-                .into_iter()
-                .flatten()
-            {
-                let mut moved = best.applied.clone();
-                moved[i] = (to, decision);
-                moved.sort_by_key(|d| d.0);
-                let t = trial(model, &moved);
-                *runs += 1;
-                if fails(&t) && t.cost() < best.cost() {
-                    *best = t;
-                    improved = true;
-                    break 'window;
-                }
-                if *runs >= budget {
-                    break 'window;
-                }
-            }
-        }
-        any |= improved;
-        if !improved {
-            i += 1;
-        }
+        i += 1;
     }
     any
 }
@@ -238,7 +197,8 @@ pub fn shrink_schedule<I: ImplModel + ?Sized>(
     let (preemptions_before, faults_before) = (original.preemptions, original.faults);
     let mut best = original;
     let one_minimal = loop {
-        let (devs, tests, one_minimal) = ddmin(best.applied.clone(), budget, |candidate| {
+        let left = budget.saturating_sub(runs);
+        let (devs, tests, one_minimal) = ddmin(best.applied.clone(), left, |candidate| {
             let t = trial(model, candidate);
             fails(&t).then_some(t.applied)
         });

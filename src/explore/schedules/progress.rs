@@ -57,7 +57,7 @@ impl Progress {
     }
 
     /// Records `done` runs with `states` distinct states and `violations`
-    /// failing runs so far (the bar is redrawn every [`EVERY`] runs).
+    /// failing runs so far (the bar is redrawn every 64 runs).
     pub fn update(&self, done: u64, states: u64, violations: u64) {
         if let Some(bar) = &self.0 {
             if done.is_multiple_of(EVERY) || done == bar.length().unwrap_or(0) {
