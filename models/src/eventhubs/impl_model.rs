@@ -79,10 +79,17 @@ pub struct EventHubsImpl {
 }
 
 impl EventHubsImpl {
+    /// The bounds the CLI offers at this level: the protocol model's names plus
+    /// [`IMPL_ONLY_BOUNDS`].
     pub fn default_bounds() -> Bounds {
         IMPL_BOUND_DEFAULTS
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
+            .chain(
+                IMPL_ONLY_BOUNDS
+                    .iter()
+                    .map(|(k, .., d)| (k.to_string(), *d)),
+            )
             .collect()
     }
 
@@ -333,7 +340,7 @@ async fn run_main(
             *f = totals;
         }
     }
-    if let Some(sink) = sink {
+    if let Some(sink) = sink.filter(|_| cfg.downstream_outages > 0) {
         let past = world.checkpointed_past_failed();
         if let Ok(mut f) = sink.lock() {
             f.runs += 1;

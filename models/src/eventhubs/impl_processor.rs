@@ -551,11 +551,14 @@ impl Processor {
             }
             let may_retry = max_retries < 0 || attempt < i16::from(max_retries);
             if ok || !may_retry || self.fn_token.is_cancelled() {
-                self.world.outcomes[p as usize].write(|o| {
-                    let o = &mut o[seq as usize];
-                    o.succeeded |= ok;
-                    o.failed_delivery |= !ok;
-                });
+                if self.world.cfg.downstream_outages > 0 {
+                    // Only counted with outages: other runs' traces stay as they were.
+                    self.world.outcomes[p as usize].write(|o| {
+                        let o = &mut o[seq as usize];
+                        o.succeeded |= ok;
+                        o.failed_delivery |= !ok;
+                    });
+                }
                 return true;
             }
             rt::sometimes("sometimes-retry", true);
