@@ -539,10 +539,10 @@ impl Processor {
                 return false;
             }
             let offline = self.world.downstream_offline(rt::now());
-            let ok = if self.world.cfg.is_poison(p, seq) {
-                false // a poison event fails on every execution
-            } else if offline {
-                false // the downstream dependency is offline: every execution fails
+            // A poison event fails on every execution, and so does every
+            // execution while the downstream dependency is offline.
+            let ok = if self.world.cfg.is_poison(p, seq) || offline {
+                false
             } else {
                 !self.world.cfg.failures || !rt::choose_bool("function fails")
             };
