@@ -54,6 +54,9 @@ pub enum PlantedBug {
     /// The load balancer never restarts an owned partition whose task faulted
     /// (cycle step 5 missing), so a storage failure stalls it for good (L5).
     NoRestartOfFaulted,
+    /// Implementation level, MinEventBatchSize cache: the pump checkpoints at the
+    /// last event it *received*, covering events still cached, not invoked (S7).
+    CheckpointAtReceived,
 }
 
 /// `(name, min, max, default)` of every bound, in name order.

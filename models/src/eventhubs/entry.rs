@@ -6,18 +6,23 @@ use lockstep::explore::{protocol, CheckOptions};
 use lockstep::report::Stopwatch;
 
 use super::config::Variant;
-use super::impl_model::{steady_state_events_per_sec, EventHubsImpl};
+use std::sync::{Arc, Mutex};
+
+use super::impl_model::{figure_notes, steady_state_events_per_sec, EventHubsImpl, RunFigures};
 use super::spec::EventHubsSpec;
 
 /// The `eventhubs` model at the protocol level (default) and the implementation
 /// level. The protocol level takes no `--param`; the implementation level takes
 /// `rolling_restart` and storage `[[faults]]`.
 pub fn registry_entry() -> ModelEntry {
-    ModelEntry::new(
+    let sink = Arc::new(Mutex::new(RunFigures::default()));
+    let ctor_sink = sink.clone();
+    let mut entry = ModelEntry::new(
         "eventhubs",
         "Event Hubs trigger receive/checkpoint/load balancing (spec Part B; bounds instances, \
-         partitions, events, crashes, stops, outages, max_retries, batch_size, poison; impl: \
-         storage [[faults]], --param rolling_restart=true)",
+         partitions, events, crashes, stops, outages, max_retries, batch_size, poison; impl \
+         also downstream_outages, min_batch_size, storage [[faults]], \
+         --param rolling_restart=true)",
         &Variant::NAMES,
     )
     .with_spec(
@@ -27,7 +32,28 @@ pub fn registry_entry() -> ModelEntry {
             EventHubsSpec::new(variant, bounds)
         },
     )
-    .with_impl(EventHubsImpl::default_bounds(), EventHubsImpl::from_params)
+    .with_impl(EventHubsImpl::default_bounds(), move |v, b, p, f| {
+        EventHubsImpl::from_params(v, b, p, f).map(|m| m.with_sink(ctor_sink.clone()))
+    });
+    // The impl check's report gets the figures its runs counted as notes.
+    if let Some(level) = entry.levels.get_mut("impl") {
+        let inner = std::mem::replace(&mut level.check, Box::new(|_| Err(String::new())));
+        level.check = Box::new(move |req| {
+            take(&sink);
+            let mut report = inner(req)?;
+            let outages = req.bounds.get("downstream_outages").copied().unwrap_or(0);
+            report.notes.extend(figure_notes(outages, &take(&sink)));
+            Ok(report)
+        });
+    }
+    entry
+}
+
+/// The figures summed since the last take (and a fresh start).
+fn take(sink: &Mutex<RunFigures>) -> RunFigures {
+    sink.lock()
+        .map(|mut f| std::mem::take(&mut *f))
+        .unwrap_or_default()
 }
 
 /// `lockstep bench` section, two tables:

@@ -28,7 +28,8 @@ pub use super::impl_monitors::RUN_LIMIT;
 use super::impl_monitors::{crash_and_judge_failover, spawn_recovery_monitors};
 use super::impl_processor::Processor;
 use super::impl_world::{
-    outage_rule, ImplCfg, LifecycleEvent, StorageWindows, World, EXPIRATION, LB_INTERVAL, ROLL_STEP,
+    outage_rule, ImplCfg, LifecycleEvent, StorageWindows, World, DOWNSTREAM_OUTAGE,
+    DOWNSTREAM_STARTS, EXPIRATION, LB_INTERVAL, ROLL_STEP,
 };
 
 /// An outage of one instance's storage access lasts longer than the expiration.
@@ -54,6 +55,14 @@ pub const IMPL_BOUND_DEFAULTS: [(&str, i64); 9] = [
     ("stops", 0),
 ];
 
+/// Bounds only the implementation level knows, `(name, min, max, default)`;
+/// echoed in reports only when set away from their default (so the replay
+/// commands of runs without them stay as they were).
+pub const IMPL_ONLY_BOUNDS: [(&str, i64, i64, i64); 2] = [
+    ("downstream_outages", 0, 2, 0),
+    ("min_batch_size", 1, 1_000, 1),
+];
+
 /// The implementation level accepts more events and larger batches than the
 /// protocol model (whose state holds per-event arrays): `(name, min, max)`.
 const IMPL_RANGES: [(&str, i64, i64); 2] = [("batch_size", 1, 1_000), ("events", 0, 100_000)];
@@ -65,13 +74,22 @@ pub struct EventHubsImpl {
     bounds: Bounds,
     /// Storage faults from the scenario (`[[faults]]`), on top of `outages`.
     rules: Vec<FaultRule>,
+    /// Summed over every run of a check: the figures the report notes give.
+    sink: Arc<Mutex<RunFigures>>,
 }
 
 impl EventHubsImpl {
+    /// The bounds the CLI offers at this level: the protocol model's names plus
+    /// [`IMPL_ONLY_BOUNDS`].
     pub fn default_bounds() -> Bounds {
         IMPL_BOUND_DEFAULTS
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
+            .chain(
+                IMPL_ONLY_BOUNDS
+                    .iter()
+                    .map(|(k, .., d)| (k.to_string(), *d)),
+            )
             .collect()
     }
 
@@ -79,6 +97,17 @@ impl EventHubsImpl {
     pub fn new(variant: &str, bounds: &Bounds) -> Result<Self, String> {
         let mut all = Self::default_bounds();
         all.extend(bounds.iter().map(|(k, v)| (k.clone(), *v)));
+        let mut only = [0i64; 2];
+        for (slot, (name, min, max, default)) in only.iter_mut().zip(IMPL_ONLY_BOUNDS) {
+            let value = all.remove(name).unwrap_or(default);
+            if value < min || value > max {
+                return Err(format!(
+                    "bound `{name}` = {value} is out of range ({min}..={max})"
+                ));
+            }
+            *slot = value;
+        }
+        let [downstream_outages, min_batch_size] = only;
         let mut large = [0i64; 2];
         for (slot, (name, min, max)) in large.iter_mut().zip(IMPL_RANGES) {
             let value = all.get(name).copied().unwrap_or(min);
@@ -90,6 +119,12 @@ impl EventHubsImpl {
             *slot = value;
         }
         let [batch_size, events] = large;
+        if min_batch_size > batch_size {
+            return Err(format!(
+                "bound `min_batch_size` = {min_batch_size} exceeds batch_size = {batch_size} \
+                 (MinEventBatchSize must not exceed MaxEventBatchSize)"
+            ));
+        }
         let poison = all.get("poison").copied().unwrap_or(0);
         if poison > events {
             return Err(format!(
@@ -115,17 +150,39 @@ impl EventHubsImpl {
             outages: config.outages,
             poison: poison as u32,
             rolling_restart: false,
+            downstream_outages: downstream_outages as u8,
+            min_batch_size: min_batch_size as u32,
             planted: PlantedBug::None,
         };
         let mut bounds = config.to_bounds();
         bounds.insert("batch_size".into(), batch_size);
         bounds.insert("events".into(), events);
         bounds.insert("poison".into(), poison);
+        for ((name, .., default), value) in IMPL_ONLY_BOUNDS.iter().zip(only) {
+            if value != *default {
+                bounds.insert(name.to_string(), value);
+            }
+        }
         Ok(EventHubsImpl {
             cfg,
             bounds,
             rules: Vec::new(),
+            sink: Arc::new(Mutex::new(RunFigures::default())),
         })
+    }
+
+    /// The figures summed over every run since the last [`Self::take_figures`].
+    pub fn take_figures(&self) -> RunFigures {
+        self.sink
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default()
+    }
+
+    /// Shares `sink` as the figures every run adds to (the registry entry reads it).
+    pub fn with_sink(mut self, sink: Arc<Mutex<RunFigures>>) -> Self {
+        self.sink = sink;
+        self
     }
 
     /// The same model with a bug planted on purpose (tests only use this).
@@ -197,6 +254,20 @@ impl EventHubsImpl {
     }
 }
 
+/// The notes a check's report gets from its runs' figures (the B.8 caveat
+/// counted, not hidden): empty without downstream outages.
+pub fn figure_notes(downstream_outages: i64, figures: &RunFigures) -> Vec<String> {
+    if downstream_outages <= 0 {
+        return Vec::new();
+    }
+    vec![format!(
+        "events checkpointed past after failing: {} over {} run(s) (at most {} in one run): \
+         every execution of their last delivery failed (downstream outage), the checkpoint \
+         moved past them anyway (B.3 step 7, B.8)",
+        figures.checkpointed_past_failed, figures.runs, figures.most_past_failed_in_a_run
+    )]
+}
+
 /// Figures a run reports back to its caller (outside the simulation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunFigures {
@@ -206,6 +277,12 @@ pub struct RunFigures {
     pub executions: u64,
     /// Events delivered at least once.
     pub distinct: u64,
+    /// Events below the final checkpoint whose every execution failed.
+    pub checkpointed_past_failed: u64,
+    /// The largest `checkpointed_past_failed` of one run (summed figures only).
+    pub most_past_failed_in_a_run: u64,
+    /// Runs summed (summed figures only).
+    pub runs: u64,
 }
 
 /// The main future of one run; `figures` receives the ledger totals at the end.
@@ -213,6 +290,7 @@ async fn run_main(
     cfg: ImplCfg,
     scenario_rules: Vec<FaultRule>,
     figures: Option<Arc<Mutex<RunFigures>>>,
+    sink: Option<Arc<Mutex<RunFigures>>>,
 ) {
     let mut rules = scenario_rules;
     for _ in 0..cfg.outages {
@@ -221,7 +299,14 @@ async fn run_main(
         rules.push(outage_rule(victim, from, OUTAGE));
     }
     let windows = StorageWindows::of(&rules, cfg.instances);
-    let world = World::new(cfg, rules);
+    let downstream = (0..cfg.downstream_outages)
+        .map(|_| {
+            let from =
+                DOWNSTREAM_STARTS[rt::choose("downstream outage start", DOWNSTREAM_STARTS.len())];
+            (from, from + DOWNSTREAM_OUTAGE)
+        })
+        .collect();
+    let world = World::new(cfg, rules, downstream);
     let procs: Vec<Processor> = (0..u32::from(cfg.instances))
         .map(|i| Processor::new(i, world.clone()))
         .collect();
@@ -253,6 +338,14 @@ async fn run_main(
         let totals = totals(&world);
         if let Ok(mut f) = out.lock() {
             *f = totals;
+        }
+    }
+    if let Some(sink) = sink.filter(|_| cfg.downstream_outages > 0) {
+        let past = world.checkpointed_past_failed();
+        if let Ok(mut f) = sink.lock() {
+            f.runs += 1;
+            f.checkpointed_past_failed += past;
+            f.most_past_failed_in_a_run = f.most_past_failed_in_a_run.max(past);
         }
     }
 }
@@ -409,7 +502,12 @@ impl ImplModel for EventHubsImpl {
         self.bounds.clone()
     }
     fn main(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(run_main(self.cfg, self.rules.clone(), None))
+        Box::pin(run_main(
+            self.cfg,
+            self.rules.clone(),
+            None,
+            Some(self.sink.clone()),
+        ))
     }
 
     fn properties(&self) -> Vec<(String, PropertyKind)> {
@@ -435,6 +533,9 @@ impl ImplModel for EventHubsImpl {
         let mut sometimes: Vec<&str> = Vec::new();
         if cfg.crashes > 0 {
             sometimes.push("sometimes-crash");
+        }
+        if cfg.downstream_outages > 0 {
+            sometimes.push("sometimes-failed-by-downstream-outage");
         }
         if failover {
             always.push("l3-failover");
@@ -502,6 +603,8 @@ pub fn steady_state_events_per_sec(
         outages: 0,
         poison: 0,
         rolling_restart: false,
+        downstream_outages: 0,
+        min_batch_size: 1,
         planted: PlantedBug::None,
     };
     let figures = Arc::new(Mutex::new(RunFigures::default()));
@@ -515,7 +618,7 @@ pub fn steady_state_events_per_sec(
     let outcome = Executor::run(
         &config,
         Rc::new(RefCell::new(RandomScheduler::new(seed))),
-        move || run_main(cfg, Vec::new(), Some(out)),
+        move || run_main(cfg, Vec::new(), Some(out), None),
     );
     let wall_secs = watch.elapsed_secs_f64().max(1e-9);
     let figures = figures.lock().map(|f| *f).unwrap_or_default();

@@ -24,10 +24,69 @@ use lockstep::world::{StorageError, StorageReply};
 use super::balancer::greedy_candidates;
 use super::config::{PlantedBug, Variant};
 use super::impl_world::{
-    World, EXPIRATION, FUNCTION_TIME, GREEDY_DELAY, GROUP_NAME, LB_INTERVAL, RECEIVE_WAIT,
-    RETRY_DELAY,
+    World, EXPIRATION, FUNCTION_TIME, GREEDY_DELAY, GROUP_NAME, LB_INTERVAL, MIN_BATCH_WAIT,
+    RECEIVE_WAIT, RETRY_DELAY,
 };
 use super::state::GROUP;
+
+/// The MinEventBatchSize cache of one pump (spec B.3 step 4): a FIFO of
+/// received, not yet invoked events and the deadline of its timer. Fresh per
+/// pump (a fresh `PartitionProcessor` per acquisition; `CloseAsync` clears it).
+/// The timer's dispatch runs on the pump task: the per-partition guard makes it
+/// exclusive with batch dispatch anyway.
+#[derive(Default)]
+struct MinBatchCache {
+    events: Vec<u64>,
+    /// When the running timer dispatches a partial batch.
+    deadline: Option<Duration>,
+    /// One past the last event received (cached or dispatched).
+    received_next: u64,
+}
+
+/// What the pump does after offering a received batch to the cache.
+enum CacheStep {
+    /// Invoke these events (the oldest, at most MaxEventBatchSize).
+    Dispatch(Vec<u64>),
+    /// Too few cached, more arrived: receive again.
+    ReceiveAgain,
+    /// Nothing cached, nothing received: the receive's wait.
+    Idle,
+    /// Nothing new, too few cached: wait for the timer, then flush.
+    WaitTimer(Duration),
+}
+
+impl MinBatchCache {
+    fn offer(&mut self, batch: Vec<u64>, min: usize, max: usize) -> CacheStep {
+        if let Some(last) = batch.last() {
+            self.received_next = self.received_next.max(last + 1);
+        }
+        let arrived = !batch.is_empty();
+        self.events.extend(batch);
+        if self.events.len() >= min {
+            let taken = self.flush(max); // the full batch cancels the timer
+            if !self.events.is_empty() {
+                self.deadline = Some(rt::now() + MIN_BATCH_WAIT); // events stay: a timer
+            }
+            return CacheStep::Dispatch(taken);
+        }
+        if self.events.is_empty() {
+            return CacheStep::Idle;
+        }
+        let deadline = *self.deadline.get_or_insert(rt::now() + MIN_BATCH_WAIT);
+        if arrived {
+            CacheStep::ReceiveAgain
+        } else {
+            CacheStep::WaitTimer(deadline)
+        }
+    }
+
+    /// Takes the oldest cached events, at most `max`; the timer runs one cycle.
+    fn flush(&mut self, max: usize) -> Vec<u64> {
+        let take = self.events.len().min(max);
+        self.deadline = None;
+        self.events.drain(..take).collect()
+    }
+}
 
 /// A running pump: its task and its cancellation (the core's per-partition CTS).
 struct PumpHandle {
@@ -337,23 +396,53 @@ impl Processor {
         );
         let in_flight = Shared::new(format!("P{}.p{p}.in-flight", self.id), 0u8);
         let mut last_written: Option<u64> = None;
+        let mut cache = MinBatchCache::default();
         loop {
             rt::yield_now().await; // await the receive
             if self.halted() || cts.is_cancelled() {
                 return;
             }
             let batch_size = self.world.cfg.batch_size as usize;
+            let min_batch = self.world.cfg.min_batch_size as usize;
+            // With the cache on, a receive returns what has arrived so far: 1..=max.
+            let room = if min_batch > 1 {
+                rt::choose("events received", batch_size) + 1
+            } else {
+                batch_size
+            };
             let received = self.world.hub.write(|h| {
-                h.receive(GROUP, p, self.id, batch_size)
+                h.receive(GROUP, p, self.id, room)
                     .map(|events| events.iter().map(|e| e.sequence_number).collect::<Vec<_>>())
             });
             let Ok(batch) = received else { return }; // displaced: the task faults
+            let batch = if min_batch > 1 {
+                match cache.offer(batch, min_batch, batch_size) {
+                    CacheStep::Dispatch(taken) => taken,
+                    CacheStep::ReceiveAgain => continue,
+                    CacheStep::Idle => {
+                        if rt::sleep_cancellable(RECEIVE_WAIT, &wake.token()).await {
+                            return;
+                        }
+                        continue;
+                    }
+                    CacheStep::WaitTimer(deadline) => {
+                        let wait = deadline.saturating_sub(rt::now());
+                        if rt::sleep_cancellable(wait, &wake.token()).await {
+                            return; // CloseAsync clears the cache: nothing checkpointed
+                        }
+                        cache.flush(batch_size)
+                    }
+                }
+            } else {
+                batch
+            };
             if batch.is_empty() {
                 if rt::sleep_cancellable(RECEIVE_WAIT, &wake.token()).await {
                     return;
                 }
                 continue;
             }
+            let received_next = cache.received_next.max(batch[batch.len() - 1] + 1);
             let gate = match self.world.cfg.variant {
                 Variant::V6 => self.dispatch_sequential(p, &batch, &in_flight).await,
                 Variant::V5 => self.dispatch_concurrent(p, &batch, &in_flight).await,
@@ -361,7 +450,10 @@ impl Processor {
             if self.halted() {
                 return;
             }
-            if let Some((next, invoked_hi, cancel_seen)) = gate {
+            if let Some((mut next, invoked_hi, cancel_seen)) = gate {
+                if self.world.cfg.planted == PlantedBug::CheckpointAtReceived {
+                    next = next.max(received_next); // the bug: the last *received* event
+                }
                 if !self
                     .write_checkpoint(p, next, invoked_hi, cancel_seen, &mut last_written)
                     .await
@@ -446,13 +538,27 @@ impl Processor {
             if crashed {
                 return false;
             }
-            let ok = if self.world.cfg.is_poison(p, seq) {
-                false // a poison event fails on every execution
+            let offline = self.world.downstream_offline(rt::now());
+            // A poison event fails on every execution, and so does every
+            // execution while the downstream dependency is offline.
+            let ok = if self.world.cfg.is_poison(p, seq) || offline {
+                false
             } else {
                 !self.world.cfg.failures || !rt::choose_bool("function fails")
             };
+            if self.world.cfg.downstream_outages > 0 {
+                rt::sometimes("sometimes-failed-by-downstream-outage", offline);
+            }
             let may_retry = max_retries < 0 || attempt < i16::from(max_retries);
             if ok || !may_retry || self.fn_token.is_cancelled() {
+                if self.world.cfg.downstream_outages > 0 {
+                    // Only counted with outages: other runs' traces stay as they were.
+                    self.world.outcomes[p as usize].write(|o| {
+                        let o = &mut o[seq as usize];
+                        o.succeeded |= ok;
+                        o.failed_delivery |= !ok;
+                    });
+                }
                 return true;
             }
             rt::sometimes("sometimes-retry", true);

@@ -26,6 +26,18 @@ pub const RECEIVE_WAIT: Duration = Duration::from_secs(60);
 pub const FUNCTION_TIME: Duration = Duration::from_millis(20);
 /// The retry policy's delay (fixed delay strategy).
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How long a downstream outage (bound `downstream_outages`) lasts.
+pub const DOWNSTREAM_OUTAGE: Duration = Duration::from_secs(60);
+/// When a downstream outage may start: before the first execution, during the
+/// first batches, or a little later (the explorer chooses).
+pub const DOWNSTREAM_STARTS: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_millis(20),
+    Duration::from_millis(40),
+];
+/// MaxWaitTime of the MinEventBatchSize cache: cached events are dispatched as
+/// a partial batch this long after the first of them was cached.
+pub const MIN_BATCH_WAIT: Duration = Duration::from_secs(60);
 /// A rolling restart replaces one instance per step (while batches are in flight).
 pub const ROLL_STEP: Duration = Duration::from_millis(100);
 /// Slack on top of the time bounds of L3 and L5 (scheduling at equal times).
@@ -61,6 +73,12 @@ pub struct ImplCfg {
     /// runs from the start; every [`ROLL_STEP`] the next one gets a listener stop
     /// while its replacement (from the second half) starts.
     pub rolling_restart: bool,
+    /// Windows of [`DOWNSTREAM_OUTAGE`] in which the function's downstream
+    /// dependency is offline: every execution fails (a start chosen per window).
+    pub downstream_outages: u8,
+    /// MinEventBatchSize: above 1, received events wait in a cache until this
+    /// many are there or [`MIN_BATCH_WAIT`] passed (spec B.3 step 4).
+    pub min_batch_size: u32,
     pub planted: PlantedBug,
 }
 
@@ -211,6 +229,14 @@ pub struct LifecycleEvent {
     pub crash: bool,
 }
 
+/// How the executions of one event ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Outcome {
+    pub succeeded: bool,
+    /// A delivery ended with its last execution failed (retries exhausted).
+    pub failed_delivery: bool,
+}
+
 /// The simulated world every task shares, one cell per independent object so the
 /// schedule explorer sees which steps commute.
 #[derive(Clone)]
@@ -224,6 +250,11 @@ pub struct World {
     /// the instance restarts it (receiver open again) or gives the partition up.
     pub stalled: Vec<Shared<Vec<Option<Duration>>>>,
     pub lifecycle: Shared<Vec<LifecycleEvent>>,
+    /// `[from, until)` windows in which the downstream dependency is offline.
+    pub downstream_down: Vec<(Duration, Duration)>,
+    /// Per partition, per sequence number: whether some execution succeeded,
+    /// and whether some delivery ended with every execution failed.
+    pub outcomes: Vec<Shared<Vec<Outcome>>>,
     /// Monitors that have not judged yet: the run lasts until they have.
     pub pending: Shared<u32>,
     /// Cancelled when the run is over: every loop returns.
@@ -232,8 +263,13 @@ pub struct World {
 
 impl World {
     /// Builds the world (inside the simulation: cells register with the
-    /// executor), its store failing as `rules` say.
-    pub fn new(cfg: ImplCfg, rules: Vec<FaultRule>) -> Self {
+    /// executor), its store failing as `rules` say, its downstream dependency
+    /// offline in `downstream_down`.
+    pub fn new(
+        cfg: ImplCfg,
+        rules: Vec<FaultRule>,
+        downstream_down: Vec<(Duration, Duration)>,
+    ) -> Self {
         let mut hub = EventHub::new(u32::from(cfg.partitions));
         for k in 0..u64::from(cfg.events) {
             let _ = hub.append(
@@ -247,6 +283,14 @@ impl World {
                 Shared::new(
                     format!("ledger.p{p}"),
                     vec![Tally::default(); cfg.events_in(p) as usize],
+                )
+            })
+            .collect();
+        let outcomes = (0..u32::from(cfg.partitions))
+            .map(|p| {
+                Shared::new(
+                    format!("outcomes.p{p}"),
+                    vec![Outcome::default(); cfg.events_in(p) as usize],
                 )
             })
             .collect();
@@ -268,6 +312,8 @@ impl World {
             ledger,
             stalled,
             lifecycle: Shared::new("lifecycle", Vec::new()),
+            downstream_down,
+            outcomes,
             pending: Shared::new("monitors", 0),
             done: CancellationTokenSource::new("run-over"),
         }
@@ -292,6 +338,29 @@ impl World {
         delivered
             && (0..u32::from(self.cfg.partitions))
                 .all(|p| self.checkpoint_next(p) == self.cfg.events_in(p))
+    }
+
+    /// Whether the downstream dependency is offline at `at`.
+    pub fn downstream_offline(&self, at: Duration) -> bool {
+        self.downstream_down
+            .iter()
+            .any(|&(from, until)| from <= at && at < until)
+    }
+
+    /// Events below the durable checkpoint whose deliveries all ended failed
+    /// (no execution ever succeeded): checkpointed past after failing (B.3 step 7).
+    pub fn checkpointed_past_failed(&self) -> u64 {
+        (0..u32::from(self.cfg.partitions))
+            .map(|p| {
+                let next = self.checkpoint_next(p) as usize;
+                self.outcomes[p as usize].read(|o| {
+                    o.iter()
+                        .take(next)
+                        .filter(|o| o.failed_delivery && !o.succeeded)
+                        .count() as u64
+                })
+            })
+            .sum()
     }
 
     /// Records (or clears) that instance `i`'s task for `p` is stalled on storage.

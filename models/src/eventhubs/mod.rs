@@ -25,6 +25,8 @@ pub mod spec;
 pub mod state;
 
 #[cfg(test)]
+mod impl_gaps_tests;
+#[cfg(test)]
 mod impl_liveness_tests;
 #[cfg(test)]
 mod impl_tests;
