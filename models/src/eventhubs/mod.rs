@@ -13,6 +13,7 @@
 //! * [`registry_entry`]: the CLI registration (both levels).
 
 mod balancer;
+pub use balancer::greedy_candidates;
 pub mod config;
 mod entry;
 pub mod impl_model;

@@ -6,7 +6,6 @@
 //! Time is abstracted as in the `eventhubs` model: a record may expire only when
 //! its owner can no longer renew it (crashed); a live owner renews in time.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lockstep::world::checkpoint_store::{ClaimRequest, ClientId, OwnershipRecord, Version};
@@ -303,62 +302,6 @@ impl MigrationSpec {
     }
 }
 
-/// The greedy load balancer's claim choice (spec B.6 step 2.4), shared by both
-/// levels: from the listed records, the partitions `me` may claim, each with the
-/// version it last saw. The SDK picks one at random, so callers branch on all.
-///
-/// Active records define the distribution (with `me` always in it); `min` =
-/// partitions / owners, `max` = min + 1. `me` claims only if it holds fewer than
-/// `min`, or exactly `min` while nobody holds fewer; then an unclaimed partition,
-/// else one held by an owner above `max`, else (below `min`) one at `max`.
-pub fn greedy_candidates(
-    records: &[OwnershipRecord],
-    now: Duration,
-    expiration: Duration,
-    me: ClientId,
-    partitions: usize,
-) -> Vec<(u8, Option<Version>)> {
-    let active: Vec<&OwnershipRecord> = records
-        .iter()
-        .filter(|r| r.is_active(now, expiration))
-        .collect();
-    let mut held: BTreeMap<ClientId, usize> = BTreeMap::from([(me, 0)]);
-    for owner in active.iter().filter_map(|r| r.owner) {
-        *held.entry(owner).or_default() += 1;
-    }
-    let mine = held[&me];
-    let min = partitions / held.len();
-    let max = min + 1;
-    if !(mine < min || (mine == min && held.values().all(|&c| c >= min))) {
-        return Vec::new();
-    }
-    let held_by_others_with = |wanted: &dyn Fn(usize) -> bool| -> Vec<usize> {
-        active
-            .iter()
-            .filter(|r| r.owner.is_some_and(|o| o != me && wanted(held[&o])))
-            .map(|r| r.partition as usize)
-            .collect()
-    };
-    let unclaimed: Vec<usize> = (0..partitions)
-        .filter(|p| !active.iter().any(|r| r.partition as usize == *p))
-        .collect();
-    let picks = if !unclaimed.is_empty() {
-        unclaimed
-    } else {
-        let above_max = held_by_others_with(&|c| c > max);
-        if !above_max.is_empty() {
-            above_max
-        } else if mine < min {
-            held_by_others_with(&|c| c == max)
-        } else {
-            Vec::new()
-        }
-    };
-    let last_seen = |p: usize| {
-        records
-            .iter()
-            .find(|r| r.partition as usize == p)
-            .map(|r| r.version)
-    };
-    picks.into_iter().map(|p| (p as u8, last_seen(p))).collect()
-}
+/// The greedy claim choice is the Event Hubs model's (spec B.6 step 2.4): the
+/// same SDK balancer, shared rather than copied.
+pub use crate::eventhubs::greedy_candidates;
