@@ -10,10 +10,11 @@ use crate::trace::TraceEvent;
 pub type Bounds = BTreeMap<String, i64>;
 
 /// The outcome of a check or run. Maps to the CLI exit codes 0 / 1 / 3.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Every property holds within the stated bounds (exit 0).
+    #[default]
     Holds,
     /// A property is violated; `property` and `trace` say which and how (exit 1).
     Violated,
@@ -102,6 +103,20 @@ pub struct Report {
     /// What the check reached (`check --coverage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<crate::explore::coverage::Coverage>,
+    /// With `--keep-going`: every other violated property, with the first
+    /// counterexample found for it and the command that replays it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_violated: Vec<AlsoViolated>,
+}
+
+/// A further violated property of a `--keep-going` check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlsoViolated {
+    pub property: String,
+    /// 1-based number of the run (execution) that first violated it.
+    pub run: u64,
+    pub schedule: String,
+    pub replay: String,
 }
 
 impl Report {
@@ -128,6 +143,7 @@ impl Report {
             notes: Vec::new(),
             minimized_from: None,
             coverage: None,
+            also_violated: Vec::new(),
         }
     }
 }

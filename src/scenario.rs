@@ -8,6 +8,7 @@
 //! level = "impl"                 # "spec" | "impl" (optional)
 //! seed = 42                      # optional
 //! strategy = "dfs"               # optional: bfs | dfs | random | pct
+//! keep_going = true              # optional: judge every property (impl level)
 //! [bounds]
 //! restarts = 2
 //! [[faults]]                     # see world::FaultSpec for every key
@@ -18,6 +19,7 @@
 //! property = "deadlock"          # optional
 //! [expect.pre-10766]             # per-variant expectation
 //! verdict = "violated"
+//! holds = ["deadlock"]           # optional: properties that must each hold
 //! [budget]                       # optional: states, schedules, max_depth, max_seconds
 //! states = 1000000
 //! [params]                       # optional model knobs that are not bounds
@@ -73,11 +75,23 @@ impl Level {
 }
 
 /// What a run of one variant should conclude.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expectation {
     pub verdict: Verdict,
     /// The property expected to be violated (or the one the check is about).
     pub property: Option<String>,
+    /// Properties that must each be judged `holds` (`holds = [...]`), e.g. the
+    /// deadlock freedom a `--keep-going` check proves while it reports another
+    /// property violated.
+    pub holds: Vec<String>,
+}
+
+/// An expectation table being read (`[expect]` or `[expect.<variant>]`).
+#[derive(Default)]
+struct PartialExpectation {
+    verdict: Option<Verdict>,
+    property: Option<String>,
+    holds: Vec<String>,
 }
 
 /// Optional count budgets (and the wall-clock safety stop) from `[budget]`.
@@ -103,6 +117,8 @@ pub struct Scenario {
     pub level: Option<Level>,
     pub seed: Option<u64>,
     pub strategy: Option<Strategy>,
+    /// `keep_going = true`: explore on after failures (see `CheckOptions`).
+    pub keep_going: bool,
     pub bounds: Bounds,
     /// Where each bound's value is written (line, column), so a model that
     /// rejects a bound can be pointed at it (see [`Scenario::locate`]).
@@ -130,6 +146,8 @@ struct RawScenario {
     level: Option<Spanned<String>>,
     seed: Option<u64>,
     strategy: Option<Spanned<String>>,
+    #[serde(default)]
+    keep_going: bool,
     #[serde(default)]
     bounds: BTreeMap<String, Spanned<i64>>,
     #[serde(default)]
@@ -173,10 +191,7 @@ impl Scenario {
     /// `[expect]` default. Every variant of the scenario has one (validated);
     /// for a variant the scenario does not list and no default, `holds`.
     pub fn expected_for(&self, variant: &str) -> Expectation {
-        self.try_expected_for(variant).unwrap_or(Expectation {
-            verdict: Verdict::Holds,
-            property: None,
-        })
+        self.try_expected_for(variant).unwrap_or_default()
     }
 
     /// Like [`Scenario::expected_for`], `None` when nothing is stated.
@@ -331,6 +346,7 @@ impl Ctx<'_> {
             level,
             seed: raw.seed,
             strategy,
+            keep_going: raw.keep_going,
             bounds,
             bound_positions,
             fault_specs: raw.faults.into_iter().map(Spanned::into_inner).collect(),
@@ -408,22 +424,15 @@ impl Ctx<'_> {
             ));
         };
         let whole = self.doc.value_span("expect").unwrap_or(0..0);
-        let mut verdict = None;
-        let mut property = None;
+        let mut default = PartialExpectation::default();
         let mut per_variant = BTreeMap::new();
         for (key, value) in expect {
             let value_span = self.expect_span(&[key], false, &whole);
             let key_span = self.expect_span(&[key], true, &whole);
+            if self.expectation_key(&mut default, key, value, "expect", value_span.clone())? {
+                continue;
+            }
             match (key.as_str(), value) {
-                ("verdict", toml::Value::String(v)) => verdict = Some(self.verdict(v, value_span)?),
-                ("property", toml::Value::String(p)) => property = Some(p.clone()),
-                ("verdict" | "property", other) => {
-                    let msg = format!(
-                        "invalid type: {}, expected a string for expect.{key}",
-                        other.type_str()
-                    );
-                    return Err(self.error_span(value_span, msg));
-                }
                 (name, toml::Value::Table(table)) => {
                     if !variants.iter().any(|v| v == name) {
                         let msg = format!(
@@ -437,17 +446,26 @@ impl Ctx<'_> {
                 }
                 (name, _) => {
                     let msg = format!(
-                        "unknown key `{name}` in [expect], expected `verdict`, `property` or an \
-                         [expect.<variant>] table"
+                        "unknown key `{name}` in [expect], expected `verdict`, `property`, \
+                         `holds` or an [expect.<variant>] table"
                     );
                     return Err(self.error_span(key_span, msg));
                 }
             }
         }
-        if property.is_some() && verdict.is_none() {
+        if (default.property.is_some() || !default.holds.is_empty()) && default.verdict.is_none() {
             return Err(self.error_span(whole, "missing required key `verdict` in [expect]"));
         }
-        let default = verdict.map(|verdict| Expectation { verdict, property });
+        let PartialExpectation {
+            verdict,
+            property,
+            holds,
+        } = default;
+        let default = verdict.map(|verdict| Expectation {
+            verdict,
+            property,
+            holds,
+        });
         if default.is_none() {
             if let Some(v) = variants.iter().find(|v| !per_variant.contains_key(*v)) {
                 let msg = format!(
@@ -465,34 +483,72 @@ impl Ctx<'_> {
         table: &toml::Table,
         table_span: Range<usize>,
     ) -> Result<Expectation, ScenarioError> {
-        let mut verdict = None;
-        let mut property = None;
+        let mut exp = PartialExpectation::default();
+        let table_name = format!("expect.{variant}");
         for (key, value) in table {
             let value_span = self.expect_span(&[variant, key], false, &table_span);
-            match (key.as_str(), value) {
-                ("verdict", toml::Value::String(v)) => verdict = Some(self.verdict(v, value_span)?),
-                ("property", toml::Value::String(p)) => property = Some(p.clone()),
-                ("verdict" | "property", other) => {
-                    let msg = format!(
-                        "invalid type: {}, expected a string for expect.{variant}.{key}",
-                        other.type_str()
-                    );
-                    return Err(self.error_span(value_span, msg));
-                }
-                (other, _) => {
-                    let key_span = self.expect_span(&[variant, key], true, &table_span);
-                    let msg = format!(
-                        "unknown key `{other}` in [expect.{variant}], expected `verdict` or `property`"
-                    );
-                    return Err(self.error_span(key_span, msg));
-                }
+            if !self.expectation_key(&mut exp, key, value, &table_name, value_span)? {
+                let key_span = self.expect_span(&[variant, key], true, &table_span);
+                let msg = format!(
+                    "unknown key `{key}` in [expect.{variant}], expected `verdict`, `property` \
+                     or `holds`"
+                );
+                return Err(self.error_span(key_span, msg));
             }
         }
-        let Some(verdict) = verdict else {
+        let Some(verdict) = exp.verdict else {
             let msg = format!("missing required key `verdict` in [expect.{variant}]");
             return Err(self.error_span(table_span, msg));
         };
-        Ok(Expectation { verdict, property })
+        Ok(Expectation {
+            verdict,
+            property: exp.property,
+            holds: exp.holds,
+        })
+    }
+
+    /// Reads `verdict`, `property` or `holds` of an expectation table into
+    /// `exp`; false if `key` is none of them.
+    fn expectation_key(
+        &self,
+        exp: &mut PartialExpectation,
+        key: &str,
+        value: &toml::Value,
+        table: &str,
+        span: Range<usize>,
+    ) -> Result<bool, ScenarioError> {
+        match (key, value) {
+            ("verdict", toml::Value::String(v)) => exp.verdict = Some(self.verdict(v, span)?),
+            ("property", toml::Value::String(p)) => exp.property = Some(p.clone()),
+            ("holds", toml::Value::Array(items)) => {
+                for item in items {
+                    let toml::Value::String(name) = item else {
+                        let msg = format!(
+                            "invalid type: {}, expected a property name (string) in {table}.holds",
+                            item.type_str()
+                        );
+                        return Err(self.error_span(span, msg));
+                    };
+                    exp.holds.push(name.clone());
+                }
+            }
+            ("verdict" | "property", other) => {
+                let msg = format!(
+                    "invalid type: {}, expected a string for {table}.{key}",
+                    other.type_str()
+                );
+                return Err(self.error_span(span, msg));
+            }
+            ("holds", other) => {
+                let msg = format!(
+                    "invalid type: {}, expected an array of property names for {table}.holds",
+                    other.type_str()
+                );
+                return Err(self.error_span(span, msg));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     fn verdict(&self, text: &str, span: Range<usize>) -> Result<Verdict, ScenarioError> {

@@ -102,6 +102,10 @@ pub struct SearchArgs {
     /// Wall-clock safety stop in seconds (yields `inconclusive`).
     #[arg(long)]
     pub max_seconds: Option<u64>,
+    /// Implementation level: explore on after a failing run and judge every
+    /// property (each violated one gets its own counterexample and replay).
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -127,6 +127,7 @@ pub fn build_request(
     }
     opts.preemption_bound = search.preemption_bound;
     opts.no_reduction = search.no_reduction;
+    opts.keep_going = search.keep_going;
     if let Some(s) = search.max_seconds {
         opts.max_seconds = s;
     }

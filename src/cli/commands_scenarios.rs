@@ -67,6 +67,7 @@ pub fn scenario_request(
         budget_schedules: scenario.budget.schedules,
         max_depth: scenario.budget.max_depth,
         max_seconds: scenario.budget.max_seconds,
+        keep_going: scenario.keep_going,
         ..SearchArgs::default()
     };
     let mut request = build_request(
@@ -89,13 +90,23 @@ pub fn meets(report: &Report, expected: &Expectation) -> bool {
             (Some(p), Verdict::Violated) => report.property.as_deref() == Some(p.as_str()),
             _ => true,
         }
+        && expected.holds.iter().all(|name| {
+            report
+                .properties
+                .iter()
+                .any(|p| &p.name == name && p.verdict == Verdict::Holds)
+        })
 }
 
 fn expectation_text(e: &Expectation) -> String {
-    match &e.property {
+    let mut text = match &e.property {
         Some(p) => format!("{} ({p})", e.verdict.as_str()),
         None => e.verdict.as_str().to_string(),
+    };
+    if !e.holds.is_empty() {
+        text.push_str(&format!("; holds: {}", e.holds.join(", ")));
     }
+    text
 }
 
 /// Checks one variant of a scenario and returns the report and whether it met

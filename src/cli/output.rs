@@ -106,6 +106,13 @@ pub fn print_report(out: &mut dyn Write, report: &Report) -> std::io::Result<()>
     for note in &report.notes {
         writeln!(out, "  note: {note}")?;
     }
+    for also in &report.also_violated {
+        writeln!(
+            out,
+            "  also violated: {} (first in run {}); replay: {}",
+            also.property, also.run, also.replay
+        )?;
+    }
     if !report.trace.is_empty() {
         writeln!(out, "  counterexample ({} events):", report.trace.len())?;
         for line in render_events(&report.trace).lines() {

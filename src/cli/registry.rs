@@ -386,6 +386,14 @@ fn set_impl_replay(model: &str, req: &Request, report: &mut Report) {
         ),
         _ => check_command(model, "impl", req),
     };
+    let bounds = bound_args(&req.bounds);
+    let params = param_args(&req.params);
+    for also in &mut report.also_violated {
+        also.replay = format!(
+            "lockstep replay {model} --variant {} --level impl{bounds}{params} --schedule {}",
+            req.variant, also.schedule
+        );
+    }
 }
 
 fn spec_replay_command(model: &str, req: &Request, schedule: &str) -> String {

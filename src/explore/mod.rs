@@ -91,6 +91,11 @@ pub struct CheckOptions {
     pub max_seconds: u64,
     /// Show a progress bar (only when stderr is a terminal; the CLI decides).
     pub progress: bool,
+    /// Implementation level: explore on after a failing run instead of
+    /// stopping at the first, so every property gets its own verdict (and
+    /// its own first counterexample). The protocol checker always does this
+    /// for safety properties.
+    pub keep_going: bool,
 }
 
 impl Default for CheckOptions {
@@ -108,6 +113,7 @@ impl Default for CheckOptions {
             pct_depth: 3,
             max_seconds: 0,
             progress: false,
+            keep_going: false,
         }
     }
 }

@@ -80,7 +80,8 @@ fn parses_the_design_example() {
         s.expected_for("fix-11825"),
         Expectation {
             verdict: Verdict::Holds,
-            property: None
+            property: None,
+            holds: Vec::new(),
         }
     );
     assert_eq!(
@@ -105,6 +106,7 @@ fn per_variant_expectations_override_the_default() {
     let deadlock = Expectation {
         verdict: Verdict::Violated,
         property: Some("deadlock".into()),
+        holds: Vec::new(),
     };
     assert_eq!(s.expected_for("pre-10766"), deadlock);
     assert_eq!(s.expected_for("fix-11142"), deadlock);
@@ -171,7 +173,7 @@ fn unknown_keys_are_errors_at_their_position() {
     assert_eq!(
         err(&with("bogus = 1")),
         "scenarios/x.toml:3:1: unknown key `bogus`, expected one of `name`, `description`, `model`, \
-         `variant`, `variants`, `level`, `seed`, `strategy`, `bounds`, `faults`, `expect`, `budget`, `params`"
+         `variant`, `variants`, `level`, `seed`, `strategy`, `keep_going`, `bounds`, `faults`, `expect`, `budget`, `params`"
     );
     assert_eq!(
         err(&with("[budget]\nstates = 1\nstate = 2")),
@@ -185,12 +187,12 @@ fn unknown_keys_are_errors_at_their_position() {
     );
     assert_eq!(
         err("model = \"h\"\nvariant = \"v\"\n[expect]\nverdict = \"holds\"\nverdit = \"x\"\n"),
-        "scenarios/x.toml:5:1: unknown key `verdit` in [expect], expected `verdict`, `property` or an \
-         [expect.<variant>] table"
+        "scenarios/x.toml:5:1: unknown key `verdit` in [expect], expected `verdict`, `property`, \
+         `holds` or an [expect.<variant>] table"
     );
     assert_eq!(
         err("model = \"h\"\nvariant = \"v\"\n[expect.v]\nverdict = \"holds\"\nwhy = \"x\"\n"),
-        "scenarios/x.toml:5:1: unknown key `why` in [expect.v], expected `verdict` or `property`"
+        "scenarios/x.toml:5:1: unknown key `why` in [expect.v], expected `verdict`, `property` or `holds`"
     );
 }
 
@@ -350,4 +352,27 @@ proptest! {
             prop_assert!(line >= 1 && column >= 1);
         }
     }
+}
+
+#[test]
+fn keep_going_and_holds_lists_parse_and_bad_holds_are_positioned() {
+    let text = "model = \"host\"\nvariant = \"v\"\nkeep_going = true\n[expect]\nverdict = \"violated\"\n\
+                holds = [\"deadlock\", \"permit-conservation\"]\n[expect.v]\nverdict = \"violated\"\n\
+                holds = [\"deadlock\"]\n";
+    let s = Scenario::parse("x.toml", text).expect("valid");
+    assert!(s.keep_going);
+    assert_eq!(s.expected_for("v").holds, ["deadlock"]);
+    let bad =
+        "model = \"host\"\nvariant = \"v\"\n[expect]\nverdict = \"holds\"\nholds = \"deadlock\"\n";
+    assert_eq!(
+        err(bad),
+        "scenarios/x.toml:5:9: invalid type: string, expected an array of property names for expect.holds"
+    );
+    let bad = "model = \"host\"\nvariant = \"v\"\n[expect]\nverdict = \"holds\"\nholds = [1]\n";
+    assert_eq!(
+        err(bad),
+        "scenarios/x.toml:5:9: invalid type: integer, expected a property name (string) in expect.holds"
+    );
+    let bad = "model = \"host\"\nvariant = \"v\"\n[expect]\nholds = [\"deadlock\"]\n";
+    assert!(err(bad).contains("missing required key `verdict` in [expect]"));
 }

@@ -163,8 +163,38 @@ fn the_stale_retry_double_host_is_found_on_the_async_code() {
         &[("stop", false), ("offline", false)],
     ));
     assert_eq!(report.property.as_deref(), Some("single-active-host"));
-    assert_eq!(verdict(&report, "deadlock"), Verdict::Holds);
+    // Stopped at the first failure: deadlock freedom is not decided by it.
+    assert_eq!(verdict(&report, "deadlock"), Verdict::Inconclusive);
     assert_eq!(report.schedules, 40);
+    // Kept going, the whole space is covered (without the bundle and writable
+    // file-system choices, to keep it small): the stale retry breaks
+    // single-active-host, and the deadlock stays fixed.
+    let env = [
+        ("stop", false),
+        ("offline", false),
+        ("bundle", false),
+        ("writable", false),
+    ];
+    let m = model("fix-11825", b, &env);
+    let kept = schedules::check(
+        &m,
+        &CheckOptions {
+            strategy: Strategy::Dfs,
+            keep_going: true,
+            ..CheckOptions::default()
+        },
+    );
+    assert_eq!(kept.property.as_deref(), Some("single-active-host"));
+    assert_eq!(verdict(&kept, "single-active-host"), Verdict::Violated);
+    assert_eq!(verdict(&kept, "deadlock"), Verdict::Holds);
+    assert_eq!(verdict(&kept, "non-reentrancy"), Verdict::Holds);
+    assert_eq!(verdict(&kept, "permit-conservation"), Verdict::Holds);
+    assert_eq!(
+        verdict(&kept, "eventually-running-or-stopped"),
+        Verdict::Holds
+    );
+    assert_eq!(kept.also_violated.len(), 1);
+    assert_eq!(kept.schedules, 16_864);
 }
 
 fn verdict(report: &Report, name: &str) -> Verdict {

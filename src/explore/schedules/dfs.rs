@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::cache::{Lookup, StateCache};
-use super::outcome::{fill_failure, fill_pass, new_report, Tally};
+use super::outcome::{fill_failure, fill_pass, new_report, Failures, Tally};
 use super::progress::Progress;
 use super::replay::run_schedule;
 use super::schedule::{Scheduler, StepInfo, TaskPoint};
@@ -55,6 +55,9 @@ enum Node {
     Choice {
         n: usize,
         current: usize,
+        /// Made after the run had already failed: no alternatives are
+        /// explored (the failure is reported either way).
+        fixed: bool,
     },
 }
 
@@ -76,6 +79,8 @@ pub struct DfsScheduler {
     pub(crate) pruned_by_cache: u64,
     pub(crate) preemption_cut: bool,
     pub(crate) error: Option<String>,
+    /// The running execution has already recorded a failure.
+    run_failing: bool,
 }
 
 impl DfsScheduler {
@@ -90,6 +95,7 @@ impl DfsScheduler {
             preemption_bound,
             cache: StateCache::new(),
             budget_states,
+            run_failing: false,
             states_exhausted: false,
             pruned_by_sleep: 0,
             pruned_by_cache: 0,
@@ -105,13 +111,14 @@ impl DfsScheduler {
 
     /// Moves to the next unexplored branch; false when the tree is exhausted.
     pub fn backtrack(&mut self) -> bool {
+        self.run_failing = false;
         self.depth = 0;
         self.step_node = None;
         self.pending_fingerprint = None;
         while let Some(node) = self.stack.last_mut() {
             match node {
-                Node::Choice { n, current } => {
-                    if *current + 1 < *n {
+                Node::Choice { n, current, fixed } => {
+                    if !*fixed && *current + 1 < *n {
                         *current += 1;
                         return true;
                     }
@@ -180,6 +187,7 @@ impl DfsScheduler {
 
 impl Scheduler for DfsScheduler {
     fn next_task(&mut self, point: &TaskPoint<'_>) -> Option<TaskId> {
+        self.run_failing = point.failing;
         if self.depth < self.stack.len() {
             let Node::Task {
                 enabled,
@@ -276,7 +284,7 @@ impl Scheduler for DfsScheduler {
     fn next_choice(&mut self, label: &str, n: usize) -> Option<usize> {
         if self.depth < self.stack.len() {
             return match &self.stack[self.depth] {
-                Node::Choice { n: m, current } if *m == n => {
+                Node::Choice { n: m, current, .. } if *m == n => {
                     let v = *current;
                     self.depth += 1;
                     Some(v)
@@ -291,7 +299,11 @@ impl Scheduler for DfsScheduler {
                 }
             };
         }
-        self.stack.push(Node::Choice { n, current: 0 });
+        self.stack.push(Node::Choice {
+            n,
+            current: 0,
+            fixed: self.run_failing,
+        });
         self.depth += 1;
         Some(0)
     }
@@ -332,13 +344,22 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
     let mut tally = Tally::default();
     let mut stop: Option<String> = None;
     let mut failure = None;
+    // With `keep_going`, failing runs are collected and exploration goes on.
+    let mut failures = Failures::default();
+    let mut found_after = (0, 0);
     let progress = Progress::new(opts.progress, "dfs", "runs", opts.budget_schedules);
     loop {
         let outcome = Executor::run(&config, dfs.clone(), || model.main());
         tally.add(&outcome);
         if outcome.failed() {
-            failure = Some(outcome);
-            break;
+            if failures.first.is_none() {
+                found_after = (tally.schedules, tally.runs());
+            }
+            if !opts.keep_going {
+                failure = Some(outcome);
+                break;
+            }
+            failures.add(outcome, tally.runs());
         }
         let d = dfs.borrow();
         progress.update(tally.runs(), d.states(), 0);
@@ -389,7 +410,7 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
         ));
     }
     drop(d);
-    match failure {
+    match failure.or_else(|| failures.first.take()) {
         Some(outcome) => {
             let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
                 Ok(full) if full.status == outcome.status => full,
@@ -408,20 +429,28 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
             fill_failure(&mut report, model, &full, &tally);
             notes.push(format!(
                 "found after {} schedule(s) ({} execution(s) in all)",
-                tally.schedules,
-                tally.runs()
+                found_after.0, found_after.1
             ));
+            if opts.keep_going {
+                failures.judge(&mut report, model, &tally, stop.is_none());
+                notes.push(match &stop {
+                    Some(reason) => format!("inconclusive beyond the failures: {reason}"),
+                    None => exhaustive_note(&tally),
+                });
+                tally.bound_notes(config.max_steps, &mut notes);
+            } else {
+                notes.push(
+                    "stopped at the first failing run: properties it does not violate are \
+                     inconclusive (`--keep-going` explores on and judges every property)"
+                        .to_string(),
+                );
+            }
         }
         None => {
             fill_pass(&mut report, model, &tally, stop.is_none(), true);
             match &stop {
                 Some(reason) => notes.push(format!("inconclusive: {reason}")),
-                None => notes.push(format!(
-                    "exhaustive: {} schedule(s), {} execution(s), {} step(s)",
-                    tally.schedules,
-                    tally.runs(),
-                    tally.steps
-                )),
+                None => notes.push(exhaustive_note(&tally)),
             }
             tally.bound_notes(config.max_steps, &mut notes);
         }
@@ -430,4 +459,13 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
     report.schedules = tally.schedules;
     report.elapsed_ms = watch.elapsed_ms();
     report
+}
+
+fn exhaustive_note(tally: &Tally) -> String {
+    format!(
+        "exhaustive: {} schedule(s), {} execution(s), {} step(s)",
+        tally.schedules,
+        tally.runs(),
+        tally.steps
+    )
 }

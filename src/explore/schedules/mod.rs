@@ -24,6 +24,8 @@ pub mod replay;
 mod schedule;
 
 #[cfg(test)]
+mod keep_going_tests;
+#[cfg(test)]
 mod single_run_tests;
 #[cfg(test)]
 mod soundness_tests;

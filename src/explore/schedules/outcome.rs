@@ -1,11 +1,11 @@
 //! Turning run outcomes into a [`Report`]: tallies over many runs, the
 //! failing run's details, and per-property verdicts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{replay_command, ImplModel};
 use crate::explore::{PropertyKind, DEADLOCK};
-use crate::report::{PropertyResult, Report, Verdict};
+use crate::report::{AlsoViolated, PropertyResult, Report, Verdict};
 use crate::rt::{RunOutcome, RunStatus};
 
 /// Facts accumulated over the runs of one check.
@@ -130,18 +130,19 @@ pub(crate) fn fill_failure<I: ImplModel + ?Sized>(
         .map(|v| v.property.as_str())
         .collect();
     let deadlocked = matches!(failing.status, RunStatus::Deadlock { .. });
+    // Exploration stopped at this failure: whatever it did not refute is
+    // undecided (a `sometimes` it reached is decided: it holds).
     report.properties = property_results(model, |name, kind| match kind {
         _ if violated.contains(name) => Verdict::Violated,
-        // Exploration stopped at this failure: an unreached `sometimes` is undecided.
-        PropertyKind::Sometimes if !tally.sometimes.contains(name) => Verdict::Inconclusive,
-        _ => Verdict::Holds,
+        PropertyKind::Sometimes if tally.sometimes.contains(name) => Verdict::Holds,
+        _ => Verdict::Inconclusive,
     });
     push_deadlock(
         report,
         if deadlocked {
             Verdict::Violated
         } else {
-            Verdict::Holds
+            Verdict::Inconclusive
         },
     );
     for v in &failing.violations {
@@ -237,4 +238,98 @@ fn push_deadlock(report: &mut Report, verdict: Verdict) {
         kind: DEADLOCK.to_string(),
         verdict,
     });
+}
+
+/// The failing runs of a `--keep-going` exploration: the first failing run
+/// (the report's counterexample) and, per violated property, the schedule of
+/// the first run that violated it.
+#[derive(Default)]
+pub(crate) struct Failures {
+    pub first: Option<RunOutcome>,
+    /// Property -> (1-based run number, schedule string) of its first violation.
+    pub by_property: BTreeMap<String, (u64, String)>,
+    pub failing_runs: u64,
+}
+
+impl Failures {
+    /// Records a failing run (`run`: its 1-based number among all runs).
+    pub(crate) fn add(&mut self, outcome: RunOutcome, run: u64) {
+        self.failing_runs += 1;
+        let mut names: Vec<String> = outcome
+            .violations
+            .iter()
+            .map(|v| v.property.clone())
+            .collect();
+        names.extend(outcome.property());
+        for name in names {
+            self.by_property
+                .entry(name)
+                .or_insert_with(|| (run, outcome.schedule.to_string()));
+        }
+        if self.first.is_none() {
+            self.first = Some(outcome);
+        }
+    }
+
+    /// Re-judges a report filled from `first` with what the whole exploration
+    /// found: a property is violated if any run violated it; the others hold
+    /// if the exploration was `complete`, else stay inconclusive; a `sometimes`
+    /// nobody reached fails a complete exploration. Notes name every violated
+    /// property's first run and how to replay it.
+    pub(crate) fn judge<I: ImplModel + ?Sized>(
+        &self,
+        report: &mut Report,
+        model: &I,
+        tally: &Tally,
+        complete: bool,
+    ) {
+        let unrefuted = if complete {
+            Verdict::Holds
+        } else {
+            Verdict::Inconclusive
+        };
+        for p in &mut report.properties {
+            p.verdict = if self.by_property.contains_key(&p.name) {
+                Verdict::Violated
+            } else if p.kind == "sometimes" {
+                match (tally.sometimes.contains(&p.name), complete) {
+                    (true, _) => Verdict::Holds,
+                    (false, true) => Verdict::Violated,
+                    (false, false) => Verdict::Inconclusive,
+                }
+            } else {
+                unrefuted
+            };
+        }
+        for name in self.by_property.keys() {
+            if !report.properties.iter().any(|p| &p.name == name) {
+                report.properties.push(PropertyResult {
+                    name: name.clone(),
+                    kind: "always".into(),
+                    verdict: Verdict::Violated,
+                });
+            }
+        }
+        report.notes.push(format!(
+            "kept going after failures: {} failing run(s); {} propert{} violated",
+            self.failing_runs,
+            self.by_property.len(),
+            if self.by_property.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        ));
+        for (name, (run, schedule)) in &self.by_property {
+            if report.property.as_deref() == Some(name.as_str()) {
+                continue;
+            }
+            report.also_violated.push(AlsoViolated {
+                property: name.clone(),
+                run: *run,
+                schedule: schedule.clone(),
+                replay: replay_command(&model.name(), &model.variant(), &model.bounds(), schedule),
+            });
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::outcome::{fill_failure, fill_pass, new_report, Tally};
+use super::outcome::{fill_failure, fill_pass, new_report, Failures, Tally};
 use super::progress::Progress;
 use super::replay::run_schedule;
 use super::schedule::{Scheduler, TaskPoint};
@@ -85,6 +85,9 @@ where
     report.notes = notes;
     let mut tally = Tally::default();
     let mut stopped_early = false;
+    // With `keep_going`, failing runs are collected and the runs go on.
+    let mut failures = Failures::default();
+    let mut first_failure = None;
     let budget = opts.budget_schedules.max(1);
     let progress = Progress::new(opts.progress, strategy, "runs", budget);
     for index in 0..budget {
@@ -99,37 +102,60 @@ where
         let seed = run_seed(opts.seed, index);
         let outcome = run_with(model, make(seed), TraceLevel::Off);
         tally.add(&outcome);
-        progress.update(tally.runs(), 0, u64::from(outcome.failed()));
+        progress.update(
+            tally.runs(),
+            0,
+            failures.failing_runs + u64::from(outcome.failed()),
+        );
         if outcome.failed() {
-            progress.finish();
-            let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
-                Ok(full) if full.status == outcome.status => full,
-                Ok(full) => {
-                    report.notes.push(format!(
-                        "nondeterminism: re-running the failing schedule ended with {} instead of {}",
-                        full.status.as_str(),
-                        outcome.status.as_str()
-                    ));
-                    full
-                }
-                Err(e) => {
-                    report.notes.push(format!("nondeterminism: {e}"));
-                    outcome
-                }
-            };
-            fill_failure(&mut report, model, &full, &tally);
-            report.seed = seed;
-            report.notes.push(format!(
-                "found by run {} of {strategy} (run seed {seed}, root seed {})",
-                index + 1,
-                opts.seed
-            ));
-            report.schedules = tally.schedules;
-            report.elapsed_ms = watch.elapsed_ms();
-            return report;
+            first_failure.get_or_insert((index, seed));
+            failures.add(outcome, index + 1);
+            if !opts.keep_going {
+                break;
+            }
         }
     }
     progress.finish();
+    if let (Some(outcome), Some((index, seed))) = (failures.first.take(), first_failure) {
+        let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
+            Ok(full) if full.status == outcome.status => full,
+            Ok(full) => {
+                report.notes.push(format!(
+                    "nondeterminism: re-running the failing schedule ended with {} instead of {}",
+                    full.status.as_str(),
+                    outcome.status.as_str()
+                ));
+                full
+            }
+            Err(e) => {
+                report.notes.push(format!("nondeterminism: {e}"));
+                outcome
+            }
+        };
+        fill_failure(&mut report, model, &full, &tally);
+        report.seed = seed;
+        report.notes.push(format!(
+            "found by run {} of {strategy} (run seed {seed}, root seed {})",
+            index + 1,
+            opts.seed
+        ));
+        if opts.keep_going {
+            failures.judge(&mut report, model, &tally, !stopped_early);
+            report.notes.push(format!(
+                "{} {strategy} schedule(s) from root seed {} (sampling, not exhaustive)",
+                tally.schedules, opts.seed
+            ));
+        } else {
+            report.notes.push(
+                "stopped at the first failing run: properties it does not violate are \
+                 inconclusive (`--keep-going` runs on and judges every property)"
+                    .to_string(),
+            );
+        }
+        report.schedules = tally.schedules;
+        report.elapsed_ms = watch.elapsed_ms();
+        return report;
+    }
     // A one-run check is a single run (what each seed of a sweep is): it
     // reports an unreached `sometimes` without failing on it; over several
     // runs a `sometimes` fails only if no run reached it.

@@ -1,0 +1,129 @@
+//! `keep_going`: exploration goes on after a failing run, every property gets
+//! its own verdict, and each further violated property its own replayable
+//! counterexample; without it, what the first failure does not refute is
+//! inconclusive.
+
+use super::tests::{opts, TestModel};
+use super::*;
+use crate::explore::{PropertyKind, Strategy};
+use crate::report::{Report, Verdict};
+use crate::rt;
+
+/// Two independent bugs (a lost update, and a bad branch of a choice) next to
+/// a property that holds (`counter-bounded`).
+fn two_bugs() -> TestModel {
+    TestModel::new("two-bugs", || async {
+        let counter = rt::Shared::new("counter", 0u32);
+        let mut handles = Vec::new();
+        for name in ["inc", "inc"] {
+            let counter = counter.clone();
+            handles.push(rt::spawn(name, async move {
+                let v = counter.get();
+                rt::yield_now().await;
+                counter.set(v + 1);
+            }));
+        }
+        for h in handles {
+            h.await;
+        }
+        let total = counter.get();
+        rt::always("no-lost-update", total == 2, || {
+            format!("counter = {total}")
+        });
+        rt::always("counter-bounded", total <= 2, || {
+            format!("counter = {total}")
+        });
+        let flip = rt::choose("flip", 2);
+        rt::always("never-flipped", flip == 0, || "flipped".to_string());
+        rt::sometimes("both-incremented", total == 2);
+    })
+    .property("no-lost-update", PropertyKind::Always)
+    .property("counter-bounded", PropertyKind::Always)
+    .property("never-flipped", PropertyKind::Always)
+    .property("both-incremented", PropertyKind::Sometimes)
+}
+
+fn verdict(report: &Report, name: &str) -> Verdict {
+    report
+        .properties
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no property {name}"))
+        .verdict
+}
+
+#[test]
+fn stopping_at_the_first_failure_leaves_unrefuted_properties_inconclusive() {
+    let report = check(&two_bugs(), &opts(Strategy::Dfs));
+    assert_eq!(report.verdict, Verdict::Violated);
+    assert_eq!(verdict(&report, "counter-bounded"), Verdict::Inconclusive);
+    assert_eq!(verdict(&report, "deadlock"), Verdict::Inconclusive);
+    assert_eq!(verdict(&report, "both-incremented"), Verdict::Holds);
+    assert!(report.also_violated.is_empty());
+    assert!(report.notes.iter().any(|n| n.contains("--keep-going")));
+}
+
+#[test]
+fn keep_going_judges_every_property_and_replays_each_violation() {
+    let model = two_bugs();
+    let o = CheckOptions {
+        keep_going: true,
+        ..opts(Strategy::Dfs)
+    };
+    let report = check(&model, &o);
+    assert_eq!(report.verdict, Verdict::Violated);
+    assert_eq!(verdict(&report, "no-lost-update"), Verdict::Violated);
+    assert_eq!(verdict(&report, "never-flipped"), Verdict::Violated);
+    assert_eq!(verdict(&report, "counter-bounded"), Verdict::Holds);
+    assert_eq!(verdict(&report, "deadlock"), Verdict::Holds);
+    assert!(report.notes.iter().any(|n| n.starts_with("exhaustive:")));
+    // The report's own counterexample is the first failure; every other
+    // violated property comes with a schedule that reproduces it.
+    let main = report.property.clone().expect("a violated property");
+    assert_eq!(report.also_violated.len(), 1);
+    let also = &report.also_violated[0];
+    assert_ne!(also.property, main);
+    assert!(also.replay.ends_with(&also.schedule));
+    let schedule: Schedule = also.schedule.parse().expect("a schedule string");
+    let rerun = replay::run_schedule(&model, &schedule, rt::TraceLevel::Off).expect("replays");
+    assert!(
+        rerun.violations.iter().any(|v| v.property == also.property),
+        "{:?}",
+        rerun.violations
+    );
+}
+
+#[test]
+fn keep_going_with_random_schedules_collects_every_violated_property() {
+    let o = CheckOptions {
+        keep_going: true,
+        budget_schedules: 200,
+        ..opts(Strategy::Random)
+    };
+    let report = check(&two_bugs(), &o);
+    assert_eq!(verdict(&report, "no-lost-update"), Verdict::Violated);
+    assert_eq!(verdict(&report, "never-flipped"), Verdict::Violated);
+    assert_eq!(verdict(&report, "counter-bounded"), Verdict::Holds);
+    assert_eq!(report.schedules, 200);
+}
+
+#[test]
+fn keep_going_on_a_correct_model_is_an_ordinary_proof() {
+    let model = TestModel::new("fine", || async {
+        let flip = rt::choose("flip", 2);
+        rt::always("small", flip < 2, String::new);
+    })
+    .property("small", PropertyKind::Always);
+    let plain = check(&model, &opts(Strategy::Dfs));
+    let kept = check(
+        &model,
+        &CheckOptions {
+            keep_going: true,
+            ..opts(Strategy::Dfs)
+        },
+    );
+    assert_eq!(plain.verdict, Verdict::Holds);
+    assert_eq!(kept.verdict, Verdict::Holds);
+    assert_eq!(plain.schedules, kept.schedules);
+    assert_eq!(plain.properties, kept.properties);
+}
