@@ -2,6 +2,7 @@
 
 mod cli;
 mod conform;
+mod conform_eventhubs;
 mod engines;
 mod hygiene;
 mod readable;

@@ -34,7 +34,17 @@ pub fn registry_entry() -> ModelEntry {
     )
     .with_impl(EventHubsImpl::default_bounds(), move |v, b, p, f| {
         EventHubsImpl::from_params(v, b, p, f).map(|m| m.with_sink(ctor_sink.clone()))
-    });
+    })
+    // `lockstep conform --model eventhubs`: processor traces against the protocol
+    // model (invocations, checkpoint writes, ownership claims; see observe.rs).
+    .with_conform(
+        "v6",
+        EventHubsSpec::default_bounds(),
+        |variant, bounds, params| {
+            crate::registry::reject_params(params)?;
+            EventHubsSpec::new(variant, bounds)
+        },
+    );
     // The impl check's report gets the figures its runs counted as notes.
     if let Some(level) = entry.levels.get_mut("impl") {
         let inner = std::mem::replace(&mut level.check, Box::new(|_| Err(String::new())));

@@ -10,6 +10,7 @@
 //!   implementation level, async processors on `lockstep::rt` over the checkpoint
 //!   store on simulated blob storage (faults from its fault plan), L3/L5 judged in
 //!   virtual time, and the steady-state throughput measurement.
+//! * [`observe`]: how the protocol model shows itself in a trace (`lockstep conform`).
 //! * [`registry_entry`]: the CLI registration (both levels).
 
 mod balancer;
@@ -20,6 +21,7 @@ pub mod impl_model;
 mod impl_monitors;
 mod impl_processor;
 mod impl_world;
+pub mod observe;
 mod properties;
 mod pump;
 pub mod spec;
