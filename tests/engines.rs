@@ -365,6 +365,38 @@ fn host_variants_get_the_same_verdict_from_every_engine() {
     }
 }
 
+/// The implementation-level host scenario files themselves (not copies of
+/// their bounds): every engine must reach each variant's expected verdict.
+/// `keep_going` scenarios judge every property, which sampling engines cannot.
+#[test]
+fn host_impl_scenario_files_get_the_same_verdict_from_every_engine() {
+    let dir = format!("{}/../scenarios/host", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut checked = 0;
+    for path in files {
+        let scenario = lockstep::scenario::Scenario::load(&path).unwrap();
+        if scenario.level != Some(lockstep::scenario::Level::Impl) || scenario.keep_going {
+            continue;
+        }
+        for variant in scenario.variants() {
+            let expected = scenario.expected_for(&variant);
+            let model =
+                HostImpl::from_params(&variant, &scenario.bounds, &scenario.params, &[]).unwrap();
+            assert_engines_agree(
+                Arc::new(model),
+                (expected.verdict, expected.property.as_deref()),
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} scenario variants checked");
+}
+
 #[test]
 fn a_disagreement_names_both_engines_outputs() {
     let model: SharedModel = Arc::new(toys().remove(0));
