@@ -3,7 +3,7 @@
 //! counterexample; without it, what the first failure does not refute is
 //! inconclusive.
 
-use super::tests::{opts, TestModel};
+use super::tests::{increment_twice, opts, TestModel};
 use super::*;
 use crate::explore::{PropertyKind, Strategy};
 use crate::report::{Report, Verdict};
@@ -13,20 +13,7 @@ use crate::rt;
 /// a property that holds (`counter-bounded`).
 fn two_bugs() -> TestModel {
     TestModel::new("two-bugs", || async {
-        let counter = rt::Shared::new("counter", 0u32);
-        let mut handles = Vec::new();
-        for name in ["inc", "inc"] {
-            let counter = counter.clone();
-            handles.push(rt::spawn(name, async move {
-                let v = counter.get();
-                rt::yield_now().await;
-                counter.set(v + 1);
-            }));
-        }
-        for h in handles {
-            h.await;
-        }
-        let total = counter.get();
+        let total = increment_twice(false).await;
         rt::always("no-lost-update", total == 2, || {
             format!("counter = {total}")
         });

@@ -133,6 +133,31 @@ fn textbook_deadlock_is_found_by_dfs_and_its_schedule_replays_byte_for_byte() {
 }
 
 /// Two tasks increment a counter with a read, a yield, then a write.
+/// Two tasks each read a shared counter, yield, and write it back plus one
+/// (under a mutex when `guarded`); returns the final count.
+pub(super) async fn increment_twice(guarded: bool) -> u32 {
+    let counter = rt::Shared::new("counter", 0u32);
+    let lock = rt::Mutex::new("counter-lock", ());
+    let mut handles = Vec::new();
+    for name in ["inc", "inc"] {
+        let (counter, lock) = (counter.clone(), lock.clone());
+        handles.push(rt::spawn(name, async move {
+            let _guard = if guarded {
+                Some(lock.lock().await)
+            } else {
+                None
+            };
+            let v = counter.get();
+            rt::yield_now().await;
+            counter.set(v + 1);
+        }));
+    }
+    for h in handles {
+        h.await;
+    }
+    counter.get()
+}
+
 fn lost_update(guarded: bool) -> TestModel {
     TestModel::new(
         if guarded {
@@ -141,26 +166,7 @@ fn lost_update(guarded: bool) -> TestModel {
             "counter"
         },
         move || async move {
-            let counter = rt::Shared::new("counter", 0u32);
-            let lock = rt::Mutex::new("counter-lock", ());
-            let mut handles = Vec::new();
-            for name in ["inc", "inc"] {
-                let (counter, lock) = (counter.clone(), lock.clone());
-                handles.push(rt::spawn(name, async move {
-                    let _guard = if guarded {
-                        Some(lock.lock().await)
-                    } else {
-                        None
-                    };
-                    let v = counter.get();
-                    rt::yield_now().await;
-                    counter.set(v + 1);
-                }));
-            }
-            for h in handles {
-                h.await;
-            }
-            let total = counter.get();
+            let total = increment_twice(guarded).await;
             rt::always("no-lost-update", total == 2, || {
                 format!("counter = {total}")
             });
