@@ -246,7 +246,7 @@ fn both_levels_agree_on_every_host_scenario() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 27);
+    assert_eq!(compared, 29);
 }
 
 #[test]
