@@ -1,25 +1,24 @@
 //! A fingerprint table that also counts incoming edges and carries a few
 //! flag bits per state: the main BFS fills the counts (one per successor
-//! computation), then Kahn's pass (`kahn.rs`) consumes them. 12 bytes an
-//! entry: the fingerprints in cache-line buckets (`lines.rs`) and, in a
-//! parallel array of 32-byte lines, a 24-bit count and 8 flag bits per
-//! entry (two lines touched per edge, both prefetched; mixing 5 entries and
-//! their words into one 64-byte line would cost 12.8 bytes an entry and
-//! overflow more). 12.8-16 bytes per state at 75-94% load.
+//! computation), then Kahn's pass (`kahn.rs`) consumes them. 12 bytes a slot
+//! (fingerprint, then a 24-bit count and 8 flag bits), 13.3-16.7 bytes per
+//! state at 72-90% load.
 
-use super::lines::{self, FpLine, LINE};
 use super::slots::Slots;
 use super::visited::VisitedSet;
 
 const COUNT_MASK: u32 = (1 << 24) - 1;
 
-/// Fingerprint set with an in-degree counter and flags per entry.
+#[inline(always)]
+fn home(fp: u64, cap: usize) -> usize {
+    (((fp & 0xFFFF_FFFF) * cap as u64) >> 32) as usize
+}
+
+/// Fingerprint set with an in-degree counter and flags per slot.
 #[derive(Clone, Debug)]
 pub struct CountTable {
-    /// Fingerprints in cache-line buckets, 0 = empty.
-    fps: Slots<FpLine>,
-    /// `count | flags << 24` of the entry at the same (line, index) in `fps`.
-    words: Slots<[u32; LINE]>,
+    /// `[fp low, fp high, count | flags << 24]`; fp 0 = empty.
+    slots: Slots<[u32; 3]>,
     len: usize,
     /// Some count reached its 24-bit limit (Kahn's pass cannot be trusted).
     pub saturated: bool,
@@ -34,25 +33,37 @@ impl Default for CountTable {
 impl CountTable {
     pub fn new() -> Self {
         CountTable {
-            fps: lines::zeroed(lines::MIN_LINES),
-            words: Slots::zeroed(lines::MIN_LINES),
+            slots: Slots::zeroed(16),
             len: 0,
             saturated: false,
         }
     }
 
-    fn grow(&mut self) {
-        let grown = lines::grown(self.fps.len());
-        let old_fps = std::mem::replace(&mut self.fps, lines::zeroed(grown));
-        let old_words = std::mem::replace(&mut self.words, Slots::zeroed(grown));
-        for (fps, words) in old_fps.iter().zip(old_words.iter()) {
-            for (&fp, &word) in fps.0.iter().zip(words) {
-                if fp != 0 {
-                    let (l, k, _) = lines::probe(&self.fps, fp);
-                    self.fps[l].0[k] = fp;
-                    self.words[l][k] = word;
-                }
+    #[inline(always)]
+    fn fp_of(slot: &[u32; 3]) -> u64 {
+        u64::from(slot[0]) | (u64::from(slot[1]) << 32)
+    }
+
+    /// The slot of `fp`, or the empty slot where it would go.
+    #[inline]
+    fn probe(&self, fp: u64) -> (usize, bool) {
+        let cap = self.slots.len();
+        let mut i = home(fp, cap);
+        loop {
+            match Self::fp_of(&self.slots[i]) {
+                0 => return (i, false),
+                f if f == fp => return (i, true),
+                _ => i = if i + 1 == cap { 0 } else { i + 1 },
             }
+        }
+    }
+
+    fn grow(&mut self) {
+        let cap = self.slots.len() + self.slots.len() / 4;
+        let old = std::mem::replace(&mut self.slots, Slots::zeroed(cap));
+        for &slot in old.iter().filter(|s| Self::fp_of(s) != 0) {
+            let (i, _) = self.probe(Self::fp_of(&slot));
+            self.slots[i] = slot;
         }
     }
 
@@ -60,37 +71,33 @@ impl CountTable {
     /// True if it was new.
     #[inline]
     fn add(&mut self, fp: u64, count: u32) -> bool {
-        if lines::must_grow(self.len, self.fps.len()) {
+        if (self.len + 1) * 10 > self.slots.len() * 9 {
             self.grow();
         }
-        let (l, k, found) = lines::probe(&self.fps, fp);
-        let word = &mut self.words[l][k];
+        let (i, found) = self.probe(fp);
+        let slot = &mut self.slots[i];
         if found {
-            if *word & COUNT_MASK == COUNT_MASK {
+            if slot[2] & COUNT_MASK == COUNT_MASK {
                 self.saturated = true;
             } else {
-                *word += count;
+                slot[2] += count;
             }
         } else {
-            self.fps[l].0[k] = fp;
-            *word = count;
+            *slot = [fp as u32, (fp >> 32) as u32, count];
             self.len += 1;
         }
         !found
-    }
-
-    /// The word of `fp`, if present.
-    #[inline(always)]
-    fn word_mut(&mut self, fp: u64) -> Option<&mut u32> {
-        let (l, k, found) = lines::probe(&self.fps, fp);
-        found.then(|| &mut self.words[l][k])
     }
 
     /// Adds `flags` to `fp`'s flags and takes one incoming edge off its
     /// count. Returns `(count left, flags)`, or `None` if `fp` is unknown.
     #[inline]
     pub fn consume_edge(&mut self, fp: u64, flags: u8) -> Option<(u32, u8)> {
-        let word = self.word_mut(fp)?;
+        let (i, found) = self.probe(fp);
+        if !found {
+            return None;
+        }
+        let word = &mut self.slots[i][2];
         *word |= u32::from(flags) << 24;
         if *word & COUNT_MASK > 0 {
             *word -= 1;
@@ -100,17 +107,27 @@ impl CountTable {
 
     /// Adds `flags` to `fp`'s flags; returns `(count, flags)`.
     pub fn mark(&mut self, fp: u64, flags: u8) -> Option<(u32, u8)> {
-        let word = self.word_mut(fp)?;
-        *word |= u32::from(flags) << 24;
-        Some((*word & COUNT_MASK, (*word >> 24) as u8))
+        let (i, found) = self.probe(fp);
+        found.then(|| {
+            let word = &mut self.slots[i][2];
+            *word |= u32::from(flags) << 24;
+            (*word & COUNT_MASK, (*word >> 24) as u8)
+        })
     }
 
-    /// Hints the cache that `fp`'s fingerprint line and count words are
-    /// about to be touched.
     #[inline(always)]
     pub fn prefetch_fp(&self, fp: u64) {
-        lines::prefetch(&self.fps, fp);
-        lines::prefetch(&self.words, fp);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(slot) = self.slots.get(home(fp, self.slots.len())) {
+            // SAFETY: a pure cache hint on an in-bounds address.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    (slot as *const [u32; 3]).cast::<i8>(),
+                )
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = fp;
     }
 }
 
@@ -125,13 +142,13 @@ impl<S> VisitedSet<S> for CountTable {
         self.add(fp, 1)
     }
     fn contains(&self, fp: u64, _state: &S) -> bool {
-        lines::probe(&self.fps, fp).2
+        self.probe(fp).1
     }
     fn len(&self) -> u64 {
         self.len as u64
     }
     fn heap_bytes(&self) -> u64 {
-        (self.fps.bytes() + self.words.bytes()) as u64
+        self.slots.bytes() as u64
     }
     #[inline(always)]
     fn prefetch(&self, fp: u64) {
