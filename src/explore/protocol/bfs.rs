@@ -1,5 +1,5 @@
 //! Breadth-first search: level-synchronous, with the visited set split into
-//! 256 shards by fingerprint. Each batch of the frontier is expanded in two
+//! 16 shards by fingerprint. Each batch of the frontier is expanded in two
 //! phases: (1) threads expand contiguous parts of the batch and route every
 //! successor to its shard's bucket; (2) threads own disjoint shard ranges and
 //! insert the buckets in frontier order. The first discoverer of a state is
@@ -8,11 +8,17 @@
 //! at the shortest depth) and the next frontier's order are all independent
 //! of `threads`.
 //!
-//! Memory: per stored state, a fingerprint slot (8 bytes at 72-90% load,
-//! so 8.9-11.1 bytes; 12-byte slots with an in-degree when liveness
-//! properties need Kahn's pass) and a parent record (u32 parent + u8 action
-//! index; wider indices spill to a map), plus the current and next frontier
-//! of whole states and one batch of routed successors.
+//! Memory: per stored state, a fingerprint slot (8 bytes in cache-line
+//! buckets at 75-94% load, so 8.5-10.7 bytes; 12-byte linear-probing
+//! slots with an in-degree, 13.3-16.7 bytes, when liveness properties need
+//! Kahn's pass: a bucketed layout with the counts in a parallel array was
+//! tried and was 35% slower, two cache misses per edge instead of one),
+//! plus the current and next frontier of whole states and one batch of
+//! routed successors. No parent records: only when a property is violated
+//! does a second run, up to the counterexample's depth, keep them (u32
+//! parent + u8 action index; wider indices spill to a map), so a
+//! counterexample costs a partial re-exploration instead of 5 bytes for
+//! every state of every check.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -80,9 +86,12 @@ impl<T> Default for Chunked<T> {
     }
 }
 
-/// Parent records, one per stored state, in node-id order (level by level).
+/// Node numbering, and (when `record`) parent records, one per stored
+/// state, in node-id order (level by level).
 #[derive(Default)]
 struct Nodes {
+    record: bool,
+    count: u64,
     parents: Chunked<u32>,
     actions: Chunked<u8>,
     /// Action (or initial-state) indices >= 255, by node.
@@ -90,10 +99,25 @@ struct Nodes {
 }
 
 impl Nodes {
+    fn recording() -> Self {
+        Nodes {
+            record: true,
+            ..Nodes::default()
+        }
+    }
     fn len(&self) -> u64 {
-        self.parents.len as u64
+        self.count
+    }
+    /// Numbers `n` states without recording their parents.
+    fn skip(&mut self, n: usize) {
+        debug_assert!(!self.record);
+        self.count += n as u64;
     }
     fn push(&mut self, parent: u32, action: u32) {
+        self.count += 1;
+        if !self.record {
+            return;
+        }
         let node = self.parents.len as u32;
         self.parents.push(parent);
         if action < 255 {
@@ -215,6 +239,7 @@ fn insert<S: Clone, V: VisitedSet<S>>(
     new_states: &mut [Vec<S>],
     new_nodes: &mut [Vec<(u32, u32)>],
     expanded: &[Expanded<S>],
+    record: bool,
 ) {
     for (k, shard) in shards.enumerate() {
         let table = &mut tables[k];
@@ -228,7 +253,9 @@ fn insert<S: Clone, V: VisitedSet<S>>(
                 }
                 if table.insert_edge(succ.fp, &succ.state) {
                     new_states[k].push(succ.state.clone());
-                    new_nodes[k].push((succ.parent, succ.action));
+                    if record {
+                        new_nodes[k].push((succ.parent, succ.action));
+                    }
                 }
             }
         }
@@ -237,15 +264,61 @@ fn insert<S: Clone, V: VisitedSet<S>>(
 
 /// Runs the BFS; `new_table` makes one (empty) shard of the visited set.
 /// Returns the shards too (Kahn's pass reuses counting tables).
+///
+/// No parent records are kept (they cost 5 bytes a state): if a property
+/// was violated, [`record_parents`] re-runs the (deterministic) BFS with
+/// records on, up to the depth of the deepest counterexample, and the paths
+/// come from there: the same paths a single recording run would give.
 pub fn explore<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
 ) -> (Exploration, Vec<V>) {
+    let (mut x, tables, nodes, found, levels) = run(ctx, &new_table, Nodes::default(), None);
+    if let Some(&last) = found.iter().flatten().max() {
+        let recorded = record_parents(ctx, &new_table, last);
+        for (i, node) in found.into_iter().enumerate() {
+            x.found[i] = node.map(|n| recorded.path(n));
+        }
+    }
+    x.visited_bytes = tables.iter().map(|t| t.heap_bytes()).sum::<u64>() + nodes.bytes();
+    x.notes.push(format!(
+        "bfs: {} levels, {} transitions, {} thread(s); visited set + parent records {:.1} \
+         bytes/state (parent records are only kept by a re-run that recovers a \
+         counterexample's path)",
+        levels,
+        x.transitions,
+        ctx.opts.threads.clamp(1, SHARDS),
+        x.visited_bytes as f64 / x.states.max(1) as f64
+    ));
+    (x, tables)
+}
+
+/// Re-runs the BFS with parent records until node `last` is numbered.
+fn record_parents<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    last: u32,
+) -> Nodes {
+    run(ctx, new_table, Nodes::recording(), Some(last)).2
+}
+
+/// Node ids (in frontier order) of the first violation of each property.
+type Found = Vec<Option<u32>>;
+
+/// The BFS proper. With `until`, a re-run for parent records: it stops as
+/// soon as node `until` is numbered, ignoring budgets (the first run stayed
+/// within them up to there) and property checks.
+fn run<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    mut nodes: Nodes,
+    until: Option<u32>,
+) -> (Exploration, Vec<V>, Nodes, Found, u64) {
     let props = ctx.table.len();
     let threads = ctx.opts.threads.clamp(1, SHARDS);
     let mut x = Exploration::new(props);
     let mut tables: Vec<V> = (0..SHARDS).map(|_| new_table()).collect();
-    let mut nodes = Nodes::default();
+    let record = nodes.record;
     let mut frontier = Vec::new();
     for (i, state) in ctx.model.init_states().into_iter().enumerate() {
         let fp = fingerprint(&state);
@@ -255,7 +328,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
         }
     }
     let safety = ctx.table.safety();
-    let mut skip = vec![false; props];
+    let mut skip = vec![until.is_some(); props];
     let mut found: Vec<Option<u32>> = vec![None; props];
     let mut expanded: Vec<Expanded<M::State>> =
         (0..threads).map(|_| Expanded::new(props)).collect();
@@ -264,6 +337,9 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
     let per_worker = SHARDS.div_ceil(threads);
     let (mut depth, mut level_first) = (0u64, 0u32);
     'levels: while !frontier.is_empty() {
+        if until.is_some_and(|last| nodes.len() > u64::from(last)) {
+            break;
+        }
         let successors = ctx.opts.max_depth == 0 || depth < ctx.opts.max_depth;
         let mut cut = false;
         for (b, batch) in frontier.chunks(BATCH).enumerate() {
@@ -289,6 +365,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                     &mut new_states,
                     &mut new_nodes,
                     &expanded,
+                    record,
                 );
             } else {
                 let expanded = &expanded;
@@ -299,7 +376,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                         .zip(new_nodes.chunks_mut(per_worker));
                     for (k, ((tabs, states), nds)) in workers.enumerate() {
                         let range = k * per_worker..k * per_worker + tabs.len();
-                        scope.spawn(move || insert(range, tabs, states, nds, expanded));
+                        scope.spawn(move || insert(range, tabs, states, nds, expanded, record));
                     }
                 });
             }
@@ -315,8 +392,11 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 x.transitions += ex.transitions;
                 cut |= ex.cut;
             }
-            let pending: u64 = new_nodes.iter().map(|n| n.len() as u64).sum();
+            let pending: u64 = new_states.iter().map(|n| n.len() as u64).sum();
             x.states = nodes.len() + pending;
+            if until.is_some() {
+                continue;
+            }
             ctx.progress.update("bfs", x.states, &ctx.clock);
             if let Some(stop) = ctx.budget_stop(x.states).or_else(|| node_limit(x.states)) {
                 x.stopped = Some(stop);
@@ -333,6 +413,9 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
         level_first = nodes.len() as u32;
         frontier.clear();
         for (states, nds) in new_states.iter_mut().zip(new_nodes.iter_mut()) {
+            if !record {
+                nodes.skip(states.len());
+            }
             frontier.append(states);
             for (parent, action) in nds.drain(..) {
                 nodes.push(parent, action);
@@ -347,18 +430,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
             break;
         }
     }
-    for (i, node) in found.into_iter().enumerate() {
-        x.found[i] = node.map(|n| nodes.path(n));
-    }
-    let table_bytes: u64 = tables.iter().map(|t| t.heap_bytes()).sum();
-    x.visited_bytes = table_bytes + nodes.bytes();
-    x.notes.push(format!(
-        "bfs: {depth} levels, {} transitions, {threads} thread(s); visited set + parent records \
-         {:.1} bytes/state",
-        x.transitions,
-        x.visited_bytes as f64 / x.states.max(1) as f64
-    ));
-    (x, tables)
+    (x, tables, nodes, found, depth)
 }
 
 /// Node ids are u32: stop (inconclusive) before they would overflow.
@@ -368,4 +440,96 @@ fn node_limit(states: u64) -> Option<Stop> {
             "node index limit: {states} states is the most one BFS can number"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::model::Property;
+    use crate::explore::protocol::{PropTable, ProtocolOptions};
+    use crate::explore::CheckOptions;
+    use crate::report::{Bounds, Stopwatch};
+
+    /// A 40x40 grid walked by +1 / +3 steps, with invariants that fail at
+    /// different depths and in different batches.
+    struct Walk;
+
+    impl Model for Walk {
+        type State = (u8, u8);
+        type Action = u8;
+        fn name(&self) -> String {
+            "walk".into()
+        }
+        fn variant(&self) -> String {
+            "test".into()
+        }
+        fn bounds(&self) -> Bounds {
+            Bounds::default()
+        }
+        fn init_states(&self) -> Vec<(u8, u8)> {
+            vec![(0, 0), (1, 0)]
+        }
+        fn actions(&self, s: &(u8, u8), out: &mut Vec<u8>) {
+            out.extend((0..4).filter(|&a| step(*s, a).is_some()));
+        }
+        fn next_state(&self, s: &(u8, u8), a: &u8) -> Option<(u8, u8)> {
+            step(*s, *a)
+        }
+        fn properties(&self) -> Vec<Property<Self>> {
+            vec![
+                Property::always("sum", |_, s: &(u8, u8)| s.0 + s.1 < 50),
+                Property::always("corner", |_, s: &(u8, u8)| *s != (7, 2)),
+                Property::always("product", |_, s: &(u8, u8)| {
+                    u32::from(s.0) * u32::from(s.1) != 300
+                }),
+            ]
+        }
+        fn at_rest(&self, _: &(u8, u8)) -> bool {
+            true
+        }
+    }
+
+    fn step((x, y): (u8, u8), a: u8) -> Option<(u8, u8)> {
+        let (x, y) = match a {
+            0 => (x + 1, y),
+            1 => (x, y + 1),
+            2 => (x + 3, y),
+            _ => (x, y + 3),
+        };
+        (x < 40 && y < 40).then_some((x, y))
+    }
+
+    #[test]
+    fn recovered_paths_equal_the_paths_of_a_recording_run() {
+        for threads in [1, 2] {
+            let opts = CheckOptions {
+                threads,
+                ..CheckOptions::default()
+            };
+            let popts = ProtocolOptions::default();
+            let ctx = Ctx {
+                model: &Walk,
+                table: PropTable::new(Walk.properties(), true),
+                opts: &opts,
+                popts: &popts,
+                clock: Stopwatch::start(),
+                progress: super::super::Progress::new(false),
+            };
+            let (x, _) = explore(&ctx, super::super::visited::FpTable::new);
+            let (mut y, _, nodes, found, _) = run(
+                &ctx,
+                &super::super::visited::FpTable::new,
+                Nodes::recording(),
+                None,
+            );
+            for (i, node) in found.into_iter().enumerate() {
+                y.found[i] = node.map(|n| nodes.path(n));
+            }
+            assert_eq!(x.states, y.states);
+            let found: Vec<_> = x.found.iter().flatten().collect();
+            assert!(found.len() >= 3, "{:?}", x.found);
+            assert!(found.iter().any(|c| c.actions.len() > 10));
+            assert_eq!(x.found, y.found);
+        }
+    }
 }

@@ -18,6 +18,7 @@ pub mod counting;
 pub mod dfs;
 pub mod hash;
 pub mod kahn;
+pub mod lines;
 pub mod liveness;
 pub mod outcome;
 pub mod props;

@@ -19,6 +19,8 @@ unsafe impl ZeroSlot for u64 {}
 // SAFETY: as above.
 unsafe impl ZeroSlot for [u32; 3] {}
 // SAFETY: as above.
+unsafe impl ZeroSlot for [u32; 8] {}
+// SAFETY: as above.
 unsafe impl ZeroSlot for [u64; 2] {}
 
 /// Below this many bytes a slot array is an ordinary boxed slice.

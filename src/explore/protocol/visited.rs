@@ -1,8 +1,10 @@
-//! Visited sets: a flat open-addressing table of 64-bit fingerprints (8 bytes
-//! a slot, no per-state allocation) and an exact table that keeps whole
-//! states (`Eq`) to rule collisions out. Both grow by 1.25x at 90% load, so
-//! a fingerprint table costs 8.9-11.1 bytes per stored state.
+//! Visited sets: a table of 64-bit fingerprints in cache-line buckets (8
+//! bytes a slot, no per-state allocation; `lines.rs` explains the layout and
+//! load: 8.5-10.7 bytes per stored state) and an exact table that keeps
+//! whole states (`Eq`) to rule collisions out (linear probing over u32
+//! indices, grown by 1.25x at 90% load).
 
+use super::lines::{self, FpLine};
 use super::slots::Slots;
 
 /// Grow when `len > cap * MAX_LOAD_NUM / MAX_LOAD_DEN`.
@@ -43,10 +45,10 @@ pub trait VisitedSet<S>: Send + Sync {
     fn prefetch(&self, _fp: u64) {}
 }
 
-/// Fingerprint set: slots hold the fingerprint itself, 0 = empty.
+/// Fingerprint set: cache-line buckets of fingerprints (see `lines.rs`).
 #[derive(Clone, Debug)]
 pub struct FpTable {
-    slots: Slots<u64>,
+    lines: Slots<FpLine>,
     len: usize,
 }
 
@@ -59,21 +61,19 @@ impl Default for FpTable {
 impl FpTable {
     pub fn new() -> Self {
         FpTable {
-            slots: Slots::zeroed(MIN_CAP),
+            lines: lines::zeroed(lines::MIN_LINES),
             len: 0,
         }
     }
 
     fn grow(&mut self) {
-        let cap = grown(self.slots.len());
-        let old = std::mem::replace(&mut self.slots, Slots::zeroed(cap));
-        let cap = self.slots.len();
-        for &fp in old.iter().filter(|&&fp| fp != 0) {
-            let mut i = home(fp, cap);
-            while self.slots[i] != 0 {
-                i = if i + 1 == cap { 0 } else { i + 1 };
+        let grown = lines::grown(self.lines.len());
+        let old = std::mem::replace(&mut self.lines, lines::zeroed(grown));
+        for &fp in old.iter().flat_map(|line| line.0.iter()) {
+            if fp != 0 {
+                let (l, k, _) = lines::probe(&self.lines, fp);
+                self.lines[l].0[k] = fp;
             }
-            self.slots[i] = fp;
         }
     }
 
@@ -81,39 +81,20 @@ impl FpTable {
     #[inline]
     pub fn insert_fp(&mut self, fp: u64) -> bool {
         debug_assert!(fp != 0);
-        if (self.len + 1) * MAX_LOAD_DEN > self.slots.len() * MAX_LOAD_NUM {
+        if lines::must_grow(self.len, self.lines.len()) {
             self.grow();
         }
-        let cap = self.slots.len();
-        let mut i = home(fp, cap);
-        loop {
-            let slot = self.slots[i];
-            if slot == fp {
-                return false;
-            }
-            if slot == 0 {
-                self.slots[i] = fp;
-                self.len += 1;
-                return true;
-            }
-            i = if i + 1 == cap { 0 } else { i + 1 };
+        let (l, k, found) = lines::probe(&self.lines, fp);
+        if !found {
+            self.lines[l].0[k] = fp;
+            self.len += 1;
         }
+        !found
     }
 
     #[inline]
     pub fn contains_fp(&self, fp: u64) -> bool {
-        let cap = self.slots.len();
-        let mut i = home(fp, cap);
-        loop {
-            let slot = self.slots[i];
-            if slot == fp {
-                return true;
-            }
-            if slot == 0 {
-                return false;
-            }
-            i = if i + 1 == cap { 0 } else { i + 1 };
-        }
+        lines::probe(&self.lines, fp).2
     }
 }
 
@@ -130,11 +111,11 @@ impl<S> VisitedSet<S> for FpTable {
         self.len as u64
     }
     fn heap_bytes(&self) -> u64 {
-        self.slots.bytes() as u64
+        self.lines.bytes() as u64
     }
     #[inline(always)]
     fn prefetch(&self, fp: u64) {
-        prefetch_slot(&self.slots, home(fp, self.slots.len()));
+        lines::prefetch(&self.lines, fp);
     }
 }
 
@@ -240,16 +221,17 @@ mod tests {
     #[test]
     fn fp_table_inserts_once_and_grows() {
         let mut t = FpTable::new();
-        for fp in 1..=10_000u64 {
+        // Past the doubling phase of small tables, into the 1.25x band.
+        for fp in 1..=100_000u64 {
             let fp = fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             assert!(t.insert_fp(fp));
             assert!(!t.insert_fp(fp));
             assert!(t.contains_fp(fp));
         }
-        assert_eq!(VisitedSet::<()>::len(&t), 10_000);
+        assert_eq!(VisitedSet::<()>::len(&t), 100_000);
         assert!(!t.contains_fp(2));
-        let bytes = VisitedSet::<()>::heap_bytes(&t) as f64 / 10_000.0;
-        assert!((8.0..=11.2).contains(&bytes), "{bytes} bytes per entry");
+        let bytes = VisitedSet::<()>::heap_bytes(&t) as f64 / 100_000.0;
+        assert!((8.5..=10.7).contains(&bytes), "{bytes} bytes per entry");
     }
 
     #[test]
