@@ -343,7 +343,6 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
     report.seed = opts.seed;
     let mut tally = Tally::default();
     let mut stop: Option<String> = None;
-    let mut failure = None;
     // With `keep_going`, failing runs are collected and exploration goes on.
     let mut failures = Failures::default();
     let mut found_after = (0, 0);
@@ -355,11 +354,10 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
             if failures.first.is_none() {
                 found_after = (tally.schedules, tally.runs());
             }
+            failures.add(outcome, tally.runs());
             if !opts.keep_going {
-                failure = Some(outcome);
                 break;
             }
-            failures.add(outcome, tally.runs());
         }
         let d = dfs.borrow();
         progress.update(tally.runs(), d.states(), 0);
@@ -410,7 +408,7 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
         ));
     }
     drop(d);
-    match failure.or_else(|| failures.first.take()) {
+    match failures.first.take() {
         Some(outcome) => {
             let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
                 Ok(full) if full.status == outcome.status => full,
