@@ -4,25 +4,11 @@
 //! planted checkpoint at the last *received* event that must be found).
 
 use lockstep::explore::schedules;
-use lockstep::explore::{CheckOptions, Strategy};
-use lockstep::report::{Bounds, Verdict};
+use lockstep::report::Verdict;
 
 use super::config::PlantedBug;
 use super::impl_model::{figure_notes, EventHubsImpl};
-
-fn model(variant: &str, overrides: &[(&str, i64)]) -> EventHubsImpl {
-    let bounds: Bounds = overrides.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    EventHubsImpl::new(variant, &bounds).unwrap()
-}
-
-fn random(runs: u64, seed: u64) -> CheckOptions {
-    CheckOptions {
-        strategy: Strategy::Random,
-        budget_schedules: runs,
-        seed,
-        ..CheckOptions::default()
-    }
-}
+use super::impl_tests::{assert_holds, model, random};
 
 const OUTAGE: [(&str, i64); 5] = [
     ("downstream_outages", 1),
@@ -42,13 +28,7 @@ fn downstream_outage_fails_invocations_yet_s1_holds_and_the_skips_are_counted() 
     assert!(properties.contains(&"sometimes-failed-by-downstream-outage".to_string()));
     assert!(properties.contains(&"s1-no-skip-without-invocation".to_string()));
     let report = schedules::check(&m, &random(100, 3));
-    assert_eq!(
-        report.verdict,
-        Verdict::Holds,
-        "{:?} {:?}",
-        report.property,
-        report.notes
-    );
+    assert_holds(&report);
     // The `sometimes` was reached (an unreached one fails the check) and the
     // B.8 caveat happened: failed events were checkpointed past.
     let figures = m.take_figures();
@@ -79,13 +59,7 @@ const CACHE: [(&str, i64); 6] = [
 #[test]
 fn min_batch_cache_keeps_s7_and_every_property() {
     let report = schedules::check(&model("v6", &CACHE), &random(150, 5));
-    assert_eq!(
-        report.verdict,
-        Verdict::Holds,
-        "{:?} {:?}",
-        report.property,
-        report.notes
-    );
+    assert_holds(&report);
     // v5 dispatches the cache's batches concurrently: S2, not S7.
     let v5 = schedules::check(&model("v5", &CACHE), &random(150, 5));
     assert_eq!(v5.property.as_deref(), Some("s2-in-order-within-pump"));
@@ -95,13 +69,7 @@ fn min_batch_cache_keeps_s7_and_every_property() {
     bounds.retain(|(k, _)| !["instances", "crashes", "partitions"].contains(k));
     bounds.extend([("instances", 2), ("crashes", 1), ("partitions", 2)]);
     let report = schedules::check(&model("v6", &bounds), &random(150, 6));
-    assert_eq!(
-        report.verdict,
-        Verdict::Holds,
-        "{:?} {:?}",
-        report.property,
-        report.notes
-    );
+    assert_holds(&report);
 }
 
 #[test]

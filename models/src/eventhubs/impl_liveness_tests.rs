@@ -4,28 +4,16 @@
 //! them with their witnesses reached, planted balancer bugs are found.
 
 use lockstep::explore::schedules;
-use lockstep::explore::{CheckOptions, Strategy};
 use lockstep::report::{Bounds, Report, Verdict};
 use lockstep::world::FaultSpec;
 
 use super::impl_model::EventHubsImpl;
 use super::PlantedBug;
 
-fn model(overrides: &[(&str, i64)]) -> EventHubsImpl {
-    let mut bounds = Bounds::new();
-    for (k, v) in overrides {
-        bounds.insert(k.to_string(), *v);
-    }
-    EventHubsImpl::new("v6", &bounds).unwrap()
-}
+use super::impl_tests::{assert_holds, random};
 
-fn random(runs: u64, seed: u64) -> CheckOptions {
-    CheckOptions {
-        strategy: Strategy::Random,
-        budget_schedules: runs,
-        seed,
-        ..CheckOptions::default()
-    }
+fn model(overrides: &[(&str, i64)]) -> EventHubsImpl {
+    super::impl_tests::model("v6", overrides)
 }
 
 fn verdict_of(report: &Report, name: &str) -> Option<Verdict> {
@@ -37,13 +25,7 @@ fn verdict_of(report: &Report, name: &str) -> Option<Verdict> {
 }
 
 fn assert_holds_with(report: &Report, properties: &[&str]) {
-    assert_eq!(
-        report.verdict,
-        Verdict::Holds,
-        "{:?} {:?}",
-        report.property,
-        report.notes
-    );
+    assert_holds(report);
     for name in properties {
         assert_eq!(verdict_of(report, name), Some(Verdict::Holds), "{name}");
     }

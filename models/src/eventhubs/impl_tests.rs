@@ -4,19 +4,19 @@
 
 use lockstep::explore::schedules;
 use lockstep::explore::{CheckOptions, Strategy};
-use lockstep::report::{Bounds, Verdict};
+use lockstep::report::{Bounds, Report, Verdict};
 
 use super::impl_model::{steady_state_events_per_sec, EventHubsImpl};
 
-fn model(variant: &str, overrides: &[(&str, i64)]) -> EventHubsImpl {
-    let mut bounds = Bounds::new();
-    for (k, v) in overrides {
-        bounds.insert(k.to_string(), *v);
-    }
+/// The implementation model of `variant` with `overrides` on the default bounds
+/// (shared by the impl test modules).
+pub(super) fn model(variant: &str, overrides: &[(&str, i64)]) -> EventHubsImpl {
+    let bounds: Bounds = overrides.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     EventHubsImpl::new(variant, &bounds).unwrap()
 }
 
-fn random(runs: u64, seed: u64) -> CheckOptions {
+/// `runs` seeded random schedules from root seed `seed`.
+pub(super) fn random(runs: u64, seed: u64) -> CheckOptions {
     CheckOptions {
         strategy: Strategy::Random,
         budget_schedules: runs,
@@ -25,9 +25,8 @@ fn random(runs: u64, seed: u64) -> CheckOptions {
     }
 }
 
-#[test]
-fn v6_processors_keep_every_property_under_random_schedules() {
-    let report = schedules::check(&model("v6", &[]), &random(200, 7));
+/// Asserts the check held, showing the property and notes when it did not.
+pub(super) fn assert_holds(report: &Report) {
     assert_eq!(
         report.verdict,
         Verdict::Holds,
@@ -35,6 +34,12 @@ fn v6_processors_keep_every_property_under_random_schedules() {
         report.property,
         report.notes
     );
+}
+
+#[test]
+fn v6_processors_keep_every_property_under_random_schedules() {
+    let report = schedules::check(&model("v6", &[]), &random(200, 7));
+    assert_holds(&report);
     assert_eq!(report.schedules, 200);
 }
 
@@ -48,13 +53,7 @@ fn v6_processors_survive_crash_stop_outage_and_retries() {
         ("instances", 3),
     ];
     let report = schedules::check(&model("v6", &faults), &random(200, 11));
-    assert_eq!(
-        report.verdict,
-        Verdict::Holds,
-        "{:?} {:?}",
-        report.property,
-        report.notes
-    );
+    assert_holds(&report);
 }
 
 #[test]
