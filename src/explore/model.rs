@@ -128,6 +128,17 @@ pub trait Model: Sync {
         format!("{state:?}")
     }
 
+    /// A progress measure (ranking function), if the model has one: a value
+    /// that every transition strictly increases. It proves the reachable
+    /// graph acyclic, which lets the BFS decide `eventually` properties in
+    /// the same pass (no second, Kahn pass). The checker verifies the
+    /// increase on every transition it explores; if one does not increase,
+    /// it says so in a note and falls back to the cycle-aware passes, so a
+    /// wrong measure costs time, never a wrong verdict. Defaults to none.
+    fn progress(&self, _state: &Self::State) -> Option<u64> {
+        None
+    }
+
     // The three methods below make counterexamples readable (minimization, semantic
     // schedules, coverage; `wait_for` above explains deadlocks). Their defaults keep
     // every model working.

@@ -54,6 +54,7 @@ fn bfs_shortest() -> u64 {
     let popts = ProtocolOptions {
         stop_at_first: true,
         liveness: false,
+        ..Default::default()
     };
     let (report, traces) = protocol::check_with(&model, &CheckOptions::default(), &popts);
     assert_eq!(report.verdict, Verdict::Violated);

@@ -442,6 +442,37 @@ impl Model for HostAbstract {
         props::properties(self)
     }
 
+    /// The spec says the graph is acyclic because "every step advances a
+    /// program counter or a bounded counter"; this is that argument as a
+    /// number, `8 * (sum of Starter/Requester pcs) + service rank`:
+    /// * a Starter or Requester step raises its pc's value (the `Pc`
+    ///   discriminants are in step order: Idle, WaitSem, Build, Load,
+    ///   InlWait, Finish, Done) by at least 1, so the sum by at least 8,
+    ///   while it can lower the service rank by at most 6 (its Load may set
+    ///   `restart_req`, which moves the Service from "idle, nothing pending"
+    ///   to "idle, request pending");
+    /// * a Service step raises the service rank: idle with a request pending
+    ///   0, then its pc's value (WaitSem 1 ... Finish 5), idle with nothing
+    ///   pending 6 (no request can be set while it runs: `restart_active`
+    ///   guards it).
+    ///
+    /// The checker verifies the increase on every transition.
+    fn progress(&self, s: &HaState) -> Option<u64> {
+        // Sum of the 3-bit pc fields of every slot but the Service's, by bit
+        // plane: popcount of the low bits + 2 x the middle + 4 x the high.
+        let lsb = self.masks.all & !self.masks.service;
+        let pcs = s.pc_bits() & (lsb * 0b111);
+        let sum = (pcs & lsb).count_ones()
+            + 2 * (pcs & (lsb << 1)).count_ones()
+            + 4 * (pcs & (lsb << 2)).count_ones();
+        let service = match s.pc(self.service_slot()) {
+            Pc::Idle if s.restart_req() => 0,
+            Pc::Idle => 6,
+            pc => pc as u32,
+        };
+        Some(u64::from(8 * sum + service))
+    }
+
     fn at_rest(&self, s: &HaState) -> bool {
         (0..self.slots()).all(|slot| {
             matches!(

@@ -236,3 +236,37 @@ fn reports_are_byte_identical_across_runs_and_thread_counts() {
     assert_eq!(first, render(2));
     assert!(first.contains("\"verdict\":\"violated\""));
 }
+
+#[test]
+fn the_progress_measure_holds_and_decides_liveness_like_kahns_pass() {
+    use lockstep::explore::protocol::{check_with, ProtocolOptions};
+    let kahn = ProtocolOptions {
+        use_progress: false,
+        ..ProtocolOptions::default()
+    };
+    // Both variants, liveness holding (A = F + 1) and failing (A <= F).
+    for (variant, r, f, a) in [
+        ("fixed", 2, 1, 2),
+        ("fixed", 3, 2, 3),
+        ("fixed", 2, 2, 2),
+        ("fixed", 3, 2, 1),
+        ("buggy", 2, 0, 1),
+        ("buggy", 2, 1, 2),
+    ] {
+        let m = model(variant, r, f, a);
+        let (ranked, ranked_traces) = check_detailed(&m, &CheckOptions::default());
+        let (counted, counted_traces) = check_with(&m, &CheckOptions::default(), &kahn);
+        let at = format!("{variant} R={r} F={f} A={a}");
+        assert!(
+            ranked
+                .notes
+                .iter()
+                .any(|n| n.contains("progress measure increased on every transition")),
+            "{at}: {:?}",
+            ranked.notes
+        );
+        assert_eq!(ranked.states, counted.states, "{at}");
+        assert_eq!(ranked.properties, counted.properties, "{at}");
+        assert_eq!(ranked_traces, counted_traces, "{at}");
+    }
+}

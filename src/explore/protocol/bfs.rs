@@ -20,12 +20,13 @@
 //! counterexample costs a partial re-exploration instead of 5 bytes for
 //! every state of every check.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
+use super::flags::{not_p, repropagate, FlagOutcome};
 use super::hash::fingerprint;
+use super::parents::{Nodes, ROOT};
 use super::visited::VisitedSet;
-use super::{Counterexample, Ctx, Exploration, Stop};
+use super::{Ctx, Exploration, Stop};
 use crate::explore::model::Model;
 
 const SHARD_BITS: u32 = 4;
@@ -36,8 +37,8 @@ pub const SHARDS: usize = 1 << SHARD_BITS;
 const BATCH: usize = if cfg!(test) { 64 } else { 1 << 15 };
 /// How many bucket entries ahead phase 2 prefetches table slots.
 const PREFETCH: usize = 16;
-/// Parent of an initial state.
-const ROOT: u32 = u32::MAX;
+/// Action indices travel in the low 24 bits of `Succ::meta`, flags above.
+const ACTION_BITS: u32 = 24;
 
 /// The visited-set shard of a fingerprint (its top bits).
 #[inline(always)]
@@ -45,115 +46,22 @@ pub fn shard_of(fp: u64) -> usize {
     (fp >> (64 - SHARD_BITS)) as usize
 }
 
-/// A successor routed to its shard: fingerprint, parent node, action index, state.
+/// A successor routed to its shard: fingerprint, parent node, action index
+/// (low 24 bits of `meta`) and the liveness flags it passes on (high 8), state.
 struct Succ<S> {
     fp: u64,
     parent: u32,
-    action: u32,
+    meta: u32,
     state: S,
 }
 
-/// An append-only vector in fixed-size chunks: no doubling, so it never
-/// holds more than one chunk of slack and never copies on growth.
-struct Chunked<T> {
-    chunks: Vec<Vec<T>>,
-    len: usize,
-}
-
-impl<T: Copy> Chunked<T> {
-    const CHUNK: usize = 1 << 16;
-    fn push(&mut self, value: T) {
-        if self.len & (Self::CHUNK - 1) == 0 {
-            self.chunks.push(Vec::with_capacity(Self::CHUNK));
-        }
-        self.chunks[self.len / Self::CHUNK].push(value);
-        self.len += 1;
-    }
-    fn get(&self, index: usize) -> T {
-        self.chunks[index / Self::CHUNK][index % Self::CHUNK]
-    }
-    fn bytes(&self) -> u64 {
-        (self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<T>()) as u64
-    }
-}
-
-impl<T> Default for Chunked<T> {
-    fn default() -> Self {
-        Chunked {
-            chunks: Vec::new(),
-            len: 0,
-        }
-    }
-}
-
-/// Node numbering, and (when `record`) parent records, one per stored
-/// state, in node-id order (level by level).
-#[derive(Default)]
-struct Nodes {
-    record: bool,
-    count: u64,
-    parents: Chunked<u32>,
-    actions: Chunked<u8>,
-    /// Action (or initial-state) indices >= 255, by node.
-    wide: BTreeMap<u32, u32>,
-}
-
-impl Nodes {
-    fn recording() -> Self {
-        Nodes {
-            record: true,
-            ..Nodes::default()
-        }
-    }
-    fn len(&self) -> u64 {
-        self.count
-    }
-    /// Numbers `n` states without recording their parents.
-    fn skip(&mut self, n: usize) {
-        debug_assert!(!self.record);
-        self.count += n as u64;
-    }
-    fn push(&mut self, parent: u32, action: u32) {
-        self.count += 1;
-        if !self.record {
-            return;
-        }
-        let node = self.parents.len as u32;
-        self.parents.push(parent);
-        if action < 255 {
-            self.actions.push(action as u8);
-        } else {
-            self.actions.push(255);
-            self.wide.insert(node, action);
-        }
-    }
-    fn action(&self, node: u32) -> u32 {
-        match self.actions.get(node as usize) {
-            255 => self.wide[&node],
-            a => u32::from(a),
-        }
-    }
-    /// The path from an initial state to `node`.
-    fn path(&self, mut node: u32) -> Counterexample {
-        let mut actions = Vec::new();
-        loop {
-            let parent = self.parents.get(node as usize);
-            let action = self.action(node);
-            if parent == ROOT {
-                actions.reverse();
-                return Counterexample {
-                    init: action as usize,
-                    actions,
-                    loop_to: None,
-                };
-            }
-            actions.push(action);
-            node = parent;
-        }
-    }
-    fn bytes(&self) -> u64 {
-        self.parents.bytes() + self.actions.bytes() + (self.wide.len() * 16) as u64
-    }
+/// The one-pass liveness check a BFS carries (see `flags.rs`): the table
+/// indices of the tracked `eventually` properties (at most 8, one flag bit
+/// each) and whether to verify the model's progress measure. Off by default.
+#[derive(Clone, Copy, Default)]
+pub struct Live<'a> {
+    pub props: &'a [usize],
+    pub ranked: bool,
 }
 
 /// What one worker produced while expanding its part of a batch.
@@ -165,6 +73,12 @@ struct Expanded<S> {
     transitions: u64,
     /// A state at the depth bound had successors that were not explored.
     cut: bool,
+    /// Flag bits that reached a terminal state.
+    live_bad: u8,
+    /// Some transition did not increase the progress measure.
+    rank_broken: bool,
+    /// Some state had 2^24 actions or more (its indices do not fit `meta`).
+    too_wide: bool,
 }
 
 impl<S> Expanded<S> {
@@ -175,6 +89,9 @@ impl<S> Expanded<S> {
             reached: vec![false; props],
             transitions: 0,
             cut: false,
+            live_bad: 0,
+            rank_broken: false,
+            too_wide: false,
         }
     }
     fn reset(&mut self) {
@@ -186,11 +103,13 @@ impl<S> Expanded<S> {
     }
 }
 
-/// Phase 1: evaluate the per-state checks on `part` (nodes from `first`) and
-/// route its successors to shard buckets.
+/// Phase 1: evaluate the per-state checks on `part` (nodes from `first`,
+/// arriving with `part_flags`, empty when no liveness is carried) and route
+/// its successors to shard buckets.
 fn expand<M: Model>(
     ctx: &Ctx<M>,
-    part: &[M::State],
+    live: Live<'_>,
+    (part, part_flags): (&[M::State], &[u8]),
     first: u32,
     skip: &[bool],
     successors: bool,
@@ -212,21 +131,60 @@ fn expand<M: Model>(
             },
             |i| reached[i] = true,
         );
+        // The bits this state passes on: it is in G' and p does not hold here.
+        let pass = match part_flags.get(k) {
+            Some(&arrived) => arrived & not_p(ctx, live.props, state),
+            None => 0,
+        };
+        if actions.is_empty() {
+            ex.live_bad |= pass;
+        }
         if !successors {
             ex.cut |= !actions.is_empty();
             continue;
         }
+        ex.too_wide |= actions.len() >= 1 << ACTION_BITS;
+        let rank = if live.ranked {
+            ctx.model.progress(state)
+        } else {
+            None
+        };
         ex.transitions += actions.len() as u64;
         for (a, action) in actions.iter().enumerate() {
             if let Some(next) = ctx.model.next_state(state, action) {
+                if live.ranked {
+                    ex.rank_broken |= ctx.model.progress(&next) <= rank;
+                }
                 let fp = fingerprint(&next);
                 ex.buckets[shard_of(fp)].push(Succ {
                     fp,
                     parent: node,
-                    action: a as u32,
+                    meta: a as u32 | u32::from(pass) << ACTION_BITS,
                     state: next,
                 });
             }
+        }
+    }
+}
+
+/// What phase 2 collects per shard for the next level.
+struct NextLevel<S> {
+    states: Vec<S>,
+    /// The flags each new state arrived with (when liveness is carried).
+    flags: Vec<u8>,
+    /// `(parent, action)` per new state (when recording).
+    nodes: Vec<(u32, u32)>,
+    /// States that gained flag bits after they were first stored.
+    gains: Vec<(S, u8)>,
+}
+
+impl<S> Default for NextLevel<S> {
+    fn default() -> Self {
+        NextLevel {
+            states: Vec::new(),
+            flags: Vec::new(),
+            nodes: Vec::new(),
+            gains: Vec::new(),
         }
     }
 }
@@ -236,26 +194,35 @@ fn expand<M: Model>(
 fn insert<S: Clone, V: VisitedSet<S>>(
     shards: Range<usize>,
     tables: &mut [V],
-    new_states: &mut [Vec<S>],
-    new_nodes: &mut [Vec<(u32, u32)>],
+    next: &mut [NextLevel<S>],
     expanded: &[Expanded<S>],
-    record: bool,
+    (record, live): (bool, bool),
 ) {
     for (k, shard) in shards.enumerate() {
-        let table = &mut tables[k];
+        let (table, next) = (&mut tables[k], &mut next[k]);
         for ex in expanded {
             let bucket = &ex.buckets[shard];
             for (i, succ) in bucket.iter().enumerate() {
-                if PREFETCH > 0 {
-                    if let Some(ahead) = bucket.get(i + PREFETCH) {
-                        table.prefetch(ahead.fp);
-                    }
+                if let Some(ahead) = bucket.get(i + PREFETCH) {
+                    table.prefetch(ahead.fp);
                 }
-                if table.insert_edge(succ.fp, &succ.state) {
-                    new_states[k].push(succ.state.clone());
-                    if record {
-                        new_nodes[k].push((succ.parent, succ.action));
+                let flags = (succ.meta >> ACTION_BITS) as u8;
+                let (new, gained) = if live {
+                    table.insert_flagged(succ.fp, &succ.state, flags)
+                } else {
+                    (table.insert_edge(succ.fp, &succ.state), 0)
+                };
+                if new {
+                    next.states.push(succ.state.clone());
+                    if live {
+                        next.flags.push(flags);
                     }
+                    if record {
+                        let action = succ.meta & ((1 << ACTION_BITS) - 1);
+                        next.nodes.push((succ.parent, action));
+                    }
+                } else if gained != 0 {
+                    next.gains.push((succ.state.clone(), gained));
                 }
             }
         }
@@ -272,25 +239,37 @@ fn insert<S: Clone, V: VisitedSet<S>>(
 pub fn explore<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
-) -> (Exploration, Vec<V>) {
-    let (mut x, tables, nodes, found, levels) = run(ctx, &new_table, Nodes::default(), None);
-    if let Some(&last) = found.iter().flatten().max() {
+    live: Live<'_>,
+) -> (Exploration, Vec<V>, Option<FlagOutcome>) {
+    let mut r = run(ctx, &new_table, Nodes::default(), None, live);
+    if let Some(&last) = r.found.iter().flatten().max() {
         let recorded = record_parents(ctx, &new_table, last);
-        for (i, node) in found.into_iter().enumerate() {
-            x.found[i] = node.map(|n| recorded.path(n));
+        for (i, node) in r.found.iter().enumerate() {
+            r.x.found[i] = node.map(|n| recorded.path(n));
         }
     }
-    x.visited_bytes = tables.iter().map(|t| t.heap_bytes()).sum::<u64>() + nodes.bytes();
+    let mut x = r.x;
+    x.visited_bytes = r.tables.iter().map(|t| t.heap_bytes()).sum::<u64>() + r.nodes.bytes();
     x.notes.push(format!(
         "bfs: {} levels, {} transitions, {} thread(s); visited set + parent records {:.1} \
          bytes/state (parent records are only kept by a re-run that recovers a \
          counterexample's path)",
-        levels,
+        r.levels,
         x.transitions,
         ctx.opts.threads.clamp(1, SHARDS),
         x.visited_bytes as f64 / x.states.max(1) as f64
     ));
-    (x, tables)
+    let mut outcome = None;
+    if live.ranked && x.stopped.is_none() && !x.stopped_early {
+        let mut flags = r.live;
+        if flags.acyclic {
+            if let Err(stop) = repropagate(ctx, live.props, &mut r.tables, r.gains, &mut flags) {
+                x.stopped = Some(stop);
+            }
+        }
+        outcome = Some(flags);
+    }
+    (x, r.tables, outcome)
 }
 
 /// Re-runs the BFS with parent records until node `last` is numbered.
@@ -299,11 +278,31 @@ fn record_parents<M: Model, V: VisitedSet<M::State>>(
     new_table: &impl Fn() -> V,
     last: u32,
 ) -> Nodes {
-    run(ctx, new_table, Nodes::recording(), Some(last)).2
+    run(
+        ctx,
+        new_table,
+        Nodes::recording(),
+        Some(last),
+        Live::default(),
+    )
+    .nodes
 }
 
 /// Node ids (in frontier order) of the first violation of each property.
 type Found = Vec<Option<u32>>;
+
+/// What one BFS run produced.
+struct Run<S, V> {
+    x: Exploration,
+    tables: Vec<V>,
+    nodes: Nodes,
+    found: Found,
+    levels: u64,
+    /// The one-pass liveness result so far (before re-propagation).
+    live: FlagOutcome,
+    /// States that gained flag bits after they were stored.
+    gains: Vec<(S, u8)>,
+}
 
 /// The BFS proper. With `until`, a re-run for parent records: it stops as
 /// soon as node `until` is numbered, ignoring budgets (the first run stayed
@@ -313,18 +312,24 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     new_table: &impl Fn() -> V,
     mut nodes: Nodes,
     until: Option<u32>,
-) -> (Exploration, Vec<V>, Nodes, Found, u64) {
+    live: Live<'_>,
+) -> Run<M::State, V> {
     let props = ctx.table.len();
     let threads = ctx.opts.threads.clamp(1, SHARDS);
     let mut x = Exploration::new(props);
     let mut tables: Vec<V> = (0..SHARDS).map(|_| new_table()).collect();
     let record = nodes.record;
-    let mut frontier = Vec::new();
+    // Every tracked property's G' starts at the initial states.
+    let all_flags = ((1u16 << live.props.len()) - 1) as u8;
+    let (mut frontier, mut frontier_flags) = (Vec::new(), Vec::new());
     for (i, state) in ctx.model.init_states().into_iter().enumerate() {
         let fp = fingerprint(&state);
         if tables[shard_of(fp)].insert(fp, &state) {
             nodes.push(ROOT, i as u32);
             frontier.push(state);
+            if live.ranked {
+                frontier_flags.push(all_flags);
+            }
         }
     }
     let safety = ctx.table.safety();
@@ -332,8 +337,12 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     let mut found: Vec<Option<u32>> = vec![None; props];
     let mut expanded: Vec<Expanded<M::State>> =
         (0..threads).map(|_| Expanded::new(props)).collect();
-    let mut new_states: Vec<Vec<M::State>> = (0..SHARDS).map(|_| Vec::new()).collect();
-    let mut new_nodes: Vec<Vec<(u32, u32)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    let mut next: Vec<NextLevel<M::State>> = (0..SHARDS).map(|_| NextLevel::default()).collect();
+    let mut flags = FlagOutcome {
+        acyclic: true,
+        ..FlagOutcome::default()
+    };
+    let mut gains = Vec::new();
     let per_worker = SHARDS.div_ceil(threads);
     let (mut depth, mut level_first) = (0u64, 0u32);
     'levels: while !frontier.is_empty() {
@@ -344,39 +353,41 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         let mut cut = false;
         for (b, batch) in frontier.chunks(BATCH).enumerate() {
             let first = level_first + (b * BATCH) as u32;
+            let batch_flags = frontier_flags
+                .get(b * BATCH..b * BATCH + batch.len())
+                .unwrap_or(&[]);
             expanded.iter_mut().for_each(Expanded::reset);
             let chunk = batch.len().div_ceil(threads);
             if threads == 1 {
-                expand(ctx, batch, first, &skip, successors, &mut expanded[0]);
+                let part = (batch, batch_flags);
+                expand(ctx, live, part, first, &skip, successors, &mut expanded[0]);
             } else {
                 let skip = &skip;
                 std::thread::scope(|scope| {
-                    for (t, (part, ex)) in batch.chunks(chunk).zip(expanded.iter_mut()).enumerate()
+                    for (t, ex) in expanded
+                        .iter_mut()
+                        .enumerate()
+                        .take(batch.len().div_ceil(chunk))
                     {
+                        let range = t * chunk..((t + 1) * chunk).min(batch.len());
+                        let part = (&batch[range.clone()], batch_flags.get(range).unwrap_or(&[]));
                         let at = first + (t * chunk) as u32;
-                        scope.spawn(move || expand(ctx, part, at, skip, successors, ex));
+                        scope.spawn(move || expand(ctx, live, part, at, skip, successors, ex));
                     }
                 });
             }
+            let modes = (record, live.ranked);
             if threads == 1 {
-                insert(
-                    0..SHARDS,
-                    &mut tables,
-                    &mut new_states,
-                    &mut new_nodes,
-                    &expanded,
-                    record,
-                );
+                insert(0..SHARDS, &mut tables, &mut next, &expanded, modes);
             } else {
                 let expanded = &expanded;
                 std::thread::scope(|scope| {
                     let workers = tables
                         .chunks_mut(per_worker)
-                        .zip(new_states.chunks_mut(per_worker))
-                        .zip(new_nodes.chunks_mut(per_worker));
-                    for (k, ((tabs, states), nds)) in workers.enumerate() {
+                        .zip(next.chunks_mut(per_worker));
+                    for (k, (tabs, nexts)) in workers.enumerate() {
                         let range = k * per_worker..k * per_worker + tabs.len();
-                        scope.spawn(move || insert(range, tabs, states, nds, expanded, record));
+                        scope.spawn(move || insert(range, tabs, nexts, expanded, modes));
                     }
                 });
             }
@@ -391,8 +402,17 @@ fn run<M: Model, V: VisitedSet<M::State>>(
                 }
                 x.transitions += ex.transitions;
                 cut |= ex.cut;
+                flags.violated |= ex.live_bad;
+                flags.acyclic &= !ex.rank_broken;
+                if ex.too_wide {
+                    x.stopped = Some(Stop(format!(
+                        "a state has {} actions or more: action indices are limited to 24 bits",
+                        1u32 << ACTION_BITS
+                    )));
+                    break 'levels;
+                }
             }
-            let pending: u64 = new_states.iter().map(|n| n.len() as u64).sum();
+            let pending: u64 = next.iter().map(|n| n.states.len() as u64).sum();
             x.states = nodes.len() + pending;
             if until.is_some() {
                 continue;
@@ -412,13 +432,20 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         }
         level_first = nodes.len() as u32;
         frontier.clear();
-        for (states, nds) in new_states.iter_mut().zip(new_nodes.iter_mut()) {
+        frontier_flags.clear();
+        for level in &mut next {
             if !record {
-                nodes.skip(states.len());
+                nodes.skip(level.states.len());
             }
-            frontier.append(states);
-            for (parent, action) in nds.drain(..) {
+            frontier.append(&mut level.states);
+            frontier_flags.append(&mut level.flags);
+            for (parent, action) in level.nodes.drain(..) {
                 nodes.push(parent, action);
+            }
+            if flags.acyclic {
+                gains.append(&mut level.gains);
+            } else {
+                level.gains.clear();
             }
         }
         depth += 1;
@@ -430,7 +457,15 @@ fn run<M: Model, V: VisitedSet<M::State>>(
             break;
         }
     }
-    (x, tables, nodes, found, depth)
+    Run {
+        x,
+        tables,
+        nodes,
+        found,
+        levels: depth,
+        live: flags,
+        gains,
+    }
 }
 
 /// Node ids are u32: stop (inconclusive) before they would overflow.
@@ -515,15 +550,17 @@ mod tests {
                 clock: Stopwatch::start(),
                 progress: super::super::Progress::new(false),
             };
-            let (x, _) = explore(&ctx, super::super::visited::FpTable::new);
-            let (mut y, _, nodes, found, _) = run(
+            let (x, _, _) = explore(&ctx, super::super::visited::FpTable::new, Live::default());
+            let r = run(
                 &ctx,
                 &super::super::visited::FpTable::new,
                 Nodes::recording(),
                 None,
+                Live::default(),
             );
-            for (i, node) in found.into_iter().enumerate() {
-                y.found[i] = node.map(|n| nodes.path(n));
+            let mut y = r.x;
+            for (i, node) in r.found.into_iter().enumerate() {
+                y.found[i] = node.map(|n| r.nodes.path(n));
             }
             assert_eq!(x.states, y.states);
             let found: Vec<_> = x.found.iter().flatten().collect();

@@ -1,27 +1,52 @@
 //! A fingerprint table that also counts incoming edges and carries a few
 //! flag bits per state: the main BFS fills the counts (one per successor
-//! computation), then Kahn's pass (`kahn.rs`) consumes them. 12 bytes a slot
-//! (fingerprint, then a 24-bit count and 8 flag bits), 13.3-16.7 bytes per
-//! state at 72-90% load.
+//! computation), then Kahn's pass (`kahn.rs`) consumes them.
+//!
+//! Layout: cache lines of 6 fingerprints and their 6 16-bit words (an 8-bit
+//! count, then 8 flag bits), so a probe is one cache miss and a state costs
+//! 64 / 6 / load = 11.4-14.2 bytes at 75-94% load (`lines.rs`). In-degrees
+//! of 255 and more (rare: a state reached over that many edges) go to a
+//! per-table side map, so counts are exact at any size.
 
+use std::collections::BTreeMap;
+
+use super::lines::{self, Line};
 use super::slots::Slots;
 use super::visited::VisitedSet;
 
-const COUNT_MASK: u32 = (1 << 24) - 1;
+/// Fingerprints per line.
+const ENTRIES: usize = 6;
+/// A count byte of this value means "see `overflow`".
+const SPILLED: u16 = 0xFF;
 
-#[inline(always)]
-fn home(fp: u64, cap: usize) -> usize {
-    (((fp & 0xFFFF_FFFF) * cap as u64) >> 32) as usize
+/// One cache line: 6 fingerprints (0 = empty), then per entry `count |
+/// flags << 8`.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
+pub struct CountLine {
+    fps: [u64; ENTRIES],
+    words: [u16; ENTRIES],
+    _pad: u32,
 }
 
-/// Fingerprint set with an in-degree counter and flags per slot.
+// SAFETY: plain integers only: every bit pattern is valid.
+unsafe impl super::slots::ZeroSlot for CountLine {}
+
+impl Line for CountLine {
+    const ENTRIES: usize = ENTRIES;
+    #[inline(always)]
+    fn fps(&self) -> &[u64] {
+        &self.fps
+    }
+}
+
+/// Fingerprint set with an in-degree counter and flags per entry.
 #[derive(Clone, Debug)]
 pub struct CountTable {
-    /// `[fp low, fp high, count | flags << 24]`; fp 0 = empty.
-    slots: Slots<[u32; 3]>,
+    lines: Slots<CountLine>,
     len: usize,
-    /// Some count reached its 24-bit limit (Kahn's pass cannot be trusted).
-    pub saturated: bool,
+    /// Exact counts of the entries whose count byte is `SPILLED`.
+    overflow: BTreeMap<u64, u32>,
 }
 
 impl Default for CountTable {
@@ -33,101 +58,97 @@ impl Default for CountTable {
 impl CountTable {
     pub fn new() -> Self {
         CountTable {
-            slots: Slots::zeroed(16),
+            lines: lines::zeroed(lines::MIN_LINES),
             len: 0,
-            saturated: false,
-        }
-    }
-
-    #[inline(always)]
-    fn fp_of(slot: &[u32; 3]) -> u64 {
-        u64::from(slot[0]) | (u64::from(slot[1]) << 32)
-    }
-
-    /// The slot of `fp`, or the empty slot where it would go.
-    #[inline]
-    fn probe(&self, fp: u64) -> (usize, bool) {
-        let cap = self.slots.len();
-        let mut i = home(fp, cap);
-        loop {
-            match Self::fp_of(&self.slots[i]) {
-                0 => return (i, false),
-                f if f == fp => return (i, true),
-                _ => i = if i + 1 == cap { 0 } else { i + 1 },
-            }
+            overflow: BTreeMap::new(),
         }
     }
 
     fn grow(&mut self) {
-        let cap = self.slots.len() + self.slots.len() / 4;
-        let old = std::mem::replace(&mut self.slots, Slots::zeroed(cap));
-        for &slot in old.iter().filter(|s| Self::fp_of(s) != 0) {
-            let (i, _) = self.probe(Self::fp_of(&slot));
-            self.slots[i] = slot;
+        let grown = lines::grown(self.lines.len());
+        let old = std::mem::replace(&mut self.lines, lines::zeroed(grown));
+        for line in old.iter() {
+            for (&fp, &word) in line.fps.iter().zip(&line.words) {
+                if fp != 0 {
+                    let (l, k, _) = lines::probe(&self.lines, fp);
+                    self.lines[l].fps[k] = fp;
+                    self.lines[l].words[k] = word;
+                }
+            }
         }
     }
 
-    /// Inserts `fp` with `count` incoming edges, or adds `count` to it.
-    /// True if it was new.
+    /// Inserts `fp` with `count` (0 or 1) incoming edges, or adds `count`
+    /// to it. True if it was new.
     #[inline]
-    fn add(&mut self, fp: u64, count: u32) -> bool {
-        if (self.len + 1) * 10 > self.slots.len() * 9 {
+    fn add(&mut self, fp: u64, count: u16) -> bool {
+        debug_assert!(fp != 0 && count <= 1);
+        if lines::must_grow(self.len, self.lines.len(), ENTRIES) {
             self.grow();
         }
-        let (i, found) = self.probe(fp);
-        let slot = &mut self.slots[i];
-        if found {
-            if slot[2] & COUNT_MASK == COUNT_MASK {
-                self.saturated = true;
-            } else {
-                slot[2] += count;
-            }
-        } else {
-            *slot = [fp as u32, (fp >> 32) as u32, count];
+        let (l, k, found) = lines::probe(&self.lines, fp);
+        let line = &mut self.lines[l];
+        let word = &mut line.words[k];
+        if !found {
+            line.fps[k] = fp;
+            *word = count;
             self.len += 1;
+        } else if *word & 0xFF < SPILLED - 1 {
+            *word += count;
+        } else if count > 0 {
+            let spilled = self.overflow.entry(fp).or_insert(u32::from(SPILLED) - 1);
+            *spilled += 1;
+            *word |= SPILLED;
         }
         !found
+    }
+
+    /// The count of the entry `(l, k)`.
+    fn count(&self, l: usize, k: usize) -> u32 {
+        match self.lines[l].words[k] & 0xFF {
+            SPILLED => self.overflow[&self.lines[l].fps[k]],
+            c => u32::from(c),
+        }
     }
 
     /// Adds `flags` to `fp`'s flags and takes one incoming edge off its
     /// count. Returns `(count left, flags)`, or `None` if `fp` is unknown.
     #[inline]
     pub fn consume_edge(&mut self, fp: u64, flags: u8) -> Option<(u32, u8)> {
-        let (i, found) = self.probe(fp);
+        let (l, k, found) = lines::probe(&self.lines, fp);
         if !found {
             return None;
         }
-        let word = &mut self.slots[i][2];
-        *word |= u32::from(flags) << 24;
-        if *word & COUNT_MASK > 0 {
-            *word -= 1;
+        let word = &mut self.lines[l].words[k];
+        *word |= u16::from(flags) << 8;
+        let all_flags = (*word >> 8) as u8;
+        match *word & 0xFF {
+            0 => {}
+            SPILLED => {
+                let spilled = self.overflow.get_mut(&fp)?;
+                *spilled -= 1;
+                if *spilled < u32::from(SPILLED) {
+                    self.overflow.remove(&fp);
+                    *word = (*word & 0xFF00) | (SPILLED - 1);
+                }
+            }
+            _ => *word -= 1,
         }
-        Some((*word & COUNT_MASK, (*word >> 24) as u8))
+        Some((self.count(l, k), all_flags))
     }
 
     /// Adds `flags` to `fp`'s flags; returns `(count, flags)`.
     pub fn mark(&mut self, fp: u64, flags: u8) -> Option<(u32, u8)> {
-        let (i, found) = self.probe(fp);
+        let (l, k, found) = lines::probe(&self.lines, fp);
         found.then(|| {
-            let word = &mut self.slots[i][2];
-            *word |= u32::from(flags) << 24;
-            (*word & COUNT_MASK, (*word >> 24) as u8)
+            self.lines[l].words[k] |= u16::from(flags) << 8;
+            (self.count(l, k), (self.lines[l].words[k] >> 8) as u8)
         })
     }
 
     #[inline(always)]
     pub fn prefetch_fp(&self, fp: u64) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(slot) = self.slots.get(home(fp, self.slots.len())) {
-            // SAFETY: a pure cache hint on an in-bounds address.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    (slot as *const [u32; 3]).cast::<i8>(),
-                )
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = fp;
+        lines::prefetch(&self.lines, fp);
     }
 }
 
@@ -142,13 +163,13 @@ impl<S> VisitedSet<S> for CountTable {
         self.add(fp, 1)
     }
     fn contains(&self, fp: u64, _state: &S) -> bool {
-        self.probe(fp).1
+        lines::probe(&self.lines, fp).2
     }
     fn len(&self) -> u64 {
         self.len as u64
     }
     fn heap_bytes(&self) -> u64 {
-        self.slots.bytes() as u64
+        (self.lines.bytes() + self.overflow.len() * 24) as u64
     }
     #[inline(always)]
     fn prefetch(&self, fp: u64) {
@@ -177,6 +198,21 @@ mod tests {
             assert_eq!(t.consume_edge(fp, 0b1), Some((0, 0b1)));
         }
         assert_eq!(t.consume_edge(4, 0), None);
-        assert!(!t.saturated);
+    }
+
+    #[test]
+    fn counts_of_255_and_more_spill_and_come_back_exact() {
+        let mut t = CountTable::new();
+        let fp = 0x1234_5678_9ABC_DEF1;
+        assert!(VisitedSet::<()>::insert(&mut t, fp, &()));
+        for _ in 0..600 {
+            assert!(!VisitedSet::<()>::insert_edge(&mut t, fp, &()));
+        }
+        assert_eq!(t.mark(fp, 0b100), Some((600, 0b100)));
+        for left in (0..600).rev() {
+            assert_eq!(t.consume_edge(fp, 0), Some((left, 0b100)));
+        }
+        assert!(t.overflow.is_empty());
+        assert_eq!(t.consume_edge(fp, 1), Some((0, 0b101)));
     }
 }

@@ -1,5 +1,6 @@
-//! Cache-line buckets of fingerprints, shared by the fingerprint tables
-//! (`visited::FpTable`, `counting::CountTable`).
+//! Cache-line buckets of fingerprints, shared by the fingerprint tables:
+//! `visited::FpTable` (lines of 8 fingerprints) and `counting::CountTable`
+//! (lines of 6 fingerprints plus their 16-bit count-and-flags words).
 //!
 //! Why lines: with one fingerprint per probe step (plain linear probing), an
 //! insert of a *new* fingerprint at 90% load scans about 50 slots on average
@@ -11,12 +12,13 @@
 //!
 //! Load: large tables grow by 1.25x when they would pass `MAX_LOAD_NUM /
 //! MAX_LOAD_DEN` (15/16), so a table runs at 75-94% load: a fingerprint
-//! costs 8 / load = 8.5-10.7 bytes (6.4% less than the old 72-90% band).
-//! Small ones (under 256 KiB) double instead.
+//! costs 8 / load = 8.5-10.7 bytes in an `FpLine` (64 / 6 / load =
+//! 11.4-14.2 bytes in a counting line). Small tables (under 4096 lines)
+//! double instead.
 
 use super::slots::Slots;
 
-/// Fingerprints per line.
+/// Fingerprints per `FpLine`.
 pub const LINE: usize = 8;
 /// Grow when `len > slots * MAX_LOAD_NUM / MAX_LOAD_DEN`.
 pub const MAX_LOAD_NUM: usize = 15;
@@ -32,6 +34,22 @@ pub struct FpLine(pub [u64; LINE]);
 // SAFETY: an array of plain integers: every bit pattern is valid.
 unsafe impl super::slots::ZeroSlot for FpLine {}
 
+/// A cache line whose first entries are fingerprints (0 = empty), filled
+/// from the front; [`probe`] works on any of them.
+pub trait Line: super::slots::ZeroSlot {
+    /// Fingerprint entries per line.
+    const ENTRIES: usize;
+    fn fps(&self) -> &[u64];
+}
+
+impl Line for FpLine {
+    const ENTRIES: usize = LINE;
+    #[inline(always)]
+    fn fps(&self) -> &[u64] {
+        &self.0
+    }
+}
+
 /// Home line of `fp` among `lines`: the low 32 bits scaled to `lines`
 /// ("fastrange"), so line counts need not be powers of two. The top bits
 /// are left for shard selection.
@@ -40,11 +58,11 @@ pub fn home(fp: u64, lines: usize) -> usize {
     (((fp & 0xFFFF_FFFF) * lines as u64) >> 32) as usize
 }
 
-/// Whether a table of `lines` lines holding `len` entries must grow before
-/// one more insert.
+/// Whether a table of `lines` lines of `entries` fingerprints holding `len`
+/// entries must grow before one more insert.
 #[inline(always)]
-pub fn must_grow(len: usize, lines: usize) -> bool {
-    (len + 1) * MAX_LOAD_DEN > lines * LINE * MAX_LOAD_NUM
+pub fn must_grow(len: usize, lines: usize, entries: usize) -> bool {
+    (len + 1) * MAX_LOAD_DEN > lines * entries * MAX_LOAD_NUM
 }
 
 /// Below this many lines (256 KiB of fingerprints) a table doubles: small
@@ -64,13 +82,13 @@ pub fn grown(lines: usize) -> usize {
 /// found)`. The table must have an empty entry somewhere (it never runs
 /// full: `must_grow`).
 #[inline(always)]
-pub fn probe(lines: &[FpLine], fp: u64) -> (usize, usize, bool) {
+pub fn probe<L: Line>(lines: &[L], fp: u64) -> (usize, usize, bool) {
     let n = lines.len();
     let mut l = home(fp, n);
     loop {
         // Branch-free over the line: one mask of hits, one of empties.
         let (mut hit, mut empty) = (0u32, 0u32);
-        for (k, &f) in lines[l].0.iter().enumerate() {
+        for (k, &f) in lines[l].fps().iter().enumerate() {
             hit |= u32::from(f == fp) << k;
             empty |= u32::from(f == 0) << k;
         }
@@ -102,7 +120,7 @@ pub fn prefetch<T>(slots: &[T], fp: u64) {
 }
 
 /// A zeroed array of `lines` lines.
-pub fn zeroed(lines: usize) -> Slots<FpLine> {
+pub fn zeroed<L: Line>(lines: usize) -> Slots<L> {
     Slots::zeroed(lines)
 }
 
@@ -144,6 +162,6 @@ mod tests {
         assert_eq!(grown(0), MIN_LINES);
         assert_eq!(grown(MIN_LINES), 2 * MIN_LINES);
         assert_eq!(grown(DOUBLE_BELOW), DOUBLE_BELOW + DOUBLE_BELOW / 4);
-        assert!(!must_grow(14, 2) && must_grow(15, 2));
+        assert!(!must_grow(14, 2, LINE) && must_grow(15, 2, LINE));
     }
 }

@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 
 use super::counting::CountTable;
 use super::dfs::{Stack, CHECK_EVERY};
+use super::flags::FlagOutcome;
 use super::hash::fingerprint;
 use super::visited::VisitedSet;
 use super::{Counterexample, Ctx, Stop};
@@ -51,21 +52,30 @@ enum Event {
     Lasso(Counterexample),
 }
 
+/// What the main pass prepared for liveness.
+pub enum Prepared {
+    Nothing,
+    /// A BFS's in-degree tables, for Kahn's pass.
+    Counted(Vec<CountTable>),
+    /// A BFS that carried the one-pass check (`flags.rs`) for these
+    /// `eventually` table indices.
+    Flagged(FlagOutcome, Vec<usize>),
+}
+
 /// Runs the liveness passes for the properties not already decided
 /// (`already[i]`: the main pass found a counterexample).
-/// `counted`: the BFS's in-degree tables, for Kahn's pass.
 pub fn check<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: impl Fn() -> V,
     already: &[bool],
-    counted: Option<Vec<CountTable>>,
+    prepared: Prepared,
 ) -> LivenessOutcome {
     let mut out = LivenessOutcome {
         found: vec![None; ctx.table.len()],
         decided: vec![false; ctx.table.len()],
         ..Default::default()
     };
-    if let Err(stop) = run(ctx, &new_table, already, counted, &mut out) {
+    if let Err(stop) = run(ctx, &new_table, already, prepared, &mut out) {
         out.stopped = Some(stop);
     }
     out
@@ -75,7 +85,7 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     ctx: &Ctx<M>,
     new_table: &impl Fn() -> V,
     already: &[bool],
-    counted: Option<Vec<CountTable>>,
+    prepared: Prepared,
     out: &mut LivenessOutcome,
 ) -> Result<(), Stop> {
     let (model, table) = (ctx.model, &ctx.table);
@@ -88,9 +98,10 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     if table.eventually.is_empty() && open.is_empty() {
         return Ok(());
     }
-    let decided = match counted {
-        Some(tables) => kahn_pass(ctx, new_table, tables, &open, out)?,
-        None => !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)?,
+    let decided = match prepared {
+        Prepared::Counted(tables) => kahn_pass(ctx, new_table, tables, &open, out)?,
+        Prepared::Flagged(flags, group) => flagged(ctx, new_table, &flags, &group, &open, out)?,
+        Prepared::Nothing => !ctx.opts.exact && acyclic_pass(ctx, new_table, &open, out)?,
     };
     if decided {
         return Ok(());
@@ -172,6 +183,45 @@ fn acyclic_pass<M: Model, V: VisitedSet<M::State>>(
     Ok(true)
 }
 
+/// The one-pass check the BFS carried (`flags.rs`): if the progress
+/// measure increased on every transition, decides the tracked `eventually`
+/// properties (the rest by the G' DFS, which cannot meet a cycle now) and the
+/// open `eventually-always` ones. Returns false otherwise.
+fn flagged<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    flags: &FlagOutcome,
+    group: &[usize],
+    open: &[usize],
+    out: &mut LivenessOutcome,
+) -> Result<bool, Stop> {
+    if !flags.acyclic {
+        out.notes.push(
+            "liveness: the model's progress measure did not increase on some transition \
+             (Model::progress is wrong for this model); using the DFS passes"
+                .into(),
+        );
+        return Ok(false);
+    }
+    out.notes.push(format!(
+        "liveness: the reachable graph is acyclic (the progress measure increased on every \
+         transition); the BFS decided {} eventually properties itself ({} late flag \
+         re-expansions) and eventually-always reduces to terminal states",
+        group.len(),
+        flags.repropagated
+    ));
+    let rest: Vec<usize> = ctx
+        .table
+        .eventually
+        .iter()
+        .copied()
+        .filter(|i| !group.contains(i))
+        .collect();
+    decide_eventually(ctx, new_table, group, flags.violated, &rest, out)?;
+    open.iter().for_each(|&i| out.decided[i] = true);
+    Ok(true)
+}
+
 /// Kahn's pass over the BFS's in-degree tables: if the graph is acyclic,
 /// decides the first `kahn::GROUP` `eventually` properties (the rest by the
 /// G' DFS, which cannot meet a cycle now) and the open `eventually-always`
@@ -184,11 +234,6 @@ fn kahn_pass<M: Model, V: VisitedSet<M::State>>(
     out: &mut LivenessOutcome,
 ) -> Result<bool, Stop> {
     let table = &ctx.table;
-    if tables.iter().any(|t| t.saturated) {
-        out.notes
-            .push("liveness: an in-degree passed 2^24; using the DFS passes".into());
-        return Ok(false);
-    }
     let split = table.eventually.len().min(super::kahn::GROUP);
     let (group, rest) = table.eventually.split_at(split);
     let kahn = super::kahn::run(ctx, &mut tables, group)?;
@@ -206,8 +251,30 @@ fn kahn_pass<M: Model, V: VisitedSet<M::State>>(
          counted by the BFS); eventually-always reduces to terminal states",
         kahn.done
     ));
-    for (&i, bad) in group.iter().zip(kahn.violated) {
-        if bad {
+    let violated = kahn
+        .violated
+        .iter()
+        .enumerate()
+        .fold(0u8, |bits, (k, &bad)| bits | u8::from(bad) << k);
+    decide_eventually(ctx, new_table, group, violated, rest, out)?;
+    open.iter().for_each(|&i| out.decided[i] = true);
+    Ok(true)
+}
+
+/// On an acyclic graph: `group[k]` is violated iff bit k of `violated` (a
+/// terminal state of its G' exists); each of `rest` is decided by a DFS
+/// through its G'. Violated ones get a shortest counterexample.
+fn decide_eventually<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    new_table: &impl Fn() -> V,
+    group: &[usize],
+    violated: u8,
+    rest: &[usize],
+    out: &mut LivenessOutcome,
+) -> Result<(), Stop> {
+    let table = &ctx.table;
+    for (k, &i) in group.iter().enumerate() {
+        if violated >> k & 1 == 1 {
             let outside_p = |s: &M::State| !table.holds(i, ctx.model, s);
             out.found[i] = Some(shortest_terminal(ctx, new_table, &outside_p)?);
         }
@@ -220,8 +287,7 @@ fn kahn_pass<M: Model, V: VisitedSet<M::State>>(
         }
         out.decided[i] = true;
     }
-    open.iter().for_each(|&i| out.decided[i] = true);
-    Ok(true)
+    Ok(())
 }
 
 /// Counts of on-stack fingerprints by their low bits: a cheap pre-filter

@@ -4,9 +4,11 @@
 //!   sharded fingerprint tables, multi-threaded, shortest counterexamples;
 //!   [`dfs`]: explicit stack; [`random`]: seeded walks), then, when the main
 //!   pass covered the whole space, the liveness passes of [`liveness`]:
-//!   [`kahn`] after a BFS (in-degrees counted by the BFS in [`counting`]
-//!   tables), [`acyclic`] after a DFS, and the cycle-aware DFS / nested-DFS
-//!   passes when the graph has a cycle or in exact mode.
+//!   none after a BFS of a model with a progress measure ([`flags`]: the BFS
+//!   itself decides), [`kahn`] after other BFSs (in-degrees counted by the
+//!   BFS in [`counting`] tables), [`acyclic`] after a DFS, and the
+//!   cycle-aware DFS / nested-DFS passes when the graph has a cycle or in
+//!   exact mode.
 //! * [`check_detailed`] also returns every violated property's counterexample;
 //!   [`check_property`] checks one named property alone; [`check_with`] takes
 //!   this checker's own [`ProtocolOptions`].
@@ -16,11 +18,15 @@ pub mod acyclic;
 pub mod bfs;
 pub mod counting;
 pub mod dfs;
+pub mod flags;
+#[cfg(test)]
+mod flags_tests;
 pub mod hash;
 pub mod kahn;
 pub mod lines;
 pub mod liveness;
 pub mod outcome;
+mod parents;
 pub mod props;
 pub mod random;
 pub mod slots;
@@ -46,6 +52,10 @@ pub struct ProtocolOptions {
     /// Run the liveness passes (`eventually`, `eventually-always`) after a
     /// complete main pass (default on; off reports them `inconclusive`).
     pub liveness: bool,
+    /// Use the model's progress measure, if it has one, to decide liveness
+    /// within the BFS (default on; off runs Kahn's pass instead, for
+    /// comparisons).
+    pub use_progress: bool,
 }
 
 impl Default for ProtocolOptions {
@@ -53,6 +63,7 @@ impl Default for ProtocolOptions {
         ProtocolOptions {
             stop_at_first: false,
             liveness: true,
+            use_progress: true,
         }
     }
 }
@@ -233,20 +244,50 @@ fn run<M: Model>(
     let wants_liveness = popts.liveness
         && opts.strategy != Strategy::Random
         && !(ctx.table.eventually.is_empty() && ctx.table.eventually_always.is_empty());
-    let mut counted = None;
+    // With a progress measure the BFS decides liveness itself (flags.rs);
+    // without one it counts in-degrees for Kahn's pass.
+    let ranked = wants_liveness
+        && popts.use_progress
+        && !opts.exact
+        && matches!(opts.strategy, Strategy::Bfs | Strategy::Pct)
+        && model
+            .init_states()
+            .iter()
+            .all(|s| model.progress(s).is_some());
+    let tracked: Vec<usize> = ctx
+        .table
+        .eventually
+        .iter()
+        .copied()
+        .take(flags::GROUP)
+        .collect();
+    let live = bfs::Live {
+        props: &tracked,
+        ranked,
+    };
+    let mut prepared = liveness::Prepared::Nothing;
     let mut exploration = match (&opts.strategy, opts.exact) {
         (Strategy::Dfs, false) => dfs::explore(&ctx, visited::FpTable::new),
         (Strategy::Dfs, true) => dfs::explore(&ctx, visited::ExactTable::new),
         (Strategy::Random, false) => random::explore(&ctx, visited::FpTable::new),
         (Strategy::Random, true) => random::explore(&ctx, visited::ExactTable::new),
-        (Strategy::Bfs | Strategy::Pct, false) if wants_liveness => {
-            // Count in-degrees on the way, for Kahn's liveness pass.
-            let (x, tables) = bfs::explore(&ctx, counting::CountTable::new);
-            counted = Some(tables);
+        (Strategy::Bfs | Strategy::Pct, false) if ranked => {
+            let (x, _, outcome) = bfs::explore(&ctx, flags::FlagTable::new, live);
+            if let Some(outcome) = outcome {
+                prepared = liveness::Prepared::Flagged(outcome, tracked.clone());
+            }
             x
         }
-        (Strategy::Bfs | Strategy::Pct, false) => bfs::explore(&ctx, visited::FpTable::new).0,
-        (Strategy::Bfs | Strategy::Pct, true) => bfs::explore(&ctx, visited::ExactTable::new).0,
+        (Strategy::Bfs | Strategy::Pct, false) if wants_liveness => {
+            // Count in-degrees on the way, for Kahn's liveness pass.
+            let (x, tables, _) = bfs::explore(&ctx, counting::CountTable::new, live);
+            prepared = liveness::Prepared::Counted(tables);
+            x
+        }
+        (Strategy::Bfs | Strategy::Pct, false) => bfs::explore(&ctx, visited::FpTable::new, live).0,
+        (Strategy::Bfs | Strategy::Pct, true) => {
+            bfs::explore(&ctx, visited::ExactTable::new, live).0
+        }
     };
     if opts.strategy == Strategy::Pct {
         exploration.notes.push(
@@ -258,9 +299,9 @@ fn run<M: Model>(
     {
         let already: Vec<bool> = exploration.found.iter().map(Option::is_some).collect();
         Some(if opts.exact {
-            liveness::check(&ctx, visited::ExactTable::new, &already, None)
+            liveness::check(&ctx, visited::ExactTable::new, &already, prepared)
         } else {
-            liveness::check(&ctx, visited::FpTable::new, &already, counted)
+            liveness::check(&ctx, visited::FpTable::new, &already, prepared)
         })
     } else {
         None

@@ -34,6 +34,13 @@ pub trait VisitedSet<S>: Send + Sync {
     fn insert_edge(&mut self, fp: u64, state: &S) -> bool {
         self.insert(fp, state)
     }
+    /// Inserts a successor that arrives with liveness flag bits (see
+    /// `flags.rs`): whether it was new, and the bits it gained. Tables
+    /// without flags just insert the edge and gain nothing.
+    #[inline]
+    fn insert_flagged(&mut self, fp: u64, state: &S, _flags: u8) -> (bool, u8) {
+        (self.insert_edge(fp, state), 0)
+    }
     fn contains(&self, fp: u64, state: &S) -> bool;
     fn len(&self) -> u64;
     fn is_empty(&self) -> bool {
@@ -81,7 +88,7 @@ impl FpTable {
     #[inline]
     pub fn insert_fp(&mut self, fp: u64) -> bool {
         debug_assert!(fp != 0);
-        if lines::must_grow(self.len, self.lines.len()) {
+        if lines::must_grow(self.len, self.lines.len(), lines::LINE) {
             self.grow();
         }
         let (l, k, found) = lines::probe(&self.lines, fp);

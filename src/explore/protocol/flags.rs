@@ -1,0 +1,220 @@
+//! One-pass liveness for models with a progress measure: the BFS carries,
+//! for up to 8 `eventually p` properties, one bit per state saying "on a
+//! path of `!p` states from an initial state" (the state is in that
+//! property's G'), so no second pass is needed.
+//!
+//! Why it is exact: `<> p` fails iff a terminal state of G' is reachable
+//! (a cycle inside G' is impossible, since the measure proves the whole graph
+//! acyclic). The bit of a state is the OR over its incoming edges of the
+//! predecessor's bit, masked by `!p` at the predecessor. The BFS stores the
+//! bits a state arrives with in the visited table ([`FlagTable`]) and expands
+//! it with those; if a later edge brings a bit the state lacked (a "gain",
+//! which can happen when it was already expanded), the gain is queued, and
+//! [`repropagate`] pushes it on through the successors once the BFS is done,
+//! until nothing changes. Bits only ever get set, so this terminates, and
+//! every gain is re-expanded at most once per bit.
+//!
+//! Memory: [`FlagTable`] lines hold 7 fingerprints and their 7 flag bytes
+//! (64 / 7 / load = 9.8-12.2 bytes a state at 75-94% load).
+
+use super::bfs::shard_of;
+use super::hash::fingerprint;
+use super::lines::{self, Line};
+use super::slots::Slots;
+use super::visited::VisitedSet;
+use super::{Ctx, Stop};
+use crate::explore::model::Model;
+
+/// Properties one BFS can carry (one flag bit each).
+pub const GROUP: usize = 8;
+/// Fingerprints per line.
+const ENTRIES: usize = 7;
+
+/// One cache line: 7 fingerprints (0 = empty), then their flag bytes.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
+pub struct FlagLine {
+    fps: [u64; ENTRIES],
+    flags: [u8; ENTRIES],
+    _pad: u8,
+}
+
+// SAFETY: plain integers only: every bit pattern is valid.
+unsafe impl super::slots::ZeroSlot for FlagLine {}
+
+impl Line for FlagLine {
+    const ENTRIES: usize = ENTRIES;
+    #[inline(always)]
+    fn fps(&self) -> &[u64] {
+        &self.fps
+    }
+}
+
+/// Fingerprint set with 8 flag bits per state.
+#[derive(Clone, Debug)]
+pub struct FlagTable {
+    lines: Slots<FlagLine>,
+    len: usize,
+}
+
+impl Default for FlagTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FlagTable {
+    pub fn new() -> Self {
+        FlagTable {
+            lines: lines::zeroed(lines::MIN_LINES),
+            len: 0,
+        }
+    }
+
+    fn grow(&mut self) {
+        let grown = lines::grown(self.lines.len());
+        let old = std::mem::replace(&mut self.lines, lines::zeroed(grown));
+        for line in old.iter() {
+            for (&fp, &flags) in line.fps.iter().zip(&line.flags) {
+                if fp != 0 {
+                    let (l, k, _) = lines::probe(&self.lines, fp);
+                    self.lines[l].fps[k] = fp;
+                    self.lines[l].flags[k] = flags;
+                }
+            }
+        }
+    }
+
+    /// Inserts `fp` with `flags`, or ORs `flags` into it. Returns whether it
+    /// was new and the bits it gained (0 if new or if it had them all).
+    #[inline]
+    pub fn add(&mut self, fp: u64, flags: u8) -> (bool, u8) {
+        debug_assert!(fp != 0);
+        if lines::must_grow(self.len, self.lines.len(), ENTRIES) {
+            self.grow();
+        }
+        let (l, k, found) = lines::probe(&self.lines, fp);
+        let line = &mut self.lines[l];
+        if !found {
+            line.fps[k] = fp;
+            line.flags[k] = flags;
+            self.len += 1;
+            return (true, 0);
+        }
+        let gained = flags & !line.flags[k];
+        line.flags[k] |= gained;
+        (false, gained)
+    }
+}
+
+impl<S> VisitedSet<S> for FlagTable {
+    fn insert(&mut self, fp: u64, _state: &S) -> bool {
+        self.add(fp, 0).0
+    }
+    #[inline]
+    fn insert_flagged(&mut self, fp: u64, _state: &S, flags: u8) -> (bool, u8) {
+        self.add(fp, flags)
+    }
+    fn contains(&self, fp: u64, _state: &S) -> bool {
+        lines::probe(&self.lines, fp).2
+    }
+    fn len(&self) -> u64 {
+        self.len as u64
+    }
+    fn heap_bytes(&self) -> u64 {
+        self.lines.bytes() as u64
+    }
+    #[inline(always)]
+    fn prefetch(&self, fp: u64) {
+        lines::prefetch(&self.lines, fp);
+    }
+}
+
+/// Bit k set: `props[k]` does not hold in `state`.
+#[inline]
+pub fn not_p<M: Model>(ctx: &Ctx<M>, props: &[usize], state: &M::State) -> u8 {
+    props.iter().enumerate().fold(0, |bits, (k, &p)| {
+        bits | (u8::from(!ctx.table.holds(p, ctx.model, state)) << k)
+    })
+}
+
+/// What the one-pass liveness check found.
+#[derive(Clone, Debug, Default)]
+pub struct FlagOutcome {
+    /// Every explored transition increased the progress measure.
+    pub acyclic: bool,
+    /// Bit k: a terminal state of `props[k]`'s G' exists (`<> p` fails).
+    pub violated: u8,
+    /// States re-expanded to push late bits on.
+    pub repropagated: u64,
+}
+
+/// Pushes the queued gains `(state, bits)` on through the graph until no
+/// state gains a bit, adding to `violated` the bits that reach a terminal
+/// state. Single-threaded: gains are rare (none at all when every state's
+/// predecessors agree), so this is a short tail after the BFS.
+pub fn repropagate<M: Model, V: VisitedSet<M::State>>(
+    ctx: &Ctx<M>,
+    props: &[usize],
+    tables: &mut [V],
+    mut gains: Vec<(M::State, u8)>,
+    out: &mut FlagOutcome,
+) -> Result<(), Stop> {
+    let mut actions = Vec::new();
+    while let Some((state, bits)) = gains.pop() {
+        out.repropagated += 1;
+        let pass = bits & not_p(ctx, props, &state);
+        actions.clear();
+        ctx.model.actions(&state, &mut actions);
+        if actions.is_empty() {
+            out.violated |= pass;
+        }
+        if pass == 0 {
+            continue;
+        }
+        for action in &actions {
+            if let Some(next) = ctx.model.next_state(&state, action) {
+                let fp = fingerprint(&next);
+                let (new, gained) = tables[shard_of(fp)].insert_flagged(fp, &next, pass);
+                if new {
+                    return Err(Stop(
+                        "liveness: a successor is missing from the BFS table (nondeterministic \
+                         model?)"
+                            .into(),
+                    ));
+                }
+                if gained != 0 {
+                    gains.push((next, gained));
+                }
+            }
+        }
+        if out.repropagated.is_multiple_of(1 << 16) {
+            if let Some(stop) = ctx.budget_stop(0) {
+                return Err(stop);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_ored_in_and_gains_reported() {
+        let mut t = FlagTable::new();
+        let fps: Vec<u64> = (1..=3000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+            .collect();
+        for &fp in &fps {
+            assert_eq!(t.add(fp, 0b01), (true, 0));
+        }
+        for &fp in &fps {
+            assert_eq!(t.add(fp, 0b01), (false, 0));
+            assert_eq!(t.add(fp, 0b11), (false, 0b10));
+            assert_eq!(t.add(fp, 0b10), (false, 0));
+        }
+        assert_eq!(VisitedSet::<()>::len(&t), 3000);
+    }
+}
