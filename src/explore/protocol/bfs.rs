@@ -8,13 +8,17 @@
 //! at the shortest depth) and the next frontier's order are all independent
 //! of `threads`.
 //!
-//! Memory: per stored state, a fingerprint slot (8 bytes in cache-line
-//! buckets at 75-94% load, so 8.5-10.7 bytes; 12-byte linear-probing
-//! slots with an in-degree, 13.3-16.7 bytes, when liveness properties need
-//! Kahn's pass: a bucketed layout with the counts in a parallel array was
-//! tried and was 35% slower, two cache misses per edge instead of one),
-//! plus the current and next frontier of whole states and one batch of
-//! routed successors. No parent records: only when a property is violated
+//! With [`Live`] on (a model with a progress measure and liveness
+//! properties), the BFS also verifies the measure on every transition and
+//! carries the `eventually` flag bits of `flags.rs`, deciding liveness
+//! without a second pass.
+//!
+//! Memory: per stored state, one entry in a cache-line table (every probe is
+//! one cache miss, `lines.rs`): a fingerprint, 8.5-10.7 bytes; with flag
+//! bits, 9.8-12.2; with an in-degree for Kahn's pass, 11.4-14.2 (a layout
+//! with the counts in a separate array was tried and was 35% slower, two
+//! misses per edge). Plus the current and next frontier of whole states and
+//! one batch of routed successors. No parent records: only when a property is violated
 //! does a second run, up to the counterexample's depth, keep them (u32
 //! parent + u8 action index; wider indices spill to a map), so a
 //! counterexample costs a partial re-exploration instead of 5 bytes for
