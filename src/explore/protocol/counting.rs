@@ -4,7 +4,7 @@
 //!
 //! Layout: cache lines of 6 fingerprints and their 6 16-bit words (an 8-bit
 //! count, then 8 flag bits), so a probe is one cache miss and a state costs
-//! 64 / 6 / load = 11.4-14.2 bytes at 75-94% load (`lines.rs`). In-degrees
+//! 64 / 6 / load = 11.4-17.1 bytes at 62-94% load (`lines.rs`). In-degrees
 //! of 255 and more (rare: a state reached over that many edges) go to a
 //! per-table side map, so counts are exact at any size.
 

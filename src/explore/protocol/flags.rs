@@ -15,7 +15,7 @@
 //! every gain is re-expanded at most once per bit.
 //!
 //! Memory: [`FlagTable`] lines hold 7 fingerprints and their 7 flag bytes
-//! (64 / 7 / load = 9.8-12.2 bytes a state at 75-94% load).
+//! (64 / 7 / load = 9.8-14.6 bytes a state at 62-94% load).
 
 use super::bfs::shard_of;
 use super::hash::fingerprint;

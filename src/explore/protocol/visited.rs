@@ -1,6 +1,6 @@
 //! Visited sets: a table of 64-bit fingerprints in cache-line buckets (8
 //! bytes a slot, no per-state allocation; `lines.rs` explains the layout and
-//! load: 8.5-10.7 bytes per stored state) and an exact table that keeps
+//! load: 8.5-12.8 bytes per stored state) and an exact table that keeps
 //! whole states (`Eq`) to rule collisions out (linear probing over u32
 //! indices, grown by 1.25x at 90% load).
 
@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn fp_table_inserts_once_and_grows() {
         let mut t = FpTable::new();
-        // Past the doubling phase of small tables, into the 1.25x band.
+        // Past the doubling phase of small tables, into the 1.5x band.
         for fp in 1..=100_000u64 {
             let fp = fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             assert!(t.insert_fp(fp));
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(VisitedSet::<()>::len(&t), 100_000);
         assert!(!t.contains_fp(2));
         let bytes = VisitedSet::<()>::heap_bytes(&t) as f64 / 100_000.0;
-        assert!((8.5..=10.7).contains(&bytes), "{bytes} bytes per entry");
+        assert!((8.5..=12.8).contains(&bytes), "{bytes} bytes per entry");
     }
 
     #[test]
