@@ -81,6 +81,12 @@ pub struct DfsScheduler {
     pub(crate) error: Option<String>,
     /// The running execution has already recorded a failure.
     run_failing: bool,
+    /// Explore on after failing runs (`--keep-going`): a failing run is
+    /// branched and pruned like any other.
+    keep_going: bool,
+    /// The running execution is being finished along one path without
+    /// branching (see [`DfsScheduler::prune`]).
+    completing: bool,
 }
 
 impl DfsScheduler {
@@ -96,12 +102,82 @@ impl DfsScheduler {
             cache: StateCache::new(),
             budget_states,
             run_failing: false,
+            keep_going: false,
+            completing: false,
             states_exhausted: false,
             pruned_by_sleep: 0,
             pruned_by_cache: 0,
             preemption_cut: false,
             error: None,
         }
+    }
+
+    /// Keeps exploring after failing runs: every branch after a violation is
+    /// explored too, so each property's verdict covers the whole space.
+    pub fn keep_going(mut self, on: bool) -> Self {
+        self.keep_going = on;
+        self
+    }
+
+    /// Ends the running execution at a pruned node, unless it has already
+    /// violated a property under keep-going: then its failure must still be
+    /// reported with a complete, replayable schedule, so the run is finished
+    /// along one path and nothing below is branched or cached. Pruning the
+    /// *subtree* stays sound: the state's subtree (or a sleep-set equivalent
+    /// of it) was explored from another prefix, and every failure in it was
+    /// recorded then, with that prefix's complete schedule (the cache key does
+    /// not include past violations, and need not: a violation is recorded by
+    /// the run that makes it, whichever prefix reached the state).
+    fn prune(
+        &mut self,
+        point: &TaskPoint<'_>,
+        sleep: Vec<Explored>,
+        preemptions: u32,
+    ) -> Option<TaskId> {
+        if point.failing && self.keep_going {
+            self.completing = true;
+            self.push_completion(point, sleep, preemptions)
+        } else {
+            None
+        }
+    }
+
+    /// Pushes a node with a single candidate (the previous task if it can
+    /// go on, else the lowest runnable one) and no alternatives.
+    fn push_completion(
+        &mut self,
+        point: &TaskPoint<'_>,
+        sleep: Vec<Explored>,
+        preemptions: u32,
+    ) -> Option<TaskId> {
+        let mut order = point.enabled.to_vec();
+        prev_first(&mut order, point.prev);
+        order.truncate(1);
+        self.push_task_node(point, sleep, preemptions, order)
+    }
+
+    fn push_task_node(
+        &mut self,
+        point: &TaskPoint<'_>,
+        sleep: Vec<Explored>,
+        preemptions: u32,
+        order: Vec<TaskId>,
+    ) -> Option<TaskId> {
+        let pick = order[0];
+        self.stack.push(Node::Task {
+            enabled: point.enabled.to_vec(),
+            stables: point.stable_ids.to_vec(),
+            sleep,
+            done: Vec::new(),
+            order,
+            next: 0,
+            footprint: Footprint::new(),
+            prev: point.prev,
+            preemptions,
+        });
+        self.step_node = Some(self.depth);
+        self.depth += 1;
+        Some(pick)
     }
 
     /// Distinct cached states.
@@ -112,6 +188,7 @@ impl DfsScheduler {
     /// Moves to the next unexplored branch; false when the tree is exhausted.
     pub fn backtrack(&mut self) -> bool {
         self.run_failing = false;
+        self.completing = false;
         self.depth = 0;
         self.step_node = None;
         self.pending_fingerprint = None;
@@ -216,7 +293,12 @@ impl Scheduler for DfsScheduler {
             return Some(pick);
         }
         let (sleep, preemptions) = self.inherited();
-        if self.reduction && !point.failing {
+        // Without keep-going a failing run ends the check: finish it along
+        // one path, unpruned, so the counterexample is a complete run.
+        if self.completing || (point.failing && !self.keep_going) {
+            return self.push_completion(point, sleep, preemptions);
+        }
+        if self.reduction {
             if let Some(fp) = self.pending_fingerprint {
                 let mut asleep: Vec<u64> = sleep
                     .iter()
@@ -224,16 +306,19 @@ impl Scheduler for DfsScheduler {
                     .map(|e| e.stable)
                     .collect();
                 asleep.sort_unstable();
-                match self.cache.visit(fp, &asleep, self.depth as u32) {
+                let prune = match self.cache.visit(fp, &asleep, self.depth as u32) {
                     Lookup::Covered => {
                         self.pruned_by_cache += 1;
-                        return None;
+                        true
                     }
                     Lookup::New if self.cache.len() as u64 >= self.budget_states => {
                         self.states_exhausted = true;
-                        return None;
+                        true
                     }
-                    _ => {}
+                    _ => false,
+                };
+                if prune {
+                    return self.prune(point, sleep, preemptions);
                 }
             }
         }
@@ -241,7 +326,7 @@ impl Scheduler for DfsScheduler {
             .enabled
             .iter()
             .copied()
-            .filter(|t| point.failing || !sleep.iter().any(|e| e.task == *t))
+            .filter(|t| !sleep.iter().any(|e| e.task == *t))
             .collect();
         if let (Some(bound), Some(prev)) = (self.preemption_bound, point.prev) {
             if preemptions >= bound && point.enabled.contains(&prev) {
@@ -253,32 +338,12 @@ impl Scheduler for DfsScheduler {
         }
         if order.is_empty() {
             self.pruned_by_sleep += 1;
-            return None;
+            return self.prune(point, sleep, preemptions);
         }
         // Continue the previous task first: the first run is the
         // non-preemptive one, and it tends to reach the deep states early.
-        if let Some(pos) = point.prev.and_then(|p| order.iter().position(|&t| t == p)) {
-            order[..=pos].rotate_right(1);
-        }
-        if point.failing {
-            // The run already fails and will be reported; explore no alternatives.
-            order.truncate(1);
-        }
-        let pick = order[0];
-        self.stack.push(Node::Task {
-            enabled: point.enabled.to_vec(),
-            stables: point.stable_ids.to_vec(),
-            sleep,
-            done: Vec::new(),
-            order,
-            next: 0,
-            footprint: Footprint::new(),
-            prev: point.prev,
-            preemptions,
-        });
-        self.step_node = Some(self.depth);
-        self.depth += 1;
-        Some(pick)
+        prev_first(&mut order, point.prev);
+        self.push_task_node(point, sleep, preemptions, order)
     }
 
     fn next_choice(&mut self, label: &str, n: usize) -> Option<usize> {
@@ -302,7 +367,7 @@ impl Scheduler for DfsScheduler {
         self.stack.push(Node::Choice {
             n,
             current: 0,
-            fixed: self.run_failing,
+            fixed: self.completing || (self.run_failing && !self.keep_going),
         });
         self.depth += 1;
         Some(0)
@@ -329,11 +394,10 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
 ) -> Report {
     let watch = Stopwatch::start();
     let reduction = !opts.no_reduction && opts.preemption_bound.is_none();
-    let dfs = Rc::new(RefCell::new(DfsScheduler::new(
-        reduction,
-        opts.preemption_bound,
-        opts.budget_states,
-    )));
+    let dfs = Rc::new(RefCell::new(
+        DfsScheduler::new(reduction, opts.preemption_bound, opts.budget_states)
+            .keep_going(opts.keep_going),
+    ));
     let mut config = model.run_config();
     config.trace_level = TraceLevel::Off;
     if opts.max_depth > 0 {
@@ -457,6 +521,13 @@ pub(crate) fn check<I: ImplModel + ?Sized>(
     report.schedules = tally.schedules;
     report.elapsed_ms = watch.elapsed_ms();
     report
+}
+
+/// Moves `prev` (if a candidate) to the front, keeping the others' order.
+fn prev_first(order: &mut [TaskId], prev: Option<TaskId>) {
+    if let Some(pos) = prev.and_then(|p| order.iter().position(|&t| t == p)) {
+        order[..=pos].rotate_right(1);
+    }
 }
 
 fn exhaustive_note(tally: &Tally) -> String {
