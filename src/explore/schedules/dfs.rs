@@ -385,6 +385,12 @@ impl Scheduler for DfsScheduler {
     fn wants_fingerprints(&self) -> bool {
         self.reduction
     }
+
+    /// Only a new node looks its state up in the cache: while the run
+    /// replays the stack's prefix, the next decision is a known one.
+    fn fingerprint_needed(&self) -> bool {
+        self.depth >= self.stack.len()
+    }
 }
 
 pub(crate) fn check<I: ImplModel + ?Sized>(
