@@ -15,18 +15,16 @@
 //! with the bound can miss schedules within the bound) and qualifies a
 //! "holds" as "within preemption bound k".
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use super::cache::{Lookup, StateCache};
-use super::outcome::{fill_failure, fill_pass, new_report, Failures, Tally};
-use super::progress::Progress;
-use super::replay::run_schedule;
 use super::schedule::{Scheduler, StepInfo, TaskPoint};
-use super::ImplModel;
-use crate::explore::CheckOptions;
-use crate::report::{Report, Stopwatch};
-use crate::rt::{Executor, Footprint, TaskId, TraceLevel};
+use crate::rt::{Footprint, TaskId};
+
+/// The decisions above one subtree of the DFS tree, each frozen to one
+/// branch: a unit of parallel exploration.
+#[derive(Clone)]
+pub(crate) struct Subtree {
+    nodes: Vec<Node>,
+}
 
 /// A task explored (or asleep) at a node, with its step's footprint.
 #[derive(Clone, Debug)]
@@ -36,6 +34,7 @@ struct Explored {
     footprint: Footprint,
 }
 
+#[derive(Clone)]
 enum Node {
     Task {
         enabled: Vec<TaskId>,
@@ -87,6 +86,11 @@ pub struct DfsScheduler {
     /// The running execution is being finished along one path without
     /// branching (see [`DfsScheduler::prune`]).
     completing: bool,
+    /// Frontier mode (parallel DFS): a run that would open a task node at
+    /// this depth is cut there and its decisions become a subtree job.
+    split_depth: Option<usize>,
+    /// The subtree cut from the last run in frontier mode.
+    cut: Option<Vec<Node>>,
 }
 
 impl DfsScheduler {
@@ -104,6 +108,8 @@ impl DfsScheduler {
             run_failing: false,
             keep_going: false,
             completing: false,
+            split_depth: None,
+            cut: None,
             states_exhausted: false,
             pruned_by_sleep: 0,
             pruned_by_cache: 0,
@@ -178,6 +184,61 @@ impl DfsScheduler {
         self.step_node = Some(self.depth);
         self.depth += 1;
         Some(pick)
+    }
+
+    /// Frontier mode: runs are cut where they would open a task node at
+    /// `depth`, and nothing is cached (the subtrees have caches of their own).
+    pub(crate) fn split_at(mut self, depth: usize) -> Self {
+        self.split_depth = Some(depth);
+        self
+    }
+
+    /// The subtree job cut from the last run, if it was cut.
+    pub(crate) fn take_cut(&mut self) -> Option<Subtree> {
+        self.cut.take().map(|nodes| Subtree { nodes })
+    }
+
+    /// Explores only below `subtree`'s decisions (they are replayed, never
+    /// branched: each frozen node has its one decision left).
+    pub(crate) fn below(mut self, subtree: Subtree) -> Self {
+        self.stack = subtree.nodes;
+        self
+    }
+
+    /// The current decisions, each frozen to its current branch, with the
+    /// sleep sets and explored siblings the nodes below inherit from.
+    fn frozen_prefix(&self) -> Vec<Node> {
+        self.stack[..self.depth]
+            .iter()
+            .map(|node| match node {
+                Node::Task {
+                    enabled,
+                    stables,
+                    sleep,
+                    done,
+                    order,
+                    next,
+                    prev,
+                    preemptions,
+                    ..
+                } => Node::Task {
+                    enabled: enabled.clone(),
+                    stables: stables.clone(),
+                    sleep: sleep.clone(),
+                    done: done.clone(),
+                    order: vec![order[*next]],
+                    next: 0,
+                    footprint: Footprint::new(),
+                    prev: *prev,
+                    preemptions: *preemptions,
+                },
+                Node::Choice { n, current, .. } => Node::Choice {
+                    n: *n,
+                    current: *current,
+                    fixed: true,
+                },
+            })
+            .collect()
     }
 
     /// Distinct cached states.
@@ -292,13 +353,17 @@ impl Scheduler for DfsScheduler {
             self.depth += 1;
             return Some(pick);
         }
+        if self.split_depth.is_some_and(|d| self.depth >= d) {
+            self.cut = Some(self.frozen_prefix());
+            return None;
+        }
         let (sleep, preemptions) = self.inherited();
         // Without keep-going a failing run ends the check: finish it along
         // one path, unpruned, so the counterexample is a complete run.
         if self.completing || (point.failing && !self.keep_going) {
             return self.push_completion(point, sleep, preemptions);
         }
-        if self.reduction {
+        if self.reduction && self.split_depth.is_none() {
             if let Some(fp) = self.pending_fingerprint {
                 let mut asleep: Vec<u64> = sleep
                     .iter()
@@ -389,144 +454,8 @@ impl Scheduler for DfsScheduler {
     /// Only a new node looks its state up in the cache: while the run
     /// replays the stack's prefix, the next decision is a known one.
     fn fingerprint_needed(&self) -> bool {
-        self.depth >= self.stack.len()
+        self.depth >= self.stack.len() && self.split_depth.is_none()
     }
-}
-
-pub(crate) fn check<I: ImplModel + ?Sized>(
-    model: &I,
-    opts: &CheckOptions,
-    mut notes: Vec<String>,
-) -> Report {
-    let watch = Stopwatch::start();
-    let reduction = !opts.no_reduction && opts.preemption_bound.is_none();
-    let dfs = Rc::new(RefCell::new(
-        DfsScheduler::new(reduction, opts.preemption_bound, opts.budget_states)
-            .keep_going(opts.keep_going),
-    ));
-    let mut config = model.run_config();
-    config.trace_level = TraceLevel::Off;
-    if opts.max_depth > 0 {
-        config.max_steps = config.max_steps.min(opts.max_depth);
-    }
-    let mut report = new_report(model, "dfs");
-    report.seed = opts.seed;
-    let mut tally = Tally::default();
-    let mut stop: Option<String> = None;
-    // With `keep_going`, failing runs are collected and exploration goes on.
-    let mut failures = Failures::default();
-    let mut found_after = (0, 0);
-    let progress = Progress::new(opts.progress, "dfs", "runs", opts.budget_schedules);
-    loop {
-        let outcome = Executor::run(&config, dfs.clone(), || model.main());
-        tally.add(&outcome);
-        if outcome.failed() {
-            if failures.first.is_none() {
-                found_after = (tally.schedules, tally.runs());
-            }
-            failures.add(outcome, tally.runs());
-            if !opts.keep_going {
-                break;
-            }
-        }
-        let d = dfs.borrow();
-        progress.update(tally.runs(), d.states(), 0);
-        if let Some(e) = &d.error {
-            stop = Some(e.clone());
-        } else if d.states_exhausted {
-            stop = Some(format!(
-                "state budget exhausted ({} states)",
-                opts.budget_states
-            ));
-        } else if tally.runs() >= opts.budget_schedules {
-            stop = Some(format!(
-                "schedule budget exhausted ({} executions)",
-                tally.runs()
-            ));
-        } else if opts.max_seconds > 0 && watch.elapsed_secs_f64() > opts.max_seconds as f64 {
-            stop = Some(format!(
-                "stopped by the {} s safety limit",
-                opts.max_seconds
-            ));
-        }
-        drop(d);
-        if stop.is_some() || !dfs.borrow_mut().backtrack() {
-            break;
-        }
-    }
-    progress.finish();
-    let d = dfs.borrow();
-    report.states = d.states();
-    if reduction {
-        notes.push(format!(
-            "reduction: sleep sets + state caching ({} execution(s) pruned by sleep sets, {} by \
-             the state cache)",
-            d.pruned_by_sleep, d.pruned_by_cache
-        ));
-    } else if opts.no_reduction {
-        notes.push("reduction: none (--no-reduction)".to_string());
-    }
-    if let Some(bound) = opts.preemption_bound {
-        notes.push(format!(
-            "bounded: explored schedules with at most {bound} preemption(s){} (sleep sets and \
-             state caching are off under a preemption bound)",
-            if d.preemption_cut {
-                ", and the bound cut some"
-            } else {
-                ""
-            }
-        ));
-    }
-    drop(d);
-    match failures.first.take() {
-        Some(outcome) => {
-            let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
-                Ok(full) if full.status == outcome.status => full,
-                Ok(full) => {
-                    notes.push(format!(
-                        "nondeterminism: re-running the failing schedule ended with {}",
-                        full.status.as_str()
-                    ));
-                    full
-                }
-                Err(e) => {
-                    notes.push(format!("nondeterminism: {e}"));
-                    outcome
-                }
-            };
-            fill_failure(&mut report, model, &full, &tally);
-            notes.push(format!(
-                "found after {} schedule(s) ({} execution(s) in all)",
-                found_after.0, found_after.1
-            ));
-            if opts.keep_going {
-                failures.judge(&mut report, model, &tally, stop.is_none());
-                notes.push(match &stop {
-                    Some(reason) => format!("inconclusive beyond the failures: {reason}"),
-                    None => exhaustive_note(&tally),
-                });
-                tally.bound_notes(config.max_steps, &mut notes);
-            } else {
-                notes.push(
-                    "stopped at the first failing run: properties it does not violate are \
-                     inconclusive (`--keep-going` explores on and judges every property)"
-                        .to_string(),
-                );
-            }
-        }
-        None => {
-            fill_pass(&mut report, model, &tally, stop.is_none(), true);
-            match &stop {
-                Some(reason) => notes.push(format!("inconclusive: {reason}")),
-                None => notes.push(exhaustive_note(&tally)),
-            }
-            tally.bound_notes(config.max_steps, &mut notes);
-        }
-    }
-    report.notes.splice(0..0, notes);
-    report.schedules = tally.schedules;
-    report.elapsed_ms = watch.elapsed_ms();
-    report
 }
 
 /// Moves `prev` (if a candidate) to the front, keeping the others' order.
@@ -534,13 +463,4 @@ fn prev_first(order: &mut [TaskId], prev: Option<TaskId>) {
     if let Some(pos) = prev.and_then(|p| order.iter().position(|&t| t == p)) {
         order[..=pos].rotate_right(1);
     }
-}
-
-fn exhaustive_note(tally: &Tally) -> String {
-    format!(
-        "exhaustive: {} schedule(s), {} execution(s), {} step(s)",
-        tally.schedules,
-        tally.runs(),
-        tally.steps
-    )
 }

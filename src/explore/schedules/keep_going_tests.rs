@@ -11,7 +11,7 @@ use crate::rt;
 
 /// Two independent bugs (a lost update, and a bad branch of a choice) next to
 /// a property that holds (`counter-bounded`).
-fn two_bugs() -> TestModel {
+pub(super) fn two_bugs() -> TestModel {
     TestModel::new("two-bugs", || async {
         let total = increment_twice(false).await;
         rt::always("no-lost-update", total == 2, || {
@@ -118,11 +118,13 @@ fn keep_going_on_a_correct_model_is_an_ordinary_proof() {
 /// Property `early` fails in the first step of every run; only after that,
 /// and only in other branches than the first path, a `choose` breaks
 /// `late-flip` and two tasks taking two semaphores in opposite order deadlock.
-fn violation_then_deadlock() -> TestModel {
+pub(super) fn violation_then_deadlock() -> TestModel {
     TestModel::new("violation-then-deadlock", || async {
         rt::always("early", false, || "always broken".to_string());
         let flip = rt::choose("late", 2);
-        rt::always("late-flip", flip == 0, || "flipped after the failure".to_string());
+        rt::always("late-flip", flip == 0, || {
+            "flipped after the failure".to_string()
+        });
         let s1 = rt::Semaphore::new("s1", 1);
         let s2 = rt::Semaphore::new("s2", 1);
         let (a1, a2) = (s1.clone(), s2.clone());
@@ -162,7 +164,12 @@ fn keep_going_explores_every_branch_after_a_violation() {
             .unwrap_or_else(|| panic!("{property} is not in also_violated"));
         let schedule: Schedule = also.schedule.parse().expect("a schedule string");
         let rerun = replay::run_schedule(&model, &schedule, rt::TraceLevel::Off).expect("replays");
-        assert_eq!(rerun.status.as_str(), status, "{property}: {:?}", rerun.status);
+        assert_eq!(
+            rerun.status.as_str(),
+            status,
+            "{property}: {:?}",
+            rerun.status
+        );
         assert!(rerun.violations.iter().any(|v| v.property == "early"));
         if property == "late-flip" {
             assert!(rerun.violations.iter().any(|v| v.property == "late-flip"));
