@@ -72,9 +72,9 @@ pub(crate) fn scheduler(opts: &CheckOptions, budget_states: u64) -> DfsScheduler
     DfsScheduler::new(reduction, opts.preemption_bound, budget_states).keep_going(opts.keep_going)
 }
 
-/// Explores every branch `dfs` has left, run by run. `stop_early` is asked
-/// after each failing run without keep-going... it says whether a failure
-/// found elsewhere already decides the check.
+/// Explores every branch `dfs` has left, run by run, until a budget runs
+/// out, another worker halts the check, or `superseded` says that a failure
+/// earlier in DFS order (found by another worker) already decides it.
 pub(crate) fn explore_tree<I: ImplModel + ?Sized>(
     model: &I,
     config: &RunConfig,
