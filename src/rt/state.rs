@@ -6,7 +6,7 @@
 //! never holds a borrow of this state.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use super::hash::{mix, StableHasher};
@@ -94,7 +94,7 @@ impl FingerprintCx<'_> {
 }
 
 pub(crate) struct ObjSlot {
-    pub name: Arc<str>,
+    pub name: String,
     pub stable: u64,
     pub created_step: u64,
     pub handle: Weak<dyn SimObject>,
@@ -213,7 +213,7 @@ impl State {
         let id = ObjId(self.objects.len() as u32);
         let stable = self.next_child_stable();
         self.objects.push(ObjSlot {
-            name: name.into(),
+            name,
             stable,
             created_step: self.step,
             handle,
