@@ -78,3 +78,19 @@ fn a_parallel_counterexample_replays() {
         .unwrap()
         .failed());
 }
+
+#[test]
+fn the_tree_is_really_cut_into_subtrees() {
+    let r = check(&wide(), &with_threads(2, true));
+    let note = r
+        .notes
+        .iter()
+        .find(|n| n.starts_with("parallel:"))
+        .expect("a parallel note");
+    let count: usize = note["parallel: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a subtree count");
+    assert!(count >= 2, "{note}");
+}
