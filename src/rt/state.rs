@@ -187,8 +187,17 @@ impl State {
         let full = if self.tasks.is_empty() {
             name.to_string()
         } else {
-            let n = self.name_counts.entry(name.to_string()).or_insert(0);
-            *n += 1;
+            // Look up before inserting: most spawns reuse a known name.
+            let n = match self.name_counts.get_mut(name) {
+                Some(n) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    self.name_counts.insert(name.to_string(), 1);
+                    1
+                }
+            };
             format!("{name}#{n}")
         };
         let stable = self.next_child_stable();
