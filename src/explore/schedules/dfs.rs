@@ -156,6 +156,15 @@ impl DfsScheduler {
         sleep: Vec<Explored>,
         preemptions: u32,
     ) -> Option<TaskId> {
+        if let (Some(bound), Some(prev), false) =
+            (self.preemption_bound, point.prev, self.completing)
+        {
+            // As before keep-going branched failing runs: the bound is
+            // reported as cutting when a failing run had alternatives.
+            if preemptions >= bound && point.enabled.contains(&prev) && point.enabled.len() > 1 {
+                self.preemption_cut = true;
+            }
+        }
         let mut order = point.enabled.to_vec();
         prev_first(&mut order, point.prev);
         order.truncate(1);
