@@ -25,8 +25,8 @@ use crate::rt::{Executor, RunConfig, RunOutcome};
 /// Subtrees wanted; enough to keep a few threads busy despite uneven sizes.
 const TARGET_SUBTREES: usize = 48;
 /// The frontier enumeration gives up deepening past this many items.
-const MAX_ITEMS: usize = 20_000;
-const MAX_CUT_DEPTH: usize = 200;
+const MAX_ITEMS: usize = 5_000;
+const MAX_CUT_DEPTH: usize = 64;
 
 /// The worker threads a check uses (`threads`, 0 = every core).
 pub(crate) fn threads(opts: &crate::explore::CheckOptions) -> usize {
