@@ -306,7 +306,8 @@ fn run_loop(core: &Core, config: &RunConfig, wants_fingerprints: bool) -> RunSta
         st.current = None;
         st.step += 1;
         let footprint = std::mem::take(&mut st.footprint);
-        let fingerprint = wants_fingerprints.then(|| st.fingerprint());
+        let fingerprint = (wants_fingerprints && core.scheduler.borrow().fingerprint_needed())
+            .then(|| st.fingerprint());
         let info = StepInfo {
             task: pick,
             footprint: &footprint,

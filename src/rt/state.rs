@@ -6,7 +6,7 @@
 //! never holds a borrow of this state.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use super::hash::{mix, StableHasher};
@@ -94,7 +94,7 @@ impl FingerprintCx<'_> {
 }
 
 pub(crate) struct ObjSlot {
-    pub name: Arc<str>,
+    pub name: String,
     pub stable: u64,
     pub created_step: u64,
     pub handle: Weak<dyn SimObject>,
@@ -187,8 +187,17 @@ impl State {
         let full = if self.tasks.is_empty() {
             name.to_string()
         } else {
-            let n = self.name_counts.entry(name.to_string()).or_insert(0);
-            *n += 1;
+            // Look up before inserting: most spawns reuse a known name.
+            let n = match self.name_counts.get_mut(name) {
+                Some(n) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    self.name_counts.insert(name.to_string(), 1);
+                    1
+                }
+            };
             format!("{name}#{n}")
         };
         let stable = self.next_child_stable();
@@ -213,7 +222,7 @@ impl State {
         let id = ObjId(self.objects.len() as u32);
         let stable = self.next_child_stable();
         self.objects.push(ObjSlot {
-            name: name.into(),
+            name,
             stable,
             created_step: self.step,
             handle,

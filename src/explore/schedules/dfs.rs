@@ -15,18 +15,16 @@
 //! with the bound can miss schedules within the bound) and qualifies a
 //! "holds" as "within preemption bound k".
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use super::cache::{Lookup, StateCache};
-use super::outcome::{fill_failure, fill_pass, new_report, Failures, Tally};
-use super::progress::Progress;
-use super::replay::run_schedule;
 use super::schedule::{Scheduler, StepInfo, TaskPoint};
-use super::ImplModel;
-use crate::explore::CheckOptions;
-use crate::report::{Report, Stopwatch};
-use crate::rt::{Executor, Footprint, TaskId, TraceLevel};
+use crate::rt::{Footprint, TaskId};
+
+/// The decisions above one subtree of the DFS tree, each frozen to one
+/// branch: a unit of parallel exploration.
+#[derive(Clone)]
+pub(crate) struct Subtree {
+    nodes: Vec<Node>,
+}
 
 /// A task explored (or asleep) at a node, with its step's footprint.
 #[derive(Clone, Debug)]
@@ -36,6 +34,7 @@ struct Explored {
     footprint: Footprint,
 }
 
+#[derive(Clone)]
 enum Node {
     Task {
         enabled: Vec<TaskId>,
@@ -81,6 +80,17 @@ pub struct DfsScheduler {
     pub(crate) error: Option<String>,
     /// The running execution has already recorded a failure.
     run_failing: bool,
+    /// Explore on after failing runs (`--keep-going`): a failing run is
+    /// branched and pruned like any other.
+    keep_going: bool,
+    /// The running execution is being finished along one path without
+    /// branching (see [`DfsScheduler::prune`]).
+    completing: bool,
+    /// Frontier mode (parallel DFS): a run that would open a task node at
+    /// this depth is cut there and its decisions become a subtree job.
+    split_depth: Option<usize>,
+    /// The subtree cut from the last run in frontier mode.
+    cut: Option<Vec<Node>>,
 }
 
 impl DfsScheduler {
@@ -96,12 +106,148 @@ impl DfsScheduler {
             cache: StateCache::new(),
             budget_states,
             run_failing: false,
+            keep_going: false,
+            completing: false,
+            split_depth: None,
+            cut: None,
             states_exhausted: false,
             pruned_by_sleep: 0,
             pruned_by_cache: 0,
             preemption_cut: false,
             error: None,
         }
+    }
+
+    /// Keeps exploring after failing runs: every branch after a violation is
+    /// explored too, so each property's verdict covers the whole space.
+    pub fn keep_going(mut self, on: bool) -> Self {
+        self.keep_going = on;
+        self
+    }
+
+    /// Ends the running execution at a pruned node, unless it has already
+    /// violated a property under keep-going: then its failure must still be
+    /// reported with a complete, replayable schedule, so the run is finished
+    /// along one path and nothing below is branched or cached. Pruning the
+    /// *subtree* stays sound: the state's subtree (or a sleep-set equivalent
+    /// of it) was explored from another prefix, and every failure in it was
+    /// recorded then, with that prefix's complete schedule (the cache key does
+    /// not include past violations, and need not: a violation is recorded by
+    /// the run that makes it, whichever prefix reached the state).
+    fn prune(
+        &mut self,
+        point: &TaskPoint<'_>,
+        sleep: Vec<Explored>,
+        preemptions: u32,
+    ) -> Option<TaskId> {
+        if point.failing && self.keep_going {
+            self.completing = true;
+            self.push_completion(point, sleep, preemptions)
+        } else {
+            None
+        }
+    }
+
+    /// Pushes a node with a single candidate (the previous task if it can
+    /// go on, else the lowest runnable one) and no alternatives.
+    fn push_completion(
+        &mut self,
+        point: &TaskPoint<'_>,
+        sleep: Vec<Explored>,
+        preemptions: u32,
+    ) -> Option<TaskId> {
+        if let (Some(bound), Some(prev), false) =
+            (self.preemption_bound, point.prev, self.completing)
+        {
+            // As before keep-going branched failing runs: the bound is
+            // reported as cutting when a failing run had alternatives.
+            if preemptions >= bound && point.enabled.contains(&prev) && point.enabled.len() > 1 {
+                self.preemption_cut = true;
+            }
+        }
+        let mut order = point.enabled.to_vec();
+        prev_first(&mut order, point.prev);
+        order.truncate(1);
+        self.push_task_node(point, sleep, preemptions, order)
+    }
+
+    fn push_task_node(
+        &mut self,
+        point: &TaskPoint<'_>,
+        sleep: Vec<Explored>,
+        preemptions: u32,
+        order: Vec<TaskId>,
+    ) -> Option<TaskId> {
+        let pick = order[0];
+        self.stack.push(Node::Task {
+            enabled: point.enabled.to_vec(),
+            stables: point.stable_ids.to_vec(),
+            sleep,
+            done: Vec::new(),
+            order,
+            next: 0,
+            footprint: Footprint::new(),
+            prev: point.prev,
+            preemptions,
+        });
+        self.step_node = Some(self.depth);
+        self.depth += 1;
+        Some(pick)
+    }
+
+    /// Frontier mode: runs are cut where they would open a task node at
+    /// `depth`, and nothing is cached (the subtrees have caches of their own).
+    pub(crate) fn split_at(mut self, depth: usize) -> Self {
+        self.split_depth = Some(depth);
+        self
+    }
+
+    /// The subtree job cut from the last run, if it was cut.
+    pub(crate) fn take_cut(&mut self) -> Option<Subtree> {
+        self.cut.take().map(|nodes| Subtree { nodes })
+    }
+
+    /// Explores only below `subtree`'s decisions (they are replayed, never
+    /// branched: each frozen node has its one decision left).
+    pub(crate) fn below(mut self, subtree: Subtree) -> Self {
+        self.stack = subtree.nodes;
+        self
+    }
+
+    /// The current decisions, each frozen to its current branch, with the
+    /// sleep sets and explored siblings the nodes below inherit from.
+    fn frozen_prefix(&self) -> Vec<Node> {
+        self.stack[..self.depth]
+            .iter()
+            .map(|node| match node {
+                Node::Task {
+                    enabled,
+                    stables,
+                    sleep,
+                    done,
+                    order,
+                    next,
+                    prev,
+                    preemptions,
+                    ..
+                } => Node::Task {
+                    enabled: enabled.clone(),
+                    stables: stables.clone(),
+                    sleep: sleep.clone(),
+                    done: done.clone(),
+                    order: vec![order[*next]],
+                    next: 0,
+                    footprint: Footprint::new(),
+                    prev: *prev,
+                    preemptions: *preemptions,
+                },
+                Node::Choice { n, current, .. } => Node::Choice {
+                    n: *n,
+                    current: *current,
+                    fixed: true,
+                },
+            })
+            .collect()
     }
 
     /// Distinct cached states.
@@ -112,6 +258,7 @@ impl DfsScheduler {
     /// Moves to the next unexplored branch; false when the tree is exhausted.
     pub fn backtrack(&mut self) -> bool {
         self.run_failing = false;
+        self.completing = false;
         self.depth = 0;
         self.step_node = None;
         self.pending_fingerprint = None;
@@ -215,8 +362,17 @@ impl Scheduler for DfsScheduler {
             self.depth += 1;
             return Some(pick);
         }
+        if self.split_depth.is_some_and(|d| self.depth >= d) {
+            self.cut = Some(self.frozen_prefix());
+            return None;
+        }
         let (sleep, preemptions) = self.inherited();
-        if self.reduction && !point.failing {
+        // Without keep-going a failing run ends the check: finish it along
+        // one path, unpruned, so the counterexample is a complete run.
+        if self.completing || (point.failing && !self.keep_going) {
+            return self.push_completion(point, sleep, preemptions);
+        }
+        if self.reduction && self.split_depth.is_none() {
             if let Some(fp) = self.pending_fingerprint {
                 let mut asleep: Vec<u64> = sleep
                     .iter()
@@ -224,16 +380,19 @@ impl Scheduler for DfsScheduler {
                     .map(|e| e.stable)
                     .collect();
                 asleep.sort_unstable();
-                match self.cache.visit(fp, &asleep, self.depth as u32) {
+                let prune = match self.cache.visit(fp, &asleep, self.depth as u32) {
                     Lookup::Covered => {
                         self.pruned_by_cache += 1;
-                        return None;
+                        true
                     }
                     Lookup::New if self.cache.len() as u64 >= self.budget_states => {
                         self.states_exhausted = true;
-                        return None;
+                        true
                     }
-                    _ => {}
+                    _ => false,
+                };
+                if prune {
+                    return self.prune(point, sleep, preemptions);
                 }
             }
         }
@@ -241,7 +400,7 @@ impl Scheduler for DfsScheduler {
             .enabled
             .iter()
             .copied()
-            .filter(|t| point.failing || !sleep.iter().any(|e| e.task == *t))
+            .filter(|t| !sleep.iter().any(|e| e.task == *t))
             .collect();
         if let (Some(bound), Some(prev)) = (self.preemption_bound, point.prev) {
             if preemptions >= bound && point.enabled.contains(&prev) {
@@ -253,32 +412,12 @@ impl Scheduler for DfsScheduler {
         }
         if order.is_empty() {
             self.pruned_by_sleep += 1;
-            return None;
+            return self.prune(point, sleep, preemptions);
         }
         // Continue the previous task first: the first run is the
         // non-preemptive one, and it tends to reach the deep states early.
-        if let Some(pos) = point.prev.and_then(|p| order.iter().position(|&t| t == p)) {
-            order[..=pos].rotate_right(1);
-        }
-        if point.failing {
-            // The run already fails and will be reported; explore no alternatives.
-            order.truncate(1);
-        }
-        let pick = order[0];
-        self.stack.push(Node::Task {
-            enabled: point.enabled.to_vec(),
-            stables: point.stable_ids.to_vec(),
-            sleep,
-            done: Vec::new(),
-            order,
-            next: 0,
-            footprint: Footprint::new(),
-            prev: point.prev,
-            preemptions,
-        });
-        self.step_node = Some(self.depth);
-        self.depth += 1;
-        Some(pick)
+        prev_first(&mut order, point.prev);
+        self.push_task_node(point, sleep, preemptions, order)
     }
 
     fn next_choice(&mut self, label: &str, n: usize) -> Option<usize> {
@@ -302,7 +441,7 @@ impl Scheduler for DfsScheduler {
         self.stack.push(Node::Choice {
             n,
             current: 0,
-            fixed: self.run_failing,
+            fixed: self.completing || (self.run_failing && !self.keep_going),
         });
         self.depth += 1;
         Some(0)
@@ -320,150 +459,17 @@ impl Scheduler for DfsScheduler {
     fn wants_fingerprints(&self) -> bool {
         self.reduction
     }
+
+    /// Only a new node looks its state up in the cache: while the run
+    /// replays the stack's prefix, the next decision is a known one.
+    fn fingerprint_needed(&self) -> bool {
+        self.depth >= self.stack.len() && self.split_depth.is_none()
+    }
 }
 
-pub(crate) fn check<I: ImplModel + ?Sized>(
-    model: &I,
-    opts: &CheckOptions,
-    mut notes: Vec<String>,
-) -> Report {
-    let watch = Stopwatch::start();
-    let reduction = !opts.no_reduction && opts.preemption_bound.is_none();
-    let dfs = Rc::new(RefCell::new(DfsScheduler::new(
-        reduction,
-        opts.preemption_bound,
-        opts.budget_states,
-    )));
-    let mut config = model.run_config();
-    config.trace_level = TraceLevel::Off;
-    if opts.max_depth > 0 {
-        config.max_steps = config.max_steps.min(opts.max_depth);
+/// Moves `prev` (if a candidate) to the front, keeping the others' order.
+fn prev_first(order: &mut [TaskId], prev: Option<TaskId>) {
+    if let Some(pos) = prev.and_then(|p| order.iter().position(|&t| t == p)) {
+        order[..=pos].rotate_right(1);
     }
-    let mut report = new_report(model, "dfs");
-    report.seed = opts.seed;
-    let mut tally = Tally::default();
-    let mut stop: Option<String> = None;
-    // With `keep_going`, failing runs are collected and exploration goes on.
-    let mut failures = Failures::default();
-    let mut found_after = (0, 0);
-    let progress = Progress::new(opts.progress, "dfs", "runs", opts.budget_schedules);
-    loop {
-        let outcome = Executor::run(&config, dfs.clone(), || model.main());
-        tally.add(&outcome);
-        if outcome.failed() {
-            if failures.first.is_none() {
-                found_after = (tally.schedules, tally.runs());
-            }
-            failures.add(outcome, tally.runs());
-            if !opts.keep_going {
-                break;
-            }
-        }
-        let d = dfs.borrow();
-        progress.update(tally.runs(), d.states(), 0);
-        if let Some(e) = &d.error {
-            stop = Some(e.clone());
-        } else if d.states_exhausted {
-            stop = Some(format!(
-                "state budget exhausted ({} states)",
-                opts.budget_states
-            ));
-        } else if tally.runs() >= opts.budget_schedules {
-            stop = Some(format!(
-                "schedule budget exhausted ({} executions)",
-                tally.runs()
-            ));
-        } else if opts.max_seconds > 0 && watch.elapsed_secs_f64() > opts.max_seconds as f64 {
-            stop = Some(format!(
-                "stopped by the {} s safety limit",
-                opts.max_seconds
-            ));
-        }
-        drop(d);
-        if stop.is_some() || !dfs.borrow_mut().backtrack() {
-            break;
-        }
-    }
-    progress.finish();
-    let d = dfs.borrow();
-    report.states = d.states();
-    if reduction {
-        notes.push(format!(
-            "reduction: sleep sets + state caching ({} execution(s) pruned by sleep sets, {} by \
-             the state cache)",
-            d.pruned_by_sleep, d.pruned_by_cache
-        ));
-    } else if opts.no_reduction {
-        notes.push("reduction: none (--no-reduction)".to_string());
-    }
-    if let Some(bound) = opts.preemption_bound {
-        notes.push(format!(
-            "bounded: explored schedules with at most {bound} preemption(s){} (sleep sets and \
-             state caching are off under a preemption bound)",
-            if d.preemption_cut {
-                ", and the bound cut some"
-            } else {
-                ""
-            }
-        ));
-    }
-    drop(d);
-    match failures.first.take() {
-        Some(outcome) => {
-            let full = match run_schedule(model, &outcome.schedule, TraceLevel::Full) {
-                Ok(full) if full.status == outcome.status => full,
-                Ok(full) => {
-                    notes.push(format!(
-                        "nondeterminism: re-running the failing schedule ended with {}",
-                        full.status.as_str()
-                    ));
-                    full
-                }
-                Err(e) => {
-                    notes.push(format!("nondeterminism: {e}"));
-                    outcome
-                }
-            };
-            fill_failure(&mut report, model, &full, &tally);
-            notes.push(format!(
-                "found after {} schedule(s) ({} execution(s) in all)",
-                found_after.0, found_after.1
-            ));
-            if opts.keep_going {
-                failures.judge(&mut report, model, &tally, stop.is_none());
-                notes.push(match &stop {
-                    Some(reason) => format!("inconclusive beyond the failures: {reason}"),
-                    None => exhaustive_note(&tally),
-                });
-                tally.bound_notes(config.max_steps, &mut notes);
-            } else {
-                notes.push(
-                    "stopped at the first failing run: properties it does not violate are \
-                     inconclusive (`--keep-going` explores on and judges every property)"
-                        .to_string(),
-                );
-            }
-        }
-        None => {
-            fill_pass(&mut report, model, &tally, stop.is_none(), true);
-            match &stop {
-                Some(reason) => notes.push(format!("inconclusive: {reason}")),
-                None => notes.push(exhaustive_note(&tally)),
-            }
-            tally.bound_notes(config.max_steps, &mut notes);
-        }
-    }
-    report.notes.splice(0..0, notes);
-    report.schedules = tally.schedules;
-    report.elapsed_ms = watch.elapsed_ms();
-    report
-}
-
-fn exhaustive_note(tally: &Tally) -> String {
-    format!(
-        "exhaustive: {} schedule(s), {} execution(s), {} step(s)",
-        tally.schedules,
-        tally.runs(),
-        tally.steps
-    )
 }

@@ -11,7 +11,7 @@ use crate::rt;
 
 /// Two independent bugs (a lost update, and a bad branch of a choice) next to
 /// a property that holds (`counter-bounded`).
-fn two_bugs() -> TestModel {
+pub(super) fn two_bugs() -> TestModel {
     TestModel::new("two-bugs", || async {
         let total = increment_twice(false).await;
         rt::always("no-lost-update", total == 2, || {
@@ -113,4 +113,75 @@ fn keep_going_on_a_correct_model_is_an_ordinary_proof() {
     assert_eq!(kept.verdict, Verdict::Holds);
     assert_eq!(plain.schedules, kept.schedules);
     assert_eq!(plain.properties, kept.properties);
+}
+
+/// Property `early` fails in the first step of every run; only after that,
+/// and only in other branches than the first path, a `choose` breaks
+/// `late-flip` and two tasks taking two semaphores in opposite order deadlock.
+pub(super) fn violation_then_deadlock() -> TestModel {
+    TestModel::new("violation-then-deadlock", || async {
+        rt::always("early", false, || "always broken".to_string());
+        let flip = rt::choose("late", 2);
+        rt::always("late-flip", flip == 0, || {
+            "flipped after the failure".to_string()
+        });
+        let s1 = rt::Semaphore::new("s1", 1);
+        let s2 = rt::Semaphore::new("s2", 1);
+        let (a1, a2) = (s1.clone(), s2.clone());
+        rt::spawn("a", async move {
+            let _p = a1.acquire().await;
+            let _q = a2.acquire().await;
+        });
+        rt::spawn("b", async move {
+            let _p = s2.acquire().await;
+            let _q = s1.acquire().await;
+        });
+    })
+    .property("early", PropertyKind::Always)
+    .property("late-flip", PropertyKind::Always)
+    .property("never-violated", PropertyKind::Always)
+}
+
+#[test]
+fn keep_going_explores_every_branch_after_a_violation() {
+    let model = violation_then_deadlock();
+    let o = CheckOptions {
+        keep_going: true,
+        ..opts(Strategy::Dfs)
+    };
+    let report = check(&model, &o);
+    assert_eq!(report.property.as_deref(), Some("early"));
+    assert_eq!(verdict(&report, "early"), Verdict::Violated);
+    assert_eq!(verdict(&report, "late-flip"), Verdict::Violated);
+    assert_eq!(verdict(&report, "deadlock"), Verdict::Violated);
+    assert_eq!(verdict(&report, "never-violated"), Verdict::Holds);
+    // Each further violation replays from its own complete schedule.
+    for (property, status) in [("late-flip", "violation"), ("deadlock", "deadlock")] {
+        let also = report
+            .also_violated
+            .iter()
+            .find(|a| a.property == property)
+            .unwrap_or_else(|| panic!("{property} is not in also_violated"));
+        let schedule: Schedule = also.schedule.parse().expect("a schedule string");
+        let rerun = replay::run_schedule(&model, &schedule, rt::TraceLevel::Off).expect("replays");
+        assert_eq!(
+            rerun.status.as_str(),
+            status,
+            "{property}: {:?}",
+            rerun.status
+        );
+        assert!(rerun.violations.iter().any(|v| v.property == "early"));
+        if property == "late-flip" {
+            assert!(rerun.violations.iter().any(|v| v.property == "late-flip"));
+        }
+    }
+}
+
+#[test]
+fn without_keep_going_the_first_failing_run_still_ends_the_check() {
+    let report = check(&violation_then_deadlock(), &opts(Strategy::Dfs));
+    assert_eq!(report.property.as_deref(), Some("early"));
+    assert_eq!(report.schedules, 1);
+    assert_eq!(verdict(&report, "deadlock"), Verdict::Inconclusive);
+    assert_eq!(verdict(&report, "late-flip"), Verdict::Inconclusive);
 }

@@ -16,7 +16,9 @@ use crate::rt::{RunConfig, TraceLevel};
 
 mod cache;
 pub mod dfs;
+mod dfs_check;
 mod outcome;
+mod parallel;
 pub mod pct;
 pub mod progress;
 pub mod random;
@@ -25,6 +27,8 @@ mod schedule;
 
 #[cfg(test)]
 mod keep_going_tests;
+#[cfg(test)]
+mod parallel_tests;
 #[cfg(test)]
 mod single_run_tests;
 #[cfg(test)]
@@ -59,8 +63,8 @@ pub trait ImplModel: Sync {
 /// implementation models: it runs exhaustive DFS and says so in the notes.
 pub fn check<I: ImplModel + ?Sized>(model: &I, opts: &CheckOptions) -> Report {
     match opts.strategy {
-        Strategy::Dfs => dfs::check(model, opts, Vec::new()),
-        Strategy::Bfs => dfs::check(
+        Strategy::Dfs => dfs_check::check(model, opts, Vec::new()),
+        Strategy::Bfs => dfs_check::check(
             model,
             opts,
             vec!["bfs does not apply to implementation models; ran exhaustive dfs".to_string()],

@@ -45,6 +45,17 @@ impl Tally {
         }
     }
 
+    /// Adds the tally of another (sub)tree's runs.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.schedules += other.schedules;
+        self.abandoned += other.abandoned;
+        self.step_bound_runs += other.step_bound_runs;
+        self.time_bound_runs += other.time_bound_runs;
+        self.steps += other.steps;
+        self.max_run_steps = self.max_run_steps.max(other.max_run_steps);
+        self.sometimes.extend(other.sometimes.iter().cloned());
+    }
+
     pub(crate) fn runs(&self) -> u64 {
         self.schedules + self.abandoned
     }
@@ -268,6 +279,20 @@ impl Failures {
         }
         if self.first.is_none() {
             self.first = Some(outcome);
+        }
+    }
+
+    /// Appends the failures of runs explored after these ones (`offset`:
+    /// how many runs came before them), keeping "first" in run order.
+    pub(crate) fn append(&mut self, later: Failures, offset: u64) {
+        self.failing_runs += later.failing_runs;
+        for (name, (run, schedule)) in later.by_property {
+            self.by_property
+                .entry(name)
+                .or_insert((run + offset, schedule));
+        }
+        if self.first.is_none() {
+            self.first = later.first;
         }
     }
 

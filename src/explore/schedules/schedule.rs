@@ -173,6 +173,13 @@ pub trait Scheduler {
     fn wants_fingerprints(&self) -> bool {
         false
     }
+    /// Asked after each step when [`Scheduler::wants_fingerprints`]: whether
+    /// this step's [`StepInfo::fingerprint`] is needed (a scheduler replaying a
+    /// known prefix does not look at it, and the pass over the world is the
+    /// dearest part of a step).
+    fn fingerprint_needed(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
