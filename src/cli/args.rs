@@ -84,7 +84,7 @@ pub struct SearchArgs {
     /// Stop with `inconclusive` after this many schedules / random walks.
     #[arg(long)]
     pub budget_schedules: Option<u64>,
-    /// Checker threads (protocol level); 0 = all cores.
+    /// Checker threads (protocol BFS and implementation DFS); 0 = all cores.
     #[arg(long)]
     pub threads: Option<usize>,
     /// Store whole states instead of fingerprints (rules out hash collisions).
