@@ -16,7 +16,7 @@
 //! with flag bytes, 64 / 6 / load = 11.4-17.1 with in-degree counts). 1.5x
 //! rather than 1.25x: every growth rehashes the whole table, 3 moves per
 //! stored state in all instead of 5, which made the host-abstract BFS about
-//! 10% faster. Small tables (under 4096 lines) double instead.
+//! 10% faster. Small tables (under 512 lines, 32 KiB) double instead.
 
 use super::slots::Slots;
 
@@ -67,9 +67,9 @@ pub fn must_grow(len: usize, lines: usize, entries: usize) -> bool {
     (len + 1) * MAX_LOAD_DEN > lines * entries * MAX_LOAD_NUM
 }
 
-/// Below this many lines (256 KiB of fingerprints) a table doubles: small
+/// Below this many lines (32 KiB) a table doubles: small
 /// tables are cheap, and regrowing them by 1.5x would rehash many times.
-const DOUBLE_BELOW: usize = 1 << 12;
+const DOUBLE_BELOW: usize = 1 << 9;
 
 /// The line count after growing a table of `lines` lines.
 pub fn grown(lines: usize) -> usize {
