@@ -2,52 +2,16 @@
 //! that only shows once a late flag is pushed on, agreement with Kahn's pass,
 //! and a wrong progress measure that must not change a verdict.
 
+use super::tests::Graph;
 use super::*;
-use crate::explore::model::Property;
-use crate::report::{Bounds, Verdict};
+use crate::report::Verdict;
 
-/// A graph over `u8` states from 0 whose progress measure is the state's
-/// own number (right when every edge goes up), with `<> goal` and
-/// `<>[] goal`.
-struct Ranked {
-    edges: Vec<(u8, u8)>,
-    goal: Vec<u8>,
-}
-
-impl Model for Ranked {
-    type State = u8;
-    type Action = u8;
-
-    fn name(&self) -> String {
-        "ranked".into()
-    }
-    fn variant(&self) -> String {
-        "toy".into()
-    }
-    fn bounds(&self) -> Bounds {
-        Bounds::new()
-    }
-    fn init_states(&self) -> Vec<u8> {
-        vec![0]
-    }
-    fn actions(&self, s: &u8, out: &mut Vec<u8>) {
-        out.extend(self.edges.iter().filter(|e| e.0 == *s).map(|e| e.1));
-    }
-    fn next_state(&self, s: &u8, t: &u8) -> Option<u8> {
-        self.edges.contains(&(*s, *t)).then_some(*t)
-    }
-    fn properties(&self) -> Vec<Property<Self>> {
-        let goal = |m: &Ranked, s: &u8| m.goal.contains(s);
-        vec![
-            Property::eventually("ev-goal", goal),
-            Property::eventually_always("ev-al-goal", goal),
-        ]
-    }
-    fn at_rest(&self, _: &u8) -> bool {
-        true
-    }
-    fn progress(&self, s: &u8) -> Option<u64> {
-        Some(u64::from(*s))
+/// The toy graph of `tests.rs` with its states' numbers as the measure.
+fn ranked(edges: Vec<(u8, u8)>, goal: Vec<u8>) -> Graph {
+    Graph {
+        edges,
+        goal,
+        ranked: true,
     }
 }
 
@@ -68,11 +32,11 @@ fn notes(report: &Report) -> String {
 /// stored at depth 2 from the goal state 1 (outside G') and expanded
 /// without the flag; only the later edge 3 -> 4 puts it in G'. Without the
 /// re-propagation the terminal 5 would never be seen in G'.
-fn late_flag_graph() -> Ranked {
-    Ranked {
-        edges: vec![(0, 1), (1, 4), (0, 2), (2, 3), (3, 4), (4, 5)],
-        goal: vec![1],
-    }
+fn late_flag_graph() -> Graph {
+    ranked(
+        vec![(0, 1), (1, 4), (0, 2), (2, 3), (3, 4), (4, 5)],
+        vec![1],
+    )
 }
 
 #[test]
@@ -104,15 +68,12 @@ fn the_one_pass_check_agrees_with_kahns_pass() {
     let cases = [
         late_flag_graph(),
         // The goal is on every path: holds.
-        Ranked {
-            edges: vec![(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)],
-            goal: vec![3],
-        },
+        ranked(vec![(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)], vec![3]),
         // A diamond where only one side has the goal, then a shared tail.
-        Ranked {
-            edges: vec![(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (2, 5)],
-            goal: vec![1],
-        },
+        ranked(
+            vec![(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (2, 5)],
+            vec![1],
+        ),
     ];
     for model in cases {
         let ranked = check(&model, &CheckOptions::default());
@@ -140,10 +101,7 @@ fn a_wrong_progress_measure_falls_back_and_still_finds_the_cycle() {
     // 2 -> 1 goes down the measure and closes the cycle 1 -> 2 -> 1 of
     // non-goal states: `<> goal` fails by a lasso, which only the
     // cycle-aware passes can show.
-    let model = Ranked {
-        edges: vec![(0, 1), (1, 2), (2, 1), (0, 3)],
-        goal: vec![3],
-    };
+    let model = ranked(vec![(0, 1), (1, 2), (2, 1), (0, 3)], vec![3]);
     let (report, traces) = check_detailed(&model, &CheckOptions::default());
     assert!(
         notes(&report).contains("progress measure did not increase"),

@@ -98,9 +98,12 @@ impl Model for Locks {
 
 /// A counter with optional loops, for liveness: states 0..=3, p = "x is
 /// `goal`". `edges` lists the transitions.
-struct Graph {
-    edges: Vec<(u8, u8)>,
-    goal: Vec<u8>,
+pub(super) struct Graph {
+    pub(super) edges: Vec<(u8, u8)>,
+    pub(super) goal: Vec<u8>,
+    /// Offer the state's own number as the progress measure (right when
+    /// every edge goes up; `flags_tests.rs` also tests a wrong one).
+    pub(super) ranked: bool,
 }
 
 impl Model for Graph {
@@ -134,6 +137,9 @@ impl Model for Graph {
     }
     fn at_rest(&self, _: &u8) -> bool {
         true
+    }
+    fn progress(&self, s: &u8) -> Option<u64> {
+        self.ranked.then_some(u64::from(*s))
     }
 }
 
@@ -296,6 +302,7 @@ fn eventually_is_violated_by_a_cycle_without_p() {
     let model = Graph {
         edges: vec![(0, 1), (1, 2), (2, 0), (2, 3)],
         goal: vec![3],
+        ranked: false,
     };
     let (report, traces) = check_detailed(&model, &CheckOptions::default());
     assert_eq!(verdict(&report, "ev-goal"), Verdict::Violated);
@@ -320,6 +327,7 @@ fn eventually_is_violated_by_a_terminal_without_p() {
     let model = Graph {
         edges: vec![(0, 1), (1, 2), (0, 3)],
         goal: vec![3],
+        ranked: false,
     };
     let (report, traces) = check_detailed(&model, &CheckOptions::default());
     assert_eq!(verdict(&report, "ev-goal"), Verdict::Violated);
@@ -338,6 +346,7 @@ fn liveness_that_holds_passes_and_cycles_through_not_p_fail_eventually_always() 
     let model = Graph {
         edges: vec![(0, 1), (1, 0)],
         goal: vec![1],
+        ranked: false,
     };
     let report = check(&model, &CheckOptions::default());
     assert_eq!(verdict(&report, "ev-goal"), Verdict::Holds);
@@ -346,6 +355,7 @@ fn liveness_that_holds_passes_and_cycles_through_not_p_fail_eventually_always() 
     let model = Graph {
         edges: vec![(0, 1), (1, 1)],
         goal: vec![1],
+        ranked: false,
     };
     let report = check(&model, &CheckOptions::default());
     assert_eq!(report.verdict, Verdict::Holds, "{:?}", report.properties);
@@ -399,6 +409,7 @@ fn liveness_verdicts_agree_between_fingerprint_and_exact_mode() {
             let model = Graph {
                 edges: edges.clone(),
                 goal: goal.clone(),
+                ranked: false,
             };
             let options = CheckOptions {
                 exact,
