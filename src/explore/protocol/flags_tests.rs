@@ -2,7 +2,7 @@
 //! that only shows once a late flag is pushed on, agreement with Kahn's pass,
 //! and a wrong progress measure that must not change a verdict.
 
-use super::tests::Graph;
+use super::tests::{verdict, Graph};
 use super::*;
 use crate::report::Verdict;
 
@@ -13,15 +13,6 @@ fn ranked(edges: Vec<(u8, u8)>, goal: Vec<u8>) -> Graph {
         goal,
         ranked: true,
     }
-}
-
-fn verdict(report: &Report, name: &str) -> Verdict {
-    report
-        .properties
-        .iter()
-        .find(|p| p.name == name)
-        .expect("property reported")
-        .verdict
 }
 
 fn notes(report: &Report) -> String {

@@ -202,7 +202,7 @@ fn opts(strategy: Strategy) -> CheckOptions {
     }
 }
 
-fn verdict(report: &Report, name: &str) -> Verdict {
+pub(super) fn verdict(report: &Report, name: &str) -> Verdict {
     report
         .properties
         .iter()
