@@ -38,6 +38,10 @@ impl Line for CountLine {
     fn fps(&self) -> &[u64] {
         &self.fps
     }
+    fn move_entry(&self, k: usize, to: &mut Self, to_k: usize) {
+        to.fps[to_k] = self.fps[k];
+        to.words[to_k] = self.words[k];
+    }
 }
 
 /// Fingerprint set with an in-degree counter and flags per entry.
@@ -64,27 +68,13 @@ impl CountTable {
         }
     }
 
-    fn grow(&mut self) {
-        let grown = lines::grown(self.lines.len());
-        let old = std::mem::replace(&mut self.lines, lines::zeroed(grown));
-        for line in old.iter() {
-            for (&fp, &word) in line.fps.iter().zip(&line.words) {
-                if fp != 0 {
-                    let (l, k, _) = lines::probe(&self.lines, fp);
-                    self.lines[l].fps[k] = fp;
-                    self.lines[l].words[k] = word;
-                }
-            }
-        }
-    }
-
     /// Inserts `fp` with `count` (0 or 1) incoming edges, or adds `count`
     /// to it. True if it was new.
     #[inline]
     fn add(&mut self, fp: u64, count: u16) -> bool {
         debug_assert!(fp != 0 && count <= 1);
         if lines::must_grow(self.len, self.lines.len(), ENTRIES) {
-            self.grow();
+            lines::grow(&mut self.lines);
         }
         let (l, k, found) = lines::probe(&self.lines, fp);
         let line = &mut self.lines[l];

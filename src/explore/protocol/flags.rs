@@ -48,6 +48,10 @@ impl Line for FlagLine {
     fn fps(&self) -> &[u64] {
         &self.fps
     }
+    fn move_entry(&self, k: usize, to: &mut Self, to_k: usize) {
+        to.fps[to_k] = self.fps[k];
+        to.flags[to_k] = self.flags[k];
+    }
 }
 
 /// Fingerprint set with 8 flag bits per state.
@@ -71,27 +75,13 @@ impl FlagTable {
         }
     }
 
-    fn grow(&mut self) {
-        let grown = lines::grown(self.lines.len());
-        let old = std::mem::replace(&mut self.lines, lines::zeroed(grown));
-        for line in old.iter() {
-            for (&fp, &flags) in line.fps.iter().zip(&line.flags) {
-                if fp != 0 {
-                    let (l, k, _) = lines::probe(&self.lines, fp);
-                    self.lines[l].fps[k] = fp;
-                    self.lines[l].flags[k] = flags;
-                }
-            }
-        }
-    }
-
     /// Inserts `fp` with `flags`, or ORs `flags` into it. Returns whether it
     /// was new and the bits it gained (0 if new or if it had them all).
     #[inline]
     pub fn add(&mut self, fp: u64, flags: u8) -> (bool, u8) {
         debug_assert!(fp != 0);
         if lines::must_grow(self.len, self.lines.len(), ENTRIES) {
-            self.grow();
+            lines::grow(&mut self.lines);
         }
         let (l, k, found) = lines::probe(&self.lines, fp);
         let line = &mut self.lines[l];

@@ -42,6 +42,9 @@ pub trait Line: super::slots::ZeroSlot {
     /// Fingerprint entries per line.
     const ENTRIES: usize;
     fn fps(&self) -> &[u64];
+    /// Copies entry `k` (fingerprint and whatever goes with it) to entry
+    /// `to_k` of `to`.
+    fn move_entry(&self, k: usize, to: &mut Self, to_k: usize);
 }
 
 impl Line for FpLine {
@@ -49,6 +52,9 @@ impl Line for FpLine {
     #[inline(always)]
     fn fps(&self) -> &[u64] {
         &self.0
+    }
+    fn move_entry(&self, k: usize, to: &mut Self, to_k: usize) {
+        to.0[to_k] = self.0[k];
     }
 }
 
@@ -119,6 +125,19 @@ pub fn prefetch<T>(slots: &[T], fp: u64) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (slots, fp);
+}
+
+/// Replaces `lines` by a grown table holding the same entries.
+pub fn grow<L: Line>(lines: &mut Slots<L>) {
+    let old = std::mem::replace(lines, zeroed(grown(lines.len())));
+    for line in old.iter() {
+        for (k, &fp) in line.fps().iter().enumerate() {
+            if fp != 0 {
+                let (l, to_k, _) = probe(lines, fp);
+                line.move_entry(k, &mut lines[l], to_k);
+            }
+        }
+    }
 }
 
 /// A zeroed array of `lines` lines.

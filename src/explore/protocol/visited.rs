@@ -73,23 +73,12 @@ impl FpTable {
         }
     }
 
-    fn grow(&mut self) {
-        let grown = lines::grown(self.lines.len());
-        let old = std::mem::replace(&mut self.lines, lines::zeroed(grown));
-        for &fp in old.iter().flat_map(|line| line.0.iter()) {
-            if fp != 0 {
-                let (l, k, _) = lines::probe(&self.lines, fp);
-                self.lines[l].0[k] = fp;
-            }
-        }
-    }
-
     /// Inserts `fp`; true if new.
     #[inline]
     pub fn insert_fp(&mut self, fp: u64) -> bool {
         debug_assert!(fp != 0);
         if lines::must_grow(self.len, self.lines.len(), lines::LINE) {
-            self.grow();
+            lines::grow(&mut self.lines);
         }
         let (l, k, found) = lines::probe(&self.lines, fp);
         if !found {

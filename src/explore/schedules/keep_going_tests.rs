@@ -3,7 +3,7 @@
 //! counterexample; without it, what the first failure does not refute is
 //! inconclusive.
 
-use super::tests::{increment_twice, opts, TestModel};
+use super::tests::{increment_twice, opts, spawn_opposite_order, TestModel};
 use super::*;
 use crate::explore::{PropertyKind, Strategy};
 use crate::report::{Report, Verdict};
@@ -125,17 +125,7 @@ pub(super) fn violation_then_deadlock() -> TestModel {
         rt::always("late-flip", flip == 0, || {
             "flipped after the failure".to_string()
         });
-        let s1 = rt::Semaphore::new("s1", 1);
-        let s2 = rt::Semaphore::new("s2", 1);
-        let (a1, a2) = (s1.clone(), s2.clone());
-        rt::spawn("a", async move {
-            let _p = a1.acquire().await;
-            let _q = a2.acquire().await;
-        });
-        rt::spawn("b", async move {
-            let _p = s2.acquire().await;
-            let _q = s1.acquire().await;
-        });
+        spawn_opposite_order();
     })
     .property("early", PropertyKind::Always)
     .property("late-flip", PropertyKind::Always)

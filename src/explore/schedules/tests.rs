@@ -80,19 +80,23 @@ fn jsonl(report: &Report) -> Vec<String> {
 }
 
 fn opposite_order() -> TestModel {
-    TestModel::new("opposite-order", || async {
-        let s1 = rt::Semaphore::new("s1", 1);
-        let s2 = rt::Semaphore::new("s2", 1);
-        let (a1, a2) = (s1.clone(), s2.clone());
-        rt::spawn("a", async move {
-            let _p = a1.acquire().await;
-            let _q = a2.acquire().await;
-        });
-        rt::spawn("b", async move {
-            let _p = s2.acquire().await;
-            let _q = s1.acquire().await;
-        });
-    })
+    TestModel::new("opposite-order", || async { spawn_opposite_order() })
+}
+
+/// Spawns tasks `a` and `b`, which take semaphores `s1` and `s2` in
+/// opposite orders: the textbook deadlock.
+pub(super) fn spawn_opposite_order() {
+    let s1 = rt::Semaphore::new("s1", 1);
+    let s2 = rt::Semaphore::new("s2", 1);
+    let (a1, a2) = (s1.clone(), s2.clone());
+    rt::spawn("a", async move {
+        let _p = a1.acquire().await;
+        let _q = a2.acquire().await;
+    });
+    rt::spawn("b", async move {
+        let _p = s2.acquire().await;
+        let _q = s1.acquire().await;
+    });
 }
 
 #[test]
