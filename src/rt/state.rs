@@ -87,6 +87,10 @@ impl FingerprintCx<'_> {
     pub(crate) fn task(&self, t: TaskId) -> u64 {
         self.tasks.get(t.index()).map_or(u64::MAX, |s| s.stable)
     }
+    /// The task's history (for an output that is a function of it).
+    pub(crate) fn history(&self, t: TaskId) -> u64 {
+        self.tasks.get(t.index()).map_or(0, |s| s.history)
+    }
     /// Order-independent hash of a set of tasks.
     pub(crate) fn task_set(&self, tasks: impl Iterator<Item = TaskId>) -> u64 {
         tasks.fold(0u64, |acc, t| acc.wrapping_add(mix(self.task(t), 0x5e7)))
@@ -334,14 +338,21 @@ impl State {
     }
 
     /// The 64-bit fingerprint of the world: clock, timers, every live
-    /// object's state and every task's (stable id, status, history).
+    /// object's state and every task's (stable id, status, history; a
+    /// finished task's history only while its output waits to be joined).
     /// Sums of mixed per-item hashes, so creation order does not matter.
     pub(crate) fn fingerprint(&self) -> u64 {
         let cx = FingerprintCx { tasks: &self.tasks };
         let mut acc = mix(self.clock.as_nanos() as u64, 0xc10c);
         for t in &self.tasks {
             let status = t.status as u64;
-            acc = acc.wrapping_add(mix(mix(t.stable, status), t.history));
+            // A finished task has no future: its history matters only through
+            // an output still waiting in its join object, which hashes it.
+            let history = match t.status {
+                TaskStatus::Finished => 0,
+                _ => t.history,
+            };
+            acc = acc.wrapping_add(mix(mix(t.stable, status), history));
         }
         for o in &self.objects {
             if let Some(obj) = o.handle.upgrade() {

@@ -48,10 +48,17 @@ struct JoinInner<T> {
 }
 
 impl<T: Send> SimObject for JoinInner<T> {
-    fn fingerprint(&self, _cx: &FingerprintCx<'_>, h: &mut StableHasher) {
+    fn fingerprint(&self, cx: &FingerprintCx<'_>, h: &mut StableHasher) {
         let st = self.state.lock();
         h.write_u8(st.finished as u8);
         h.write_u8(st.value.is_some() as u8);
+        if st.value.is_some() {
+            // The output is a function of the finished task's history, which
+            // the task itself no longer contributes (see `State::fingerprint`).
+            // Without this line `reductions_reach_exactly_the_outcomes_of_plain_dfs`
+            // fails: its tasks finish before the joins read their outputs.
+            h.write_u64(cx.history(self.task));
+        }
         h.write_u8(st.abort_requested as u8 | (st.cancelled as u8) << 1);
     }
     fn holders(&self) -> Vec<TaskId> {
