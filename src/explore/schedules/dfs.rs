@@ -250,6 +250,17 @@ impl DfsScheduler {
             .collect()
     }
 
+    /// Explores with `cache` (a layer over earlier subtrees' visits).
+    pub(crate) fn with_cache(mut self, cache: StateCache) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The state cache, leaving an empty one.
+    pub(crate) fn take_cache(&mut self) -> StateCache {
+        std::mem::replace(&mut self.cache, StateCache::new())
+    }
+
     /// Distinct cached states.
     pub fn states(&self) -> u64 {
         self.cache.len() as u64

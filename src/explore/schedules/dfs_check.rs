@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::cache::StateCache;
 use super::dfs::DfsScheduler;
 use super::outcome::{fill_failure, fill_pass, new_report, Failures, Tally};
 use super::parallel;
@@ -31,6 +32,8 @@ pub(crate) struct TreeResult {
     pub pruned_by_sleep: u64,
     pub pruned_by_cache: u64,
     pub preemption_cut: bool,
+    /// The tree's state cache (parallel DFS merges the subtrees').
+    pub cache: Option<StateCache>,
 }
 
 /// Budgets and stop signals shared by the workers of one check.
@@ -133,8 +136,9 @@ pub(crate) fn explore_tree<I: ImplModel + ?Sized>(
             break;
         }
     }
-    let d = dfs.borrow();
+    let mut d = dfs.borrow_mut();
     r.states = d.states();
+    r.cache = Some(d.take_cache());
     r.pruned_by_sleep = d.pruned_by_sleep;
     r.pruned_by_cache = d.pruned_by_cache;
     r.preemption_cut = d.preemption_cut;

@@ -1,29 +1,40 @@
 //! Parallel exhaustive DFS: the tree is cut at a shallow depth into subtrees,
-//! the subtrees are explored on worker threads (each with its own executor,
-//! scheduler and state cache; futures never cross threads), and the results
-//! are merged in DFS order.
+//! the subtrees are explored on worker threads (each with its own executor
+//! and scheduler; futures never cross threads), and the results are merged in
+//! DFS order. Subtrees go in waves of [`WAVE`]: a subtree's state cache is a
+//! layer over the merged caches of every earlier wave (merged in subtree
+//! order after each wave), so a state shared between subtrees is explored
+//! once, unless two subtrees of one wave both reach it.
 //!
 //! The cut depth is the smallest one that yields enough subtrees, a function
 //! of the model only, so the verdicts, the counterexample (the first failure
 //! in DFS order) and every count are the same for any thread count >= 2. They
 //! differ from a 1-thread run, which shares one cache over the whole tree.
 //! Soundness: the subtrees partition the tree (each frozen prefix keeps the
-//! sleep sets it had in the sequential DFS), and a per-subtree cache only
-//! prunes within its subtree, so every subtree is covered as sequentially.
+//! sleep sets it had in the sequential DFS), and a state is pruned only where
+//! a finished subtree (or the subtree itself) explored it with a sleep set
+//! the current one contains, as in the sequential DFS.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use super::cache::StateCache;
 use super::dfs::Subtree;
 use super::dfs_check::{explore_tree, scheduler, Limits, TreeResult};
 use super::progress::Progress;
 use super::ImplModel;
 use crate::rt::{Executor, RunConfig, RunOutcome};
 
-/// Subtrees wanted; enough to keep a few threads busy despite uneven sizes.
-const TARGET_SUBTREES: usize = 48;
+/// Subtrees wanted; enough to keep a few threads busy despite uneven sizes
+/// (few in unit tests, so that their small trees are cut too).
+const TARGET_SUBTREES: usize = if cfg!(test) { 6 } else { 48 };
+/// Subtrees explored side by side. Each wave starts from the merged state
+/// caches of the waves before it; a constant, so that what is pruned (and
+/// every count) does not depend on the thread count. Small in unit tests, so
+/// that their small trees span several waves.
+const WAVE: usize = if cfg!(test) { 2 } else { 4 };
 /// The frontier enumeration gives up deepening past this many items.
 const MAX_ITEMS: usize = 5_000;
 const MAX_CUT_DEPTH: usize = 64;
@@ -117,40 +128,74 @@ pub(crate) fn explore<I: ImplModel + ?Sized>(
             .filter(|_| !keep_going)
             .unwrap_or(usize::MAX),
     );
-    let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<TreeResult>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(item) = items.get(i) else { break };
-        let Item::Subtree(subtree) = item else {
-            continue;
+    let subtree_items: Vec<usize> = (0..items.len())
+        .filter(|&i| matches!(items[i], Item::Subtree(_)))
+        .collect();
+    // The merged caches of the finished waves.
+    let mut base = StateCache::new();
+    // A failure (without keep-going) ends the check: later subtrees are moot.
+    let mut decided = false;
+    for wave in subtree_items.chunks(WAVE) {
+        if limits.halt.load(Ordering::Relaxed) {
+            break;
+        }
+        let shared = Arc::new(std::mem::replace(&mut base, StateCache::new()));
+        let next = AtomicUsize::new(0);
+        let work = || {
+            while let Some(&i) = wave.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let Item::Subtree(subtree) = &items[i] else {
+                    unreachable!("waves hold subtrees only")
+                };
+                let superseded = || !keep_going && i > first_failing.load(Ordering::Relaxed);
+                if superseded() {
+                    continue;
+                }
+                let dfs = scheduler(opts, opts.budget_states)
+                    .below(subtree.clone())
+                    .with_cache(StateCache::over(shared.clone()));
+                let r = explore_tree(model, config, dfs, limits, None, &superseded);
+                if !keep_going && r.failures.first.is_some() {
+                    first_failing.fetch_min(i, Ordering::Relaxed);
+                }
+                limits
+                    .runs_done
+                    .fetch_add(r.tally.runs(), Ordering::Relaxed);
+                progress.update(limits.runs_done.load(Ordering::Relaxed), r.states, 0);
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            }
         };
-        let superseded = || !keep_going && i > first_failing.load(Ordering::Relaxed);
-        if superseded() {
-            continue;
+        std::thread::scope(|s| {
+            for _ in 1..threads.min(wave.len()) {
+                s.spawn(work);
+            }
+            work();
+        });
+        // Merge the wave's caches in subtree order (never in finishing
+        // order), up to the first failing subtree without keep-going. A
+        // halted subtree's cache holds states it had not finished: dropped.
+        let mut layers = Vec::new();
+        for &i in wave {
+            let mut slot = results[i].lock().unwrap_or_else(|p| p.into_inner());
+            let Some(r) = slot.as_mut() else { continue };
+            let Some(mut layer) = r.cache.take() else {
+                continue;
+            };
+            layer.detach();
+            if !r.halted && !decided {
+                layers.push(layer);
+                decided = !keep_going && r.failures.first.is_some();
+            }
         }
-        let dfs = scheduler(opts, opts.budget_states).below(subtree.clone());
-        let r = explore_tree(model, config, dfs, limits, None, &superseded);
-        if !keep_going && r.failures.first.is_some() {
-            first_failing.fetch_min(i, Ordering::Relaxed);
+        base = Arc::try_unwrap(shared)
+            .unwrap_or_else(|_| unreachable!("every layer has let go of the base"));
+        for layer in layers {
+            base.absorb(layer);
         }
-        limits
-            .runs_done
-            .fetch_add(r.tally.runs(), Ordering::Relaxed);
-        limits.states_done.fetch_add(r.states, Ordering::Relaxed);
-        progress.update(
-            limits.runs_done.load(Ordering::Relaxed),
-            limits.states_done.load(Ordering::Relaxed),
-            0,
-        );
-        *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(work);
+        if decided {
+            break;
         }
-        work();
-    });
+    }
     let n = subtrees(&items);
     let mut total = TreeResult {
         pruned_by_sleep: frontier_pruned,
@@ -188,11 +233,11 @@ pub(crate) fn explore<I: ImplModel + ?Sized>(
         }
     }
     total.stop = stop;
+    total.states = base.len() as u64;
     let note = format!(
-        "parallel: {n} subtree(s) cut at decision depth {depth}, explored on {threads} threads, \
-         each with its own state cache (states are counted per subtree, so a state reached in \
-         two subtrees counts twice; the figures differ from a 1-thread run, not between thread \
-         counts)"
+        "parallel: {n} subtree(s) cut at decision depth {depth}, explored on {threads} threads \
+         in waves of {WAVE}; a subtree prunes the states that earlier waves explored, not those \
+         of its own wave (so the figures differ from a 1-thread run, not between thread counts)"
     );
     (total, note)
 }

@@ -48,7 +48,12 @@ fn parallel_verdicts_match_one_thread_and_do_not_depend_on_the_thread_count() {
             assert!(two.notes.iter().any(|n| n.starts_with("parallel:")));
             assert_eq!(two.schedule, three.schedule);
             assert_eq!(two.trace, three.trace);
-            assert_eq!(two.schedules, three.schedules);
+            assert_eq!(
+                two.schedules,
+                three.schedules,
+                "{} {keep_going}",
+                model.name()
+            );
             assert_eq!(two.states, three.states);
             assert_eq!(two.also_violated, three.also_violated);
             assert_eq!(verdicts(&two), verdicts(&three));

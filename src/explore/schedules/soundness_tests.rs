@@ -206,3 +206,38 @@ fn reductions_reach_exactly_the_outcomes_of_plain_dfs() {
     );
     assert!(reduced_runs < plain_runs, "{reduced_runs} vs {plain_runs}");
 }
+
+/// The parallel DFS (subtrees in waves, each wave's caches layered over the
+/// earlier waves') reaches exactly the outcomes of plain DFS too.
+#[test]
+fn parallel_waves_reach_exactly_the_outcomes_of_plain_dfs() {
+    use super::tests::TestModel;
+    use crate::explore::{CheckOptions, Strategy};
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut compared = 0;
+    for _ in 0..40 {
+        let prog = random_program(&mut rng);
+        let Some((plain, _)) = explore(&prog, false, 20_000) else {
+            continue;
+        };
+        let outcomes: Outcomes = Arc::default();
+        let (p, o) = (prog.clone(), outcomes.clone());
+        let model = TestModel::new("program", move || program(p.clone(), o.clone()));
+        let opts = CheckOptions {
+            strategy: Strategy::Dfs,
+            threads: 2,
+            keep_going: true,
+            budget_schedules: 1_000_000,
+            ..CheckOptions::default()
+        };
+        let report = super::check(&model, &opts);
+        assert!(
+            report.notes.iter().any(|n| n.starts_with("parallel:")),
+            "{:?}",
+            report.notes
+        );
+        assert_eq!(plain, *outcomes.lock().unwrap(), "program {prog:?}");
+        compared += 1;
+    }
+    assert!(compared > 20, "only {compared} programs compared");
+}
