@@ -63,9 +63,9 @@ impl StateCache {
         self.base.as_ref().map_or(0, |b| b.len()) + self.fresh
     }
 
-    /// Folds the visits of `layer` (a cache made by [`StateCache::over`]
-    /// this cache) into this one: a state visited in both counts as
-    /// explored outside the intersection of their sleep sets, at the
+    /// Folds the visits of `layer` (made by [`StateCache::over`] on this
+    /// cache, then detached) into this one: a state visited in both counts
+    /// as explored outside the intersection of their sleep sets, at the
     /// shallower depth (as a revisit does).
     pub(crate) fn absorb(&mut self, layer: StateCache) {
         for (fp, visit) in layer.entries {
