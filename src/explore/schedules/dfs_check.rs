@@ -40,9 +40,9 @@ pub(crate) struct TreeResult {
 pub(crate) struct Limits<'a> {
     pub opts: &'a CheckOptions,
     pub watch: &'a Stopwatch,
-    /// Executions and states of finished subtrees (for the global budgets).
+    /// Executions of finished subtrees (for the global budget). States need
+    /// no such sum: a subtree's cache layers over every earlier wave's.
     pub runs_done: AtomicU64,
-    pub states_done: AtomicU64,
     /// Set when a budget ran out or nondeterminism showed: every worker stops.
     pub halt: AtomicBool,
 }
@@ -53,7 +53,6 @@ impl<'a> Limits<'a> {
             opts,
             watch,
             runs_done: AtomicU64::new(0),
-            states_done: AtomicU64::new(0),
             halt: AtomicBool::new(false),
         }
     }
@@ -102,7 +101,7 @@ pub(crate) fn explore_tree<I: ImplModel + ?Sized>(
             }
         }
         let d = dfs.borrow();
-        let states = limits.states_done.load(Ordering::Relaxed) + d.states();
+        let states = d.states();
         let runs = limits.runs_done.load(Ordering::Relaxed) + r.tally.runs();
         if let Some(p) = progress {
             p.update(runs, states, 0);
