@@ -24,9 +24,8 @@
 //! counterexample costs a partial re-exploration instead of 5 bytes for
 //! every state of every check.
 
-use std::ops::Range;
-
-use super::flags::{not_p, repropagate, FlagOutcome};
+use super::batch::{self, Expand, Expanded, Keep, NextLevel, Part, ACTION_BITS};
+use super::flags::{repropagate, FlagOutcome};
 use super::hash::fingerprint;
 use super::parents::{Nodes, ROOT};
 use super::visited::VisitedSet;
@@ -43,24 +42,10 @@ pub const SHARDS: usize = 1 << SHARD_BITS;
 /// to 5.2 s on two, R=8 from 36-43 s to 22 s on two; 2^16 and 2^19 were no
 /// better.
 const BATCH: usize = if cfg!(test) { 64 } else { 1 << 17 };
-/// How many bucket entries ahead phase 2 prefetches table slots.
-const PREFETCH: usize = 16;
-/// Action indices travel in the low 24 bits of `Succ::meta`, flags above.
-const ACTION_BITS: u32 = 24;
-
 /// The visited-set shard of a fingerprint (its top bits).
 #[inline(always)]
 pub fn shard_of(fp: u64) -> usize {
     (fp >> (64 - SHARD_BITS)) as usize
-}
-
-/// A successor routed to its shard: fingerprint, parent node, action index
-/// (low 24 bits of `meta`) and the liveness flags it passes on (high 8), state.
-struct Succ<S> {
-    fp: u64,
-    parent: u32,
-    meta: u32,
-    state: S,
 }
 
 /// The one-pass liveness check a BFS carries (see `flags.rs`): the table
@@ -70,171 +55,6 @@ struct Succ<S> {
 pub struct Live<'a> {
     pub props: &'a [usize],
     pub ranked: bool,
-}
-
-/// What one worker produced while expanding its part of a batch.
-struct Expanded<S> {
-    buckets: Vec<Vec<Succ<S>>>,
-    /// Per table index, the first node (in frontier order) violating it.
-    found: Vec<Option<u32>>,
-    reached: Vec<bool>,
-    transitions: u64,
-    /// A state at the depth bound had successors that were not explored.
-    cut: bool,
-    /// Flag bits that reached a terminal state.
-    live_bad: u8,
-    /// Some transition did not increase the progress measure.
-    rank_broken: bool,
-    /// Some state had 2^24 actions or more (its indices do not fit `meta`).
-    too_wide: bool,
-}
-
-impl<S> Expanded<S> {
-    fn new(props: usize) -> Self {
-        Expanded {
-            buckets: (0..SHARDS).map(|_| Vec::new()).collect(),
-            found: vec![None; props],
-            reached: vec![false; props],
-            transitions: 0,
-            cut: false,
-            live_bad: 0,
-            rank_broken: false,
-            too_wide: false,
-        }
-    }
-    fn reset(&mut self) {
-        self.buckets.iter_mut().for_each(Vec::clear);
-        self.found.iter_mut().for_each(|f| *f = None);
-        self.reached.iter_mut().for_each(|r| *r = false);
-        self.transitions = 0;
-        self.cut = false;
-    }
-}
-
-/// Phase 1: evaluate the per-state checks on `part` (nodes from `first`,
-/// arriving with `part_flags`, empty when no liveness is carried) and route
-/// its successors to shard buckets.
-fn expand<M: Model>(
-    ctx: &Ctx<M>,
-    live: Live<'_>,
-    (part, part_flags): (&[M::State], &[u8]),
-    first: u32,
-    skip: &[bool],
-    successors: bool,
-    ex: &mut Expanded<M::State>,
-) {
-    let mut actions = Vec::new();
-    for (k, state) in part.iter().enumerate() {
-        let node = first + k as u32;
-        actions.clear();
-        ctx.model.actions(state, &mut actions);
-        let (found, reached) = (&mut ex.found, &mut ex.reached);
-        ctx.table.evaluate(
-            ctx.model,
-            state,
-            actions.is_empty(),
-            skip,
-            |i| {
-                found[i].get_or_insert(node);
-            },
-            |i| reached[i] = true,
-        );
-        // The bits this state passes on: it is in G' and p does not hold here.
-        let pass = match part_flags.get(k) {
-            Some(&arrived) => arrived & not_p(ctx, live.props, state),
-            None => 0,
-        };
-        if actions.is_empty() {
-            ex.live_bad |= pass;
-        }
-        if !successors {
-            ex.cut |= !actions.is_empty();
-            continue;
-        }
-        ex.too_wide |= actions.len() >= 1 << ACTION_BITS;
-        let rank = if live.ranked {
-            ctx.model.progress(state)
-        } else {
-            None
-        };
-        ex.transitions += actions.len() as u64;
-        for (a, action) in actions.iter().enumerate() {
-            if let Some(next) = ctx.model.next_state(state, action) {
-                if live.ranked {
-                    ex.rank_broken |= ctx.model.progress(&next) <= rank;
-                }
-                let fp = fingerprint(&next);
-                ex.buckets[shard_of(fp)].push(Succ {
-                    fp,
-                    parent: node,
-                    meta: a as u32 | u32::from(pass) << ACTION_BITS,
-                    state: next,
-                });
-            }
-        }
-    }
-}
-
-/// What phase 2 collects per shard for the next level.
-struct NextLevel<S> {
-    states: Vec<S>,
-    /// The flags each new state arrived with (when liveness is carried).
-    flags: Vec<u8>,
-    /// `(parent, action)` per new state (when recording).
-    nodes: Vec<(u32, u32)>,
-    /// States that gained flag bits after they were first stored.
-    gains: Vec<(S, u8)>,
-}
-
-impl<S> Default for NextLevel<S> {
-    fn default() -> Self {
-        NextLevel {
-            states: Vec::new(),
-            flags: Vec::new(),
-            nodes: Vec::new(),
-            gains: Vec::new(),
-        }
-    }
-}
-
-/// Phase 2: insert the buckets of `shards` (owned by this worker), in
-/// frontier order, keeping the states that are new.
-fn insert<S: Clone, V: VisitedSet<S>>(
-    shards: Range<usize>,
-    tables: &mut [V],
-    next: &mut [NextLevel<S>],
-    expanded: &[Expanded<S>],
-    (record, live): (bool, bool),
-) {
-    for (k, shard) in shards.enumerate() {
-        let (table, next) = (&mut tables[k], &mut next[k]);
-        for ex in expanded {
-            let bucket = &ex.buckets[shard];
-            for (i, succ) in bucket.iter().enumerate() {
-                if let Some(ahead) = bucket.get(i + PREFETCH) {
-                    table.prefetch(ahead.fp);
-                }
-                let flags = (succ.meta >> ACTION_BITS) as u8;
-                let (new, gained) = if live {
-                    table.insert_flagged(succ.fp, &succ.state, flags)
-                } else {
-                    (table.insert_edge(succ.fp, &succ.state), 0)
-                };
-                if new {
-                    next.states.push(succ.state.clone());
-                    if live {
-                        next.flags.push(flags);
-                    }
-                    if record {
-                        let action = succ.meta & ((1 << ACTION_BITS) - 1);
-                        next.nodes.push((succ.parent, action));
-                    }
-                } else if gained != 0 {
-                    next.gains.push((succ.state.clone(), gained));
-                }
-            }
-        }
-    }
 }
 
 /// Runs the BFS; `new_table` makes one (empty) shard of the visited set.
@@ -365,12 +185,25 @@ fn run<M: Model, V: VisitedSet<M::State>>(
                 .get(b * BATCH..b * BATCH + batch.len())
                 .unwrap_or(&[]);
             expanded.iter_mut().for_each(Expanded::reset);
-            let chunk = batch.len().div_ceil(threads);
+            let how = Expand {
+                live,
+                skip: &skip,
+                successors,
+            };
+            let keep = Keep {
+                record,
+                live: live.ranked,
+            };
             if threads == 1 {
-                let part = (batch, batch_flags);
-                expand(ctx, live, part, first, &skip, successors, &mut expanded[0]);
+                let part = Part {
+                    states: batch,
+                    flags: batch_flags,
+                    first,
+                };
+                batch::expand(ctx, how, part, &mut expanded[0]);
+                batch::insert_buckets(0..SHARDS, &mut tables, &mut next, &expanded, keep);
             } else {
-                let skip = &skip;
+                let chunk = batch.len().div_ceil(threads);
                 std::thread::scope(|scope| {
                     for (t, ex) in expanded
                         .iter_mut()
@@ -378,16 +211,14 @@ fn run<M: Model, V: VisitedSet<M::State>>(
                         .take(batch.len().div_ceil(chunk))
                     {
                         let range = t * chunk..((t + 1) * chunk).min(batch.len());
-                        let part = (&batch[range.clone()], batch_flags.get(range).unwrap_or(&[]));
-                        let at = first + (t * chunk) as u32;
-                        scope.spawn(move || expand(ctx, live, part, at, skip, successors, ex));
+                        let part = Part {
+                            states: &batch[range.clone()],
+                            flags: batch_flags.get(range).unwrap_or(&[]),
+                            first: first + (t * chunk) as u32,
+                        };
+                        scope.spawn(move || batch::expand(ctx, how, part, ex));
                     }
                 });
-            }
-            let modes = (record, live.ranked);
-            if threads == 1 {
-                insert(0..SHARDS, &mut tables, &mut next, &expanded, modes);
-            } else {
                 let expanded = &expanded;
                 std::thread::scope(|scope| {
                     let workers = tables
@@ -395,7 +226,9 @@ fn run<M: Model, V: VisitedSet<M::State>>(
                         .zip(next.chunks_mut(per_worker));
                     for (k, (tabs, nexts)) in workers.enumerate() {
                         let range = k * per_worker..k * per_worker + tabs.len();
-                        scope.spawn(move || insert(range, tabs, nexts, expanded, modes));
+                        scope.spawn(move || {
+                            batch::insert_buckets(range, tabs, nexts, expanded, keep)
+                        });
                     }
                 });
             }

@@ -15,6 +15,7 @@
 //! * [`outcome`] turns what the passes found into the [`Report`].
 
 pub mod acyclic;
+mod batch;
 pub mod bfs;
 pub mod counting;
 pub mod dfs;
