@@ -32,7 +32,8 @@ pub struct CountLine {
 // SAFETY: plain integers only: every bit pattern is valid.
 unsafe impl super::slots::ZeroSlot for CountLine {}
 
-impl Line for CountLine {
+// SAFETY: 64 bytes, align(64), repr(C) with its six fingerprints first.
+unsafe impl Line for CountLine {
     const ENTRIES: usize = ENTRIES;
     #[inline(always)]
     fn fps(&self) -> &[u64] {

@@ -42,7 +42,8 @@ pub struct FlagLine {
 // SAFETY: plain integers only: every bit pattern is valid.
 unsafe impl super::slots::ZeroSlot for FlagLine {}
 
-impl Line for FlagLine {
+// SAFETY: 64 bytes, align(64), repr(C) with its seven fingerprints first.
+unsafe impl Line for FlagLine {
     const ENTRIES: usize = ENTRIES;
     #[inline(always)]
     fn fps(&self) -> &[u64] {
