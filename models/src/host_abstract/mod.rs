@@ -458,13 +458,7 @@ impl Model for HostAbstract {
     ///
     /// The checker verifies the increase on every transition.
     fn progress(&self, s: &HaState) -> Option<u64> {
-        // Sum of the 3-bit pc fields of every slot but the Service's, by bit
-        // plane: popcount of the low bits + 2 x the middle + 4 x the high.
-        let lsb = self.masks.all & !self.masks.service;
-        let pcs = s.pc_bits() & (lsb * 0b111);
-        let sum = (pcs & lsb).count_ones()
-            + 2 * (pcs & (lsb << 1)).count_ones()
-            + 4 * (pcs & (lsb << 2)).count_ones();
+        let sum = s.pc_sum(self.masks.all & !self.masks.service);
         let service = match s.pc(self.service_slot()) {
             Pc::Idle if s.restart_req() => 0,
             Pc::Idle => 6,

@@ -11,8 +11,14 @@ fn semaphore(m: &HostAbstract, s: &HaState) -> bool {
         | s.slots_at(Pc::Load)
         | s.slots_at(Pc::InlWait)
         | s.slots_at(Pc::Finish);
-    let holders = (holding & HaState::slot_range(0, m.slots() as u32)).count_ones();
-    s.sem() + holders == 1
+    let holding = holding & HaState::slot_range(0, m.slots() as u32);
+    // No popcount (a software routine on the x86-64 baseline): with the
+    // permit free nobody may hold it, otherwise exactly one slot (one bit).
+    if s.sem() == 1 {
+        holding == 0
+    } else {
+        holding != 0 && holding & (holding - 1) == 0
+    }
 }
 
 /// 1b. In a state with no enabled step: `st == Running`, or `st == Error`
