@@ -228,6 +228,47 @@ mod tests {
         assert_eq!(probe(&lines, at_end(99)), (1, 3, false));
     }
 
+    /// A line with 6 fingerprints and two words of other data after them,
+    /// as the flag and count lines have.
+    #[derive(Clone, Copy, Default)]
+    #[repr(C, align(64))]
+    struct SixLine {
+        fps: [u64; 6],
+        tail: [u64; 2],
+    }
+    // SAFETY: plain integers only.
+    unsafe impl crate::explore::protocol::slots::ZeroSlot for SixLine {}
+    // SAFETY: 64 bytes, align(64), repr(C) with its six fingerprints first.
+    unsafe impl Line for SixLine {
+        const ENTRIES: usize = 6;
+        fn fps(&self) -> &[u64] {
+            &self.fps
+        }
+        fn move_entry(&self, k: usize, to: &mut Self, to_k: usize) {
+            to.fps[to_k] = self.fps[k];
+        }
+    }
+
+    #[test]
+    fn line_matches_see_only_fingerprint_entries() {
+        let fp = 0x1234_5678_9abc_def0;
+        // The data after the fingerprints holds the needle and a zero: neither
+        // may count as a hit or an empty entry.
+        let mut line = SixLine {
+            fps: [3, fp, 5, 0, 0, 0],
+            tail: [fp, 0],
+        };
+        assert_eq!(matches(&line, fp), (0b000_010, 0b111_000));
+        line.fps = [1, 2, 3, 4, 5, 6];
+        assert_eq!(matches(&line, fp), (0, 0));
+        // Equal in one 32-bit half only is not a hit.
+        line.fps[2] = fp & 0xFFFF_FFFF;
+        line.fps[3] = fp & !0xFFFF_FFFF;
+        assert_eq!(matches(&line, fp), (0, 0));
+        let full = FpLine([7, 0, fp, 0, 9, fp, 0, fp]);
+        assert_eq!(matches(&full, fp), (0b1010_0100, 0b0100_1010));
+    }
+
     #[test]
     fn growth_keeps_load_in_its_band() {
         assert_eq!(grown(0), MIN_LINES);
