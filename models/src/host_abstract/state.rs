@@ -25,15 +25,17 @@ impl Pc {
     /// decoded, so 7 never occurs.
     #[inline(always)]
     pub fn from_bits(bits: u128) -> Pc {
-        match bits & 0b111 {
-            0 => Pc::Idle,
-            1 => Pc::WaitSem,
-            2 => Pc::Build,
-            3 => Pc::Load,
-            4 => Pc::InlWait,
-            5 => Pc::Finish,
-            _ => Pc::Done,
-        }
+        const BY_BITS: [Pc; 8] = [
+            Pc::Idle,
+            Pc::WaitSem,
+            Pc::Build,
+            Pc::Load,
+            Pc::InlWait,
+            Pc::Finish,
+            Pc::Done,
+            Pc::Done,
+        ];
+        BY_BITS[(bits & 0b111) as usize]
     }
 
     /// Whether an actor at this pc holds the `start_sem` permit.
@@ -193,9 +195,19 @@ impl HaState {
     /// must be masked off by the caller.
     #[inline(always)]
     pub fn slots_at(self, pc: Pc) -> u128 {
-        let x = self.pc_bits() ^ (FIELD_LSB * pc as u128);
-        let nonzero = (x | (x >> 1) | (x >> 2)) & FIELD_LSB;
-        !nonzero & FIELD_LSB
+        // By bit plane: a slot is at `pc` when each of its three pc bits has
+        // `pc`'s value. With `pc` a constant, the planes are shared by every
+        // `slots_at` of one state once inlined.
+        let pcs = self.pc_bits();
+        let plane = |bit: u32| {
+            let set = (pcs >> bit) & FIELD_LSB;
+            if (pc as u32 >> bit) & 1 == 1 {
+                set
+            } else {
+                !set & FIELD_LSB
+            }
+        };
+        plane(0) & plane(1) & plane(2)
     }
     /// Sum of the pc values (as numbers) of the slots in the SWAR mask
     /// `slots`, by SWAR adds instead of popcounts (which are a software
