@@ -3,7 +3,10 @@
 //! requested: tables grow by replacement, and through the allocator the
 //! freed generations would stay in the heap as fragments (RSS several times
 //! the live table); random probes into a large table otherwise also miss
-//! the TLB on nearly every access.
+//! the TLB on nearly every access. Mappings start on a 2 MiB boundary,
+//! since only whole aligned 2 MiB pieces can be huge pages: host-abstract
+//! R=6 and R=7 on one thread ran 4-6% faster than with the mappings where
+//! mmap put them (about 60% of a table huge-backed, against nearly all).
 
 use std::ops::{Deref, DerefMut};
 
@@ -25,6 +28,8 @@ unsafe impl ZeroSlot for [u64; 2] {}
 
 /// Below this many bytes a slot array is an ordinary boxed slice.
 const MAP_AT: usize = 1 << 20;
+/// The transparent huge page size (x86-64, and aarch64 with 4 KiB pages).
+const HUGE: usize = 2 << 20;
 
 /// A fixed-length, zero-initialised array of slots.
 pub struct Slots<T: ZeroSlot> {
@@ -65,23 +70,37 @@ impl<T: ZeroSlot> Slots<T> {
         if bytes < MAP_AT {
             return None;
         }
-        // SAFETY: an anonymous private mapping of `bytes` bytes; the kernel
-        // zero-fills it, and it is unmapped exactly once, in Drop.
+        // Huge pages only back whole, aligned 2 MiB pieces: map 2 MiB more
+        // than needed, round the start up, and give back what lies outside.
+        let mapped = bytes.checked_add(HUGE)?.next_multiple_of(HUGE);
+        // SAFETY: an anonymous private mapping of `mapped` bytes; the kernel
+        // zero-fills it. Its unused head and tail are unmapped here, and the
+        // rest exactly once, in Drop.
         unsafe {
-            let ptr = libc::mmap(
+            let raw = libc::mmap(
                 std::ptr::null_mut(),
-                bytes,
+                mapped,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
                 0,
             );
-            if ptr == libc::MAP_FAILED {
+            if raw == libc::MAP_FAILED {
                 return None;
             }
+            let head = (raw as usize).next_multiple_of(HUGE) - raw as usize;
+            let kept = bytes.next_multiple_of(HUGE);
+            let start = raw.cast::<u8>().add(head);
+            if head > 0 {
+                libc::munmap(raw, head);
+            }
+            let tail = mapped - head - kept;
+            if tail > 0 {
+                libc::munmap(start.add(kept).cast(), tail);
+            }
             // A hint only: failure (e.g. THP disabled) changes nothing.
-            libc::madvise(ptr, bytes, libc::MADV_HUGEPAGE);
-            let ptr = std::ptr::NonNull::new(ptr.cast::<T>())?;
+            libc::madvise(start.cast(), kept, libc::MADV_HUGEPAGE);
+            let ptr = std::ptr::NonNull::new(start.cast::<T>())?;
             Some(Slots {
                 inner: Inner::Mapped { ptr, len },
             })
@@ -125,7 +144,8 @@ impl<T: ZeroSlot> Drop for Slots<T> {
         if let Inner::Mapped { ptr, len } = &self.inner {
             // SAFETY: the mapping was created in `map` with this size.
             unsafe {
-                libc::munmap(ptr.as_ptr().cast(), len * std::mem::size_of::<T>());
+                let kept = (len * std::mem::size_of::<T>()).next_multiple_of(HUGE);
+                libc::munmap(ptr.as_ptr().cast(), kept);
             }
         }
     }
@@ -156,8 +176,12 @@ mod tests {
 
     #[test]
     fn small_and_mapped_slots_start_zeroed_and_hold_writes() {
-        for len in [16, 1 << 18] {
+        for len in [16, 1 << 18, (1 << 17) + 3] {
             let mut s: Slots<u64> = Slots::zeroed(len);
+            if len * 8 >= MAP_AT && cfg!(target_os = "linux") {
+                // Mapped, and starting on a huge page boundary.
+                assert_eq!(s.as_ptr() as usize % HUGE, 0);
+            }
             assert_eq!(s.len(), len);
             assert!(s.iter().all(|&v| v == 0));
             s[len - 1] = 7;
