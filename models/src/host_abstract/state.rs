@@ -76,17 +76,6 @@ const FAILS: u32 = 12; // 4 bits
 const PCS: u32 = 16;
 const PC_BITS: u32 = 3;
 
-/// Bit 0 of every 3-bit pc field (relative to `pc_bits`): the SWAR unit.
-const FIELD_LSB: u128 = {
-    let mut m = 0u128;
-    let mut i = 0;
-    while i < (128 - PCS) / PC_BITS {
-        m |= 1 << (PC_BITS * i);
-        i += 1;
-    }
-    m
-};
-
 /// `pattern` repeated every `stride` bits, from bit 0 up.
 const fn repeat(pattern: u128, stride: u32) -> u128 {
     let mut m = 0u128;
@@ -98,6 +87,8 @@ const fn repeat(pattern: u128, stride: u32) -> u128 {
     m
 }
 
+/// Bit 0 of every 3-bit pc field (relative to `pc_bits`): the SWAR unit.
+const FIELD_LSB: u128 = repeat(1, PC_BITS) & (u128::MAX >> (128 - PC_BITS * MAX_SLOTS as u32));
 /// The low 3 bits of every 6-bit group, and the low 6 of every 12-bit one.
 const PAIRS: u128 = repeat(0b111, 6);
 const QUADS: u128 = repeat(0b11_1111, 12);
