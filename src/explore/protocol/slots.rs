@@ -89,7 +89,7 @@ impl<T: ZeroSlot> Slots<T> {
                 return None;
             }
             let head = (raw as usize).next_multiple_of(HUGE) - raw as usize;
-            let kept = bytes.next_multiple_of(HUGE);
+            let kept = Self::kept_bytes(len);
             let start = raw.cast::<u8>().add(head);
             if head > 0 {
                 libc::munmap(raw, head);
@@ -105,6 +105,12 @@ impl<T: ZeroSlot> Slots<T> {
                 inner: Inner::Mapped { ptr, len },
             })
         }
+    }
+
+    /// Bytes a mapping of `len` slots keeps mapped: whole huge pages.
+    #[cfg(target_os = "linux")]
+    fn kept_bytes(len: usize) -> usize {
+        (len * std::mem::size_of::<T>()).next_multiple_of(HUGE)
     }
 
     /// Bytes held.
@@ -142,10 +148,9 @@ impl<T: ZeroSlot> Drop for Slots<T> {
     fn drop(&mut self) {
         #[cfg(target_os = "linux")]
         if let Inner::Mapped { ptr, len } = &self.inner {
-            // SAFETY: the mapping was created in `map` with this size.
+            // SAFETY: `map` kept exactly this many bytes mapped from `ptr`.
             unsafe {
-                let kept = (len * std::mem::size_of::<T>()).next_multiple_of(HUGE);
-                libc::munmap(ptr.as_ptr().cast(), kept);
+                libc::munmap(ptr.as_ptr().cast(), Self::kept_bytes(*len));
             }
         }
     }
