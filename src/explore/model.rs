@@ -102,6 +102,30 @@ pub trait Model: Sync {
     fn actions(&self, state: &Self::State, out: &mut Vec<Self::Action>);
     /// The state `action` leads to, or `None` if it turns out not to be enabled.
     fn next_state(&self, state: &Self::State, action: &Self::Action) -> Option<Self::State>;
+    /// Calls `visit(index, next)` for every action of `actions(state)` that
+    /// `next_state` enables, in list order (`index` is the action's place in
+    /// that list), and returns how many actions the list had.
+    ///
+    /// The default does exactly that through `scratch`. The BFS spends most
+    /// of its model time here, so a model may override it to enumerate and
+    /// apply its steps in one go (no `Action` values, no re-validation in
+    /// `next_state`); an override must agree with `actions` + `next_state`
+    /// exactly, which [`crate::explore::protocol::successors_agree`] tests.
+    fn successors(
+        &self,
+        state: &Self::State,
+        scratch: &mut Vec<Self::Action>,
+        mut visit: impl FnMut(usize, Self::State),
+    ) -> usize {
+        scratch.clear();
+        self.actions(state, scratch);
+        for (index, action) in scratch.iter().enumerate() {
+            if let Some(next) = self.next_state(state, action) {
+                visit(index, next);
+            }
+        }
+        scratch.len()
+    }
     /// The named properties to check.
     fn properties(&self) -> Vec<Property<Self>>;
 

@@ -438,6 +438,24 @@ impl Model for HostAbstract {
         Some(self.apply(state, slot, action.step))
     }
 
+    /// `each_step` + `apply` in one go: the same steps in the same order as
+    /// `actions`, without building `HaAction`s or re-checking in `next_state`
+    /// that each is enabled.
+    #[inline]
+    fn successors(
+        &self,
+        state: &HaState,
+        _scratch: &mut Vec<HaAction>,
+        mut visit: impl FnMut(usize, HaState),
+    ) -> usize {
+        let mut index = 0;
+        self.each_step(state, |slot, step| {
+            visit(index, self.apply(state, slot, step));
+            index += 1;
+        });
+        index
+    }
+
     fn properties(&self) -> Vec<Property<Self>> {
         props::properties(self)
     }

@@ -270,3 +270,17 @@ fn the_progress_measure_holds_and_decides_liveness_like_kahns_pass() {
         assert_eq!(ranked_traces, counted_traces, "{at}");
     }
 }
+
+#[test]
+fn fused_successors_agree_with_actions_and_next_state() {
+    for variant in ["buggy", "fixed"] {
+        for (r, f, a) in [(0, 1, 2), (2, 1, 2), (2, 2, 3), (3, 3, 4)] {
+            let checked =
+                lockstep::explore::protocol::successors_agree(&model(variant, r, f, a), 20_000);
+            assert!(
+                matches!(checked, Ok(n) if n > 10),
+                "{variant} R={r} F={f} A={a}: {checked:?}"
+            );
+        }
+    }
+}

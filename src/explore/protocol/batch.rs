@@ -105,54 +105,57 @@ pub fn expand<M: Model>(
     ex: &mut Expanded<M::State>,
 ) {
     let live = how.live;
-    let mut actions = Vec::new();
+    let mut scratch = Vec::new();
     for (k, state) in part.states.iter().enumerate() {
         let node = part.first + k as u32;
-        actions.clear();
-        ctx.model.actions(state, &mut actions);
+        // The bits this state passes on: it is in G' and p does not hold here.
+        let pass = match part.flags.get(k) {
+            Some(&arrived) => arrived & not_p(ctx, live.props, state),
+            None => 0,
+        };
+        let listed = if how.successors {
+            let rank = if live.ranked {
+                ctx.model.progress(state)
+            } else {
+                None
+            };
+            let (buckets, mut rank_broken) = (&mut ex.buckets, false);
+            let listed = ctx.model.successors(state, &mut scratch, |a, next| {
+                if live.ranked {
+                    rank_broken |= ctx.model.progress(&next) <= rank;
+                }
+                let fp = fingerprint(&next);
+                buckets[shard_of(fp)].push(Succ {
+                    fp,
+                    parent: node,
+                    meta: a as u32 | u32::from(pass) << ACTION_BITS,
+                    state: next,
+                });
+            });
+            ex.rank_broken |= rank_broken;
+            ex.too_wide |= listed >= 1 << ACTION_BITS;
+            ex.transitions += listed as u64;
+            listed
+        } else {
+            // At the depth bound only whether the state has actions matters.
+            scratch.clear();
+            ctx.model.actions(state, &mut scratch);
+            ex.cut |= !scratch.is_empty();
+            scratch.len()
+        };
         let (found, reached) = (&mut ex.found, &mut ex.reached);
         ctx.table.evaluate(
             ctx.model,
             state,
-            actions.is_empty(),
+            listed == 0,
             how.skip,
             |i| {
                 found[i].get_or_insert(node);
             },
             |i| reached[i] = true,
         );
-        // The bits this state passes on: it is in G' and p does not hold here.
-        let pass = match part.flags.get(k) {
-            Some(&arrived) => arrived & not_p(ctx, live.props, state),
-            None => 0,
-        };
-        if actions.is_empty() {
+        if listed == 0 {
             ex.live_bad |= pass;
-        }
-        if !how.successors {
-            ex.cut |= !actions.is_empty();
-            continue;
-        }
-        ex.too_wide |= actions.len() >= 1 << ACTION_BITS;
-        let rank = if live.ranked {
-            ctx.model.progress(state)
-        } else {
-            None
-        };
-        ex.transitions += actions.len() as u64;
-        for (a, action) in actions.iter().enumerate() {
-            if let Some(next) = ctx.model.next_state(state, action) {
-                if live.ranked {
-                    ex.rank_broken |= ctx.model.progress(&next) <= rank;
-                }
-                let fp = fingerprint(&next);
-                ex.buckets[shard_of(fp)].push(Succ {
-                    fp,
-                    parent: node,
-                    meta: a as u32 | u32::from(pass) << ACTION_BITS,
-                    state: next,
-                });
-            }
         }
     }
 }

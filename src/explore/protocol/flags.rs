@@ -151,32 +151,32 @@ pub fn repropagate<M: Model, V: VisitedSet<M::State>>(
     mut gains: Vec<(M::State, u8)>,
     out: &mut FlagOutcome,
 ) -> Result<(), Stop> {
-    let mut actions = Vec::new();
+    let (mut scratch, mut next_states) = (Vec::new(), Vec::new());
     while let Some((state, bits)) = gains.pop() {
         out.repropagated += 1;
         let pass = bits & not_p(ctx, props, &state);
-        actions.clear();
-        ctx.model.actions(&state, &mut actions);
-        if actions.is_empty() {
+        next_states.clear();
+        let listed = ctx
+            .model
+            .successors(&state, &mut scratch, |_, next| next_states.push(next));
+        if listed == 0 {
             out.violated |= pass;
         }
         if pass == 0 {
             continue;
         }
-        for action in &actions {
-            if let Some(next) = ctx.model.next_state(&state, action) {
-                let fp = fingerprint(&next);
-                let (new, gained) = tables[shard_of(fp)].insert_flagged(fp, &next, pass);
-                if new {
-                    return Err(Stop(
-                        "liveness: a successor is missing from the BFS table (nondeterministic \
-                         model?)"
-                            .into(),
-                    ));
-                }
-                if gained != 0 {
-                    gains.push((next, gained));
-                }
+        for next in next_states.drain(..) {
+            let fp = fingerprint(&next);
+            let (new, gained) = tables[shard_of(fp)].insert_flagged(fp, &next, pass);
+            if new {
+                return Err(Stop(
+                    "liveness: a successor is missing from the BFS table (nondeterministic \
+                     model?)"
+                        .into(),
+                ));
+            }
+            if gained != 0 {
+                gains.push((next, gained));
             }
         }
         if out.repropagated.is_multiple_of(1 << 16) {

@@ -47,19 +47,16 @@ fn expand<M: Model>(
     part: &[(M::State, u8)],
     out: &mut Part<M::State>,
 ) {
-    let mut actions = Vec::new();
+    let mut scratch = Vec::new();
     for (state, flags) in part {
-        actions.clear();
-        ctx.model.actions(state, &mut actions);
-        if actions.is_empty() {
+        let buckets = &mut out.buckets;
+        let listed = ctx.model.successors(state, &mut scratch, |_, next| {
+            let fp = fingerprint(&next);
+            let pass = flags & not_p(ctx, props, &next);
+            buckets[shard_of(fp)].push((fp, pass, next));
+        });
+        if listed == 0 {
             out.bad |= flags;
-        }
-        for action in &actions {
-            if let Some(next) = ctx.model.next_state(state, action) {
-                let fp = fingerprint(&next);
-                let pass = flags & not_p(ctx, props, &next);
-                out.buckets[shard_of(fp)].push((fp, pass, next));
-            }
         }
     }
 }

@@ -15,6 +15,7 @@
 //! * [`outcome`] turns what the passes found into the [`Report`].
 
 pub mod acyclic;
+mod agree;
 mod batch;
 pub mod bfs;
 pub mod counting;
@@ -42,6 +43,7 @@ use crate::explore::{CheckOptions, Strategy};
 use crate::report::{Report, Stopwatch};
 use crate::trace::TraceEvent;
 
+pub use agree::successors_agree;
 pub use props::PropTable;
 
 /// Options of this checker beyond [`CheckOptions`].
