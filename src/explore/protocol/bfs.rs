@@ -14,8 +14,8 @@
 //! without a second pass.
 //!
 //! Memory: per stored state, one entry in a cache-line table (every probe is
-//! one cache miss, `lines.rs`): a fingerprint, 8.5-12.8 bytes; with flag
-//! bits, 9.8-14.6; with an in-degree for Kahn's pass, 11.4-17.1 (a layout
+//! one cache miss, `lines.rs`): a fingerprint, 9.1-13.7 bytes; with flag
+//! bits, 10.4-15.7; with an in-degree for Kahn's pass, 11.4-17.1 (a layout
 //! with the counts in a separate array was tried and was 35% slower, two
 //! misses per edge). Plus the current and next frontier of whole states and
 //! one batch of routed successors. No parent records: only when a property is violated

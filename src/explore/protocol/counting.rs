@@ -35,6 +35,8 @@ unsafe impl super::slots::ZeroSlot for CountLine {}
 // SAFETY: 64 bytes, align(64), repr(C) with its six fingerprints first.
 unsafe impl Line for CountLine {
     const ENTRIES: usize = ENTRIES;
+    /// 7/8 would cost up to 18.3 bytes a state with 6 entries a line (`lines.rs`).
+    const MAX_LOAD: (usize, usize) = (15, 16);
     #[inline(always)]
     fn fps(&self) -> &[u64] {
         &self.fps
@@ -74,7 +76,7 @@ impl CountTable {
     #[inline]
     fn add(&mut self, fp: u64, count: u16) -> bool {
         debug_assert!(fp != 0 && count <= 1);
-        if lines::must_grow(self.len, self.lines.len(), ENTRIES) {
+        if lines::must_grow::<CountLine>(self.len, self.lines.len()) {
             lines::grow(&mut self.lines);
         }
         let (l, k, found) = lines::probe(&self.lines, fp);

@@ -1,32 +1,34 @@
 //! Cache-line buckets of fingerprints, shared by the fingerprint tables:
-//! `visited::FpTable` (lines of 8 fingerprints) and `counting::CountTable`
-//! (lines of 6 fingerprints plus their 16-bit count-and-flags words).
+//! `visited::FpTable` (lines of 8 fingerprints), `flags::FlagTable` (7 plus
+//! their flag bytes) and `counting::CountTable` (6 plus their 16-bit
+//! count-and-flags words).
 //!
 //! Why lines: with one fingerprint per probe step (plain linear probing), an
 //! insert of a *new* fingerprint at 90% load scans about 50 slots on average
 //! (`(1 + 1/(1-a)^2) / 2`), which dominated the BFS. Here the hash picks a
-//! 64-byte line of 8 fingerprints; a line fills from its first entry on (no
+//! 64-byte line of fingerprints; a line fills from its first entry on (no
 //! deletions, so the first 0 ends the search) and a full line overflows into
-//! the next one. At 90% load almost every probe touches one line, and one
-//! line is one cache miss (the line type is 64-byte aligned). A line is
-//! matched against a fingerprint in one go: on x86-64, four SSE2 compares
-//! give the masks of hits and of empty entries.
+//! the next one. One line is one cache miss (the line type is 64-byte
+//! aligned), and it is matched against a fingerprint in one go: on x86-64,
+//! SSE2 compares give the masks of hits and of empty entries.
 //!
-//! Load: large tables grow by 1.5x when they would pass `MAX_LOAD_NUM /
-//! MAX_LOAD_DEN` (15/16), so a table runs at 62-94% load: a fingerprint
-//! costs 8 / load = 8.5-12.8 bytes in an `FpLine` (64 / 7 / load = 9.8-14.6
-//! with flag bytes, 64 / 6 / load = 11.4-17.1 with in-degree counts). 1.5x
-//! rather than 1.25x: every growth rehashes the whole table, 3 moves per
-//! stored state in all instead of 5, which made the host-abstract BFS about
-//! 10% faster. Small tables (under 512 lines, 32 KiB) double instead.
+//! Load: overflow still clusters. Measured on 8-entry lines, an insert (a
+//! search for an absent fingerprint) scans 1.2 lines at 62% load, 1.7 at
+//! 75%, 2.3 at 80%, 3.5 at 85%, 6.8 at 90% and 18 at 94%. So a table grows
+//! by 1.5x when it would pass [`Line::MAX_LOAD`] (7/8 by default), and runs
+//! at 58-88% load: a fingerprint costs 8 / load = 9.1-13.7 bytes in an
+//! `FpLine`, 64 / 7 / load = 10.4-15.7 with flag bytes. With 15/16
+//! (62-94%) the host-abstract BFS was 6-10% slower at R=6..7, for 0-10%
+//! less memory. `CountTable` keeps 15/16: with 6 entries a line, 7/8 would
+//! cost up to 18.3 bytes a state (11.4-17.1 at 15/16). 1.5x rather than
+//! 1.25x: every growth rehashes the whole table, 3 moves per stored state
+//! in all instead of 5, which made the host-abstract BFS about 10% faster.
+//! Small tables (under 512 lines, 32 KiB) double instead.
 
 use super::slots::Slots;
 
 /// Fingerprints per `FpLine`.
 pub const LINE: usize = 8;
-/// Grow when `len > slots * MAX_LOAD_NUM / MAX_LOAD_DEN`.
-pub const MAX_LOAD_NUM: usize = 15;
-pub const MAX_LOAD_DEN: usize = 16;
 /// The smallest table: 2 lines (16 slots).
 pub const MIN_LINES: usize = 2;
 
@@ -48,6 +50,9 @@ unsafe impl super::slots::ZeroSlot for FpLine {}
 pub unsafe trait Line: super::slots::ZeroSlot {
     /// Fingerprint entries per line.
     const ENTRIES: usize;
+    /// The most a table of these lines is filled before it grows, as a
+    /// fraction `(numerator, denominator)`: see the module doc.
+    const MAX_LOAD: (usize, usize) = (7, 8);
     fn fps(&self) -> &[u64];
     /// Copies entry `k` (fingerprint and whatever goes with it) to entry
     /// `to_k` of `to`.
@@ -74,11 +79,12 @@ pub fn home(fp: u64, lines: usize) -> usize {
     (((fp & 0xFFFF_FFFF) * lines as u64) >> 32) as usize
 }
 
-/// Whether a table of `lines` lines of `entries` fingerprints holding `len`
-/// entries must grow before one more insert.
+/// Whether a table of `lines` lines of `L` holding `len` entries must grow
+/// before one more insert.
 #[inline(always)]
-pub fn must_grow(len: usize, lines: usize, entries: usize) -> bool {
-    (len + 1) * MAX_LOAD_DEN > lines * entries * MAX_LOAD_NUM
+pub fn must_grow<L: Line>(len: usize, lines: usize) -> bool {
+    let (num, den) = L::MAX_LOAD;
+    (len + 1) * den > lines * L::ENTRIES * num
 }
 
 /// Below this many lines (32 KiB) a table doubles: small
@@ -105,59 +111,76 @@ pub fn probe<L: Line>(lines: &[L], fp: u64) -> (usize, usize, bool) {
         let (hit, empty) = matches(&lines[l], fp);
         // Entries fill from the front, so a hit always precedes the first empty.
         if hit != 0 {
-            return (l, hit.trailing_zeros() as usize, true);
+            return (l, (hit.trailing_zeros() / 2) as usize, true);
         }
         if empty != 0 {
-            return (l, empty.trailing_zeros() as usize, false);
+            return (l, (empty.trailing_zeros() / 2) as usize, false);
         }
         l = if l + 1 == n { 0 } else { l + 1 };
     }
 }
 
-/// Bit masks of the entries of `line` equal to `fp` and of the empty ones.
-/// On x86-64, eight 64-bit compares in four SSE2 registers (SSE2 is part of
-/// the x86-64 baseline): the scalar loop took about 110 instructions a
-/// probe, a fifth of all the BFS executed on host-abstract.
+/// The first empty entry at or after `fp`'s home line: [`probe`] for a
+/// fingerprint known to be absent (growth), which only looks for zeros.
+#[inline(always)]
+fn probe_absent<L: Line>(lines: &[L], fp: u64) -> (usize, usize) {
+    let n = lines.len();
+    let mut l = home(fp, n);
+    loop {
+        let (_, empty) = matches(&lines[l], 0);
+        if empty != 0 {
+            return (l, (empty.trailing_zeros() / 2) as usize);
+        }
+        l = if l + 1 == n { 0 } else { l + 1 };
+    }
+}
+
+/// Bit masks of the entries of `line` equal to `fp` and of the empty ones,
+/// entry `k` at bit `2 k`. On x86-64 (SSE2 is part of its baseline): eight
+/// 32-bit-lane compares per mask, packed down to one byte per lane and
+/// read with one movemask, so a 64-bit entry matches where both its lane
+/// bits are set. A scalar loop took about 110 instructions a probe (a fifth
+/// of all the BFS executed on host-abstract), 64-bit compares built from
+/// shuffles about 50, this about 25.
 #[inline(always)]
 fn matches<L: Line>(line: &L, fp: u64) -> (u32, u32) {
     const { assert!(size_of::<L>() == 64 && align_of::<L>() == 64 && L::ENTRIES <= 8) };
-    let valid = (1u32 << L::ENTRIES) - 1;
+    // Bit 2k for each fingerprint entry k.
+    let valid = 0x5555 & ((1u32 << (2 * L::ENTRIES)) - 1);
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
-            __m128i, _mm_and_si128, _mm_castsi128_pd, _mm_cmpeq_epi32, _mm_load_si128,
-            _mm_movemask_pd, _mm_set1_epi64x, _mm_setzero_si128, _mm_shuffle_epi32,
+            __m128i, _mm_cmpeq_epi32, _mm_load_si128, _mm_movemask_epi8, _mm_packs_epi16,
+            _mm_packs_epi32, _mm_set1_epi64x, _mm_setzero_si128,
         };
-        // Lanes of a 64-bit compare built from two 32-bit ones: both halves equal.
-        #[inline(always)]
-        fn eq64(a: __m128i, b: __m128i) -> u32 {
-            // SAFETY: SSE2 only, which every x86-64 target has.
-            unsafe {
-                let eq = _mm_cmpeq_epi32(a, b);
-                let both = _mm_and_si128(eq, _mm_shuffle_epi32::<0b10_11_00_01>(eq));
-                _mm_movemask_pd(_mm_castsi128_pd(both)) as u32
-            }
-        }
         let words = (line as *const L).cast::<__m128i>();
-        // SAFETY: SSE2 only, as above.
-        let (needle, zero) = unsafe { (_mm_set1_epi64x(fp as i64), _mm_setzero_si128()) };
-        let (mut hit, mut empty) = (0u32, 0u32);
-        for i in 0..4 {
-            // SAFETY: the line is 64 bytes and 64-byte aligned (the assertion
-            // above and `Line`'s contract), so the four aligned 16-byte loads
-            // (`i < 4`) stay inside it; every bit pattern is a valid __m128i.
-            let v = unsafe { _mm_load_si128(words.add(i)) };
-            hit |= eq64(v, needle) << (2 * i);
-            empty |= eq64(v, zero) << (2 * i);
-        }
-        (hit & valid, empty & valid)
+        // SAFETY: SSE2 only, which every x86-64 target has. The line is 64
+        // bytes and 64-byte aligned (the assertion above and `Line`'s
+        // contract), so the four aligned 16-byte loads stay inside it; every
+        // bit pattern is a valid __m128i. Saturating packs keep the all-ones
+        // and all-zeros compare lanes as they are, in lane order.
+        let (hit, empty) = unsafe {
+            let v = [0, 1, 2, 3].map(|i| _mm_load_si128(words.add(i)));
+            let lanes = |x: __m128i| {
+                let c = v.map(|w| _mm_cmpeq_epi32(w, x));
+                let packed =
+                    _mm_packs_epi16(_mm_packs_epi32(c[0], c[1]), _mm_packs_epi32(c[2], c[3]));
+                _mm_movemask_epi8(packed) as u32
+            };
+            (
+                lanes(_mm_set1_epi64x(fp as i64)),
+                lanes(_mm_setzero_si128()),
+            )
+        };
+        // Both 32-bit lanes of an entry equal: bits 2k and 2k+1.
+        (hit & (hit >> 1) & valid, empty & (empty >> 1) & valid)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let (mut hit, mut empty) = (0u32, 0u32);
         for (k, &f) in line.fps().iter().enumerate() {
-            hit |= u32::from(f == fp) << k;
-            empty |= u32::from(f == 0) << k;
+            hit |= u32::from(f == fp) << (2 * k);
+            empty |= u32::from(f == 0) << (2 * k);
         }
         (hit & valid, empty & valid)
     }
@@ -185,7 +208,7 @@ pub fn grow<L: Line>(lines: &mut Slots<L>) {
     for line in old.iter() {
         for (k, &fp) in line.fps().iter().enumerate() {
             if fp != 0 {
-                let (l, to_k, _) = probe(lines, fp);
+                let (l, to_k) = probe_absent(lines, fp);
                 line.move_entry(k, &mut lines[l], to_k);
             }
         }
@@ -251,6 +274,11 @@ mod tests {
         }
     }
 
+    /// Entry bit `k` moved to bit `2 k`, as `matches` reports it.
+    fn spread(mask: u32) -> u32 {
+        (0..8).map(|k| (mask >> k & 1) << (2 * k)).sum()
+    }
+
     #[test]
     fn line_matches_see_only_fingerprint_entries() {
         let fp = 0x1234_5678_9abc_def0;
@@ -260,7 +288,7 @@ mod tests {
             fps: [3, fp, 5, 0, 0, 0],
             tail: [fp, 0],
         };
-        assert_eq!(matches(&line, fp), (0b000_010, 0b111_000));
+        assert_eq!(matches(&line, fp), (spread(0b000_010), spread(0b111_000)));
         line.fps = [1, 2, 3, 4, 5, 6];
         assert_eq!(matches(&line, fp), (0, 0));
         // Equal in one 32-bit half only is not a hit.
@@ -268,7 +296,10 @@ mod tests {
         line.fps[3] = fp & !0xFFFF_FFFF;
         assert_eq!(matches(&line, fp), (0, 0));
         let full = FpLine([7, 0, fp, 0, 9, fp, 0, fp]);
-        assert_eq!(matches(&full, fp), (0b1010_0100, 0b0100_1010));
+        assert_eq!(
+            matches(&full, fp),
+            (spread(0b1010_0100), spread(0b0100_1010))
+        );
     }
 
     #[test]
@@ -276,6 +307,6 @@ mod tests {
         assert_eq!(grown(0), MIN_LINES);
         assert_eq!(grown(MIN_LINES), 2 * MIN_LINES);
         assert_eq!(grown(DOUBLE_BELOW), DOUBLE_BELOW + DOUBLE_BELOW / 2);
-        assert!(!must_grow(14, 2, LINE) && must_grow(15, 2, LINE));
+        assert!(!must_grow::<FpLine>(13, 2) && must_grow::<FpLine>(14, 2));
     }
 }

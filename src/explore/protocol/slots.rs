@@ -31,21 +31,16 @@ const MAP_AT: usize = 1 << 20;
 /// The transparent huge page size (x86-64, and aarch64 with 4 KiB pages).
 const HUGE: usize = 2 << 20;
 
-/// A fixed-length, zero-initialised array of slots.
+/// A fixed-length, zero-initialised array of slots: a pointer and a length
+/// whatever backs it, so indexing (every probe) does not branch on the kind.
 pub struct Slots<T: ZeroSlot> {
-    inner: Inner<T>,
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+    /// Mapped from the OS (else a leaked `Box<[T]>`): how Drop gives it back.
+    mapped: bool,
 }
 
-enum Inner<T> {
-    Boxed(Box<[T]>),
-    #[cfg(target_os = "linux")]
-    Mapped {
-        ptr: std::ptr::NonNull<T>,
-        len: usize,
-    },
-}
-
-// SAFETY: `Mapped` owns its mapping exclusively, like a Box; T is Send + Sync.
+// SAFETY: a Slots owns its memory exclusively, like a Box; T is Send + Sync.
 unsafe impl<T: ZeroSlot> Send for Slots<T> {}
 // SAFETY: shared access only hands out `&[T]`.
 unsafe impl<T: ZeroSlot> Sync for Slots<T> {}
@@ -59,8 +54,12 @@ impl<T: ZeroSlot> Slots<T> {
         }
         // SAFETY: all-zero bytes are a valid T (ZeroSlot).
         let zero: T = unsafe { std::mem::zeroed() };
+        let boxed = Box::into_raw(vec![zero; len].into_boxed_slice());
         Slots {
-            inner: Inner::Boxed(vec![zero; len].into_boxed_slice()),
+            // SAFETY: Box::into_raw never returns null.
+            ptr: unsafe { std::ptr::NonNull::new_unchecked(boxed.cast::<T>()) },
+            len,
+            mapped: false,
         }
     }
 
@@ -102,7 +101,9 @@ impl<T: ZeroSlot> Slots<T> {
             libc::madvise(start.cast(), kept, libc::MADV_HUGEPAGE);
             let ptr = std::ptr::NonNull::new(start.cast::<T>())?;
             Some(Slots {
-                inner: Inner::Mapped { ptr, len },
+                ptr,
+                len,
+                mapped: true,
             })
         }
     }
@@ -121,37 +122,33 @@ impl<T: ZeroSlot> Slots<T> {
 
 impl<T: ZeroSlot> Deref for Slots<T> {
     type Target = [T];
+    #[inline(always)]
     fn deref(&self) -> &[T] {
-        match &self.inner {
-            Inner::Boxed(b) => b,
-            // SAFETY: the mapping holds `len` initialised (zeroed or written) T.
-            #[cfg(target_os = "linux")]
-            Inner::Mapped { ptr, len } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
-        }
+        // SAFETY: `ptr` holds `len` initialised (zeroed or written) T.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl<T: ZeroSlot> DerefMut for Slots<T> {
+    #[inline(always)]
     fn deref_mut(&mut self) -> &mut [T] {
-        match &mut self.inner {
-            Inner::Boxed(b) => b,
-            // SAFETY: as in Deref, and `&mut self` makes the access exclusive.
-            #[cfg(target_os = "linux")]
-            Inner::Mapped { ptr, len } => unsafe {
-                std::slice::from_raw_parts_mut(ptr.as_ptr(), *len)
-            },
-        }
+        // SAFETY: as in Deref, and `&mut self` makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl<T: ZeroSlot> Drop for Slots<T> {
     fn drop(&mut self) {
+        let ptr = self.ptr.as_ptr();
+        if !self.mapped {
+            // SAFETY: `zeroed` leaked exactly this boxed slice.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, self.len)) });
+            return;
+        }
+        // SAFETY: `map` kept exactly this many bytes mapped from `ptr`.
         #[cfg(target_os = "linux")]
-        if let Inner::Mapped { ptr, len } = &self.inner {
-            // SAFETY: `map` kept exactly this many bytes mapped from `ptr`.
-            unsafe {
-                libc::munmap(ptr.as_ptr().cast(), Self::kept_bytes(*len));
-            }
+        unsafe {
+            libc::munmap(ptr.cast(), Self::kept_bytes(self.len));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Visited sets: a table of 64-bit fingerprints in cache-line buckets (8
 //! bytes a slot, no per-state allocation; `lines.rs` explains the layout and
-//! load: 8.5-12.8 bytes per stored state) and an exact table that keeps
+//! load: 9.1-13.7 bytes per stored state) and an exact table that keeps
 //! whole states (`Eq`) to rule collisions out (linear probing over u32
 //! indices, grown by 1.25x at 90% load).
 
@@ -77,7 +77,7 @@ impl FpTable {
     #[inline]
     pub fn insert_fp(&mut self, fp: u64) -> bool {
         debug_assert!(fp != 0);
-        if lines::must_grow(self.len, self.lines.len(), lines::LINE) {
+        if lines::must_grow::<FpLine>(self.len, self.lines.len()) {
             lines::grow(&mut self.lines);
         }
         let (l, k, found) = lines::probe(&self.lines, fp);
