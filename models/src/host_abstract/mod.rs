@@ -8,9 +8,11 @@ mod props;
 mod state;
 #[cfg(test)]
 mod tests;
+mod word;
 
 use lockstep::explore::{Model, Property};
 use lockstep::report::Bounds;
+use word::{pc_of, pc_sum, slots_at, Word};
 
 pub use state::{HaState, Pc, Status, MAX_COUNTER, MAX_SLOTS};
 
@@ -60,28 +62,38 @@ pub struct HostAbstract {
     r: u32,
     f: u32,
     a: u32,
-    masks: Masks,
+    masks: Words,
 }
 
-/// Precomputed SWAR slot masks (bit `3 * slot` per slot, see `HaState::slots_at`).
+/// Precomputed SWAR slot masks (bit `3 * slot` per slot, see `word::slots_at`)
+/// in the model's word.
 #[derive(Clone, Debug)]
-struct Masks {
-    all: u128,
-    requesters: u128,
-    service: u128,
+struct Masks<W> {
+    all: W,
+    requesters: W,
+    service: W,
     /// `woken[n]`: Starters `0..n` (runnable once `attempts > k`).
-    woken: Vec<u128>,
+    woken: Vec<W>,
 }
 
-impl Masks {
+impl<W: Word> Masks<W> {
     fn new(r: u32, a: u32) -> Self {
+        let range = |from, to| W::truncate(HaState::slot_range(from, to));
         Masks {
-            all: HaState::slot_range(0, a + r + 1),
-            requesters: HaState::slot_range(a, a + r),
-            service: HaState::slot_range(a + r, a + r + 1),
-            woken: (0..=a).map(|n| HaState::slot_range(0, n)).collect(),
+            all: range(0, a + r + 1),
+            requesters: range(a, a + r),
+            service: range(a + r, a + r + 1),
+            woken: (0..=a).map(|n| range(0, n)).collect(),
         }
     }
+}
+
+/// The masks in both words; `narrow` when every slot fits in a `u64`.
+#[derive(Clone, Debug)]
+struct Words {
+    narrow: bool,
+    wide: Masks<u128>,
+    short: Masks<u64>,
 }
 
 /// What kind of actor occupies a slot.
@@ -145,8 +157,20 @@ impl HostAbstract {
             r,
             f,
             a,
-            masks: Masks::new(r, a),
+            masks: Words {
+                narrow: (a + r + 1) as usize <= u64::SLOTS,
+                wide: Masks::new(r, a),
+                short: Masks::new(r, a),
+            },
         })
+    }
+
+    /// The same model on `u128` words even where `u64` would do, so tests
+    /// can check that both words explore the same graph.
+    #[cfg(test)]
+    pub(crate) fn with_wide_words(mut self) -> Self {
+        self.masks.narrow = false;
+        self
     }
 
     pub fn variant_kind(&self) -> Variant {
@@ -176,41 +200,55 @@ impl HostAbstract {
     /// Whether any step is enabled in `s` (allocation-free; used by the
     /// `quiescent-ok` property and equal to `!actions(s).is_empty()`).
     pub fn any_enabled(&self, s: &HaState) -> bool {
-        self.enabled_slots(s) != 0
+        if self.masks.narrow {
+            self.enabled_slots(s, &self.masks.short) != 0
+        } else {
+            self.enabled_slots(s, &self.masks.wide) != 0
+        }
     }
 
     /// SWAR mask (bit `3 * slot`) of the slots with at least one enabled
     /// step, computed for all slots at once without branching on pcs.
     #[inline(always)]
-    fn enabled_slots(&self, s: &HaState) -> u128 {
-        let m = &self.masks;
+    fn enabled_slots<W: Word>(&self, s: &HaState, m: &Masks<W>) -> W {
+        let pcs = s.pcs::<W>();
         let mut idle_ok = m.woken[s.attempts().min(self.a) as usize] | m.requesters;
         if self.variant == Variant::Fixed && s.restart_req() {
-            idle_ok |= m.service;
+            idle_ok = idle_ok | m.service;
         }
-        let mut enabled = (s.slots_at(Pc::Idle) & idle_ok)
-            | s.slots_at(Pc::Build)
-            | s.slots_at(Pc::Load)
-            | s.slots_at(Pc::Finish);
+        let mut enabled = (slots_at(pcs, Pc::Idle) & idle_ok)
+            | slots_at(pcs, Pc::Build)
+            | slots_at(pcs, Pc::Load)
+            | slots_at(pcs, Pc::Finish);
         if s.sem() == 1 {
-            enabled |= s.slots_at(Pc::WaitSem) | s.slots_at(Pc::InlWait);
+            enabled = enabled | slots_at(pcs, Pc::WaitSem) | slots_at(pcs, Pc::InlWait);
         }
         enabled & m.all
+    }
+
+    /// Calls `f(slot, step)` for every enabled step, in the model's word.
+    #[inline(always)]
+    fn each_step(&self, s: &HaState, f: impl FnMut(usize, Step)) {
+        if self.masks.narrow {
+            self.each_step_in(s, &self.masks.short, f)
+        } else {
+            self.each_step_in(s, &self.masks.wide, f)
+        }
     }
 
     /// Calls `f(slot, step)` for every enabled step, step kind by step kind
     /// (slots in increasing order within a kind): SWAR masks per pc value
     /// instead of a branch on every slot's pc.
     #[inline(always)]
-    fn each_step(&self, s: &HaState, mut f: impl FnMut(usize, Step)) {
-        let m = &self.masks;
-        let mut emit = |mut mask: u128, step: Step| {
-            while mask != 0 {
+    fn each_step_in<W: Word>(&self, s: &HaState, m: &Masks<W>, mut f: impl FnMut(usize, Step)) {
+        let pcs = s.pcs::<W>();
+        let mut emit = |mut mask: W, step: Step| {
+            while mask != W::ZERO {
                 f((mask.trailing_zeros() / 3) as usize, step);
-                mask &= mask - 1;
+                mask = mask & (mask - W::ONE);
             }
         };
-        let idle = s.slots_at(Pc::Idle) & m.all;
+        let idle = slots_at(pcs, Pc::Idle) & m.all;
         emit(
             idle & m.woken[s.attempts().min(self.a) as usize],
             Step::Wake,
@@ -220,16 +258,56 @@ impl HostAbstract {
             emit(idle & m.service, Step::Take);
         }
         if s.sem() == 1 {
-            emit(s.slots_at(Pc::WaitSem) & m.all, Step::Acquire);
-            emit(s.slots_at(Pc::InlWait) & m.all, Step::InlAcquire);
+            emit(slots_at(pcs, Pc::WaitSem) & m.all, Step::Acquire);
+            emit(slots_at(pcs, Pc::InlWait) & m.all, Step::InlAcquire);
         }
-        let build = s.slots_at(Pc::Build) & m.all;
+        let build = slots_at(pcs, Pc::Build) & m.all;
         if s.fails() < self.f {
             emit(build, Step::BuildFail);
         }
         emit(build, Step::BuildOk);
-        emit(s.slots_at(Pc::Load) & m.all, Step::Load);
-        emit(s.slots_at(Pc::Finish) & m.all, Step::Finish);
+        emit(slots_at(pcs, Pc::Load) & m.all, Step::Load);
+        emit(slots_at(pcs, Pc::Finish) & m.all, Step::Finish);
+    }
+
+    /// Whether the permit is held by exactly as many slots as it is taken
+    /// (the `semaphore` property), in the model's word.
+    pub fn permit_consistent(&self, s: &HaState) -> bool {
+        if self.masks.narrow {
+            Self::permit_consistent_in(s, &self.masks.short)
+        } else {
+            Self::permit_consistent_in(s, &self.masks.wide)
+        }
+    }
+
+    #[inline(always)]
+    fn permit_consistent_in<W: Word>(s: &HaState, m: &Masks<W>) -> bool {
+        let pcs = s.pcs::<W>();
+        let holding = (slots_at(pcs, Pc::Build)
+            | slots_at(pcs, Pc::Load)
+            | slots_at(pcs, Pc::InlWait)
+            | slots_at(pcs, Pc::Finish))
+            & m.all;
+        // No popcount (a software routine on the x86-64 baseline): with the
+        // permit free nobody may hold it, otherwise exactly one slot (one bit).
+        if s.sem() == 1 {
+            holding == W::ZERO
+        } else {
+            holding != W::ZERO && holding & (holding - W::ONE) == W::ZERO
+        }
+    }
+
+    /// The progress measure (see [`Model::progress`] below) in word `W`.
+    #[inline(always)]
+    fn rank_in<W: Word>(&self, s: &HaState, m: &Masks<W>) -> u64 {
+        let pcs = s.pcs::<W>();
+        let sum = pc_sum(pcs, m.all & !m.service);
+        let service = match pc_of(pcs, self.service_slot()) {
+            Pc::Idle if s.restart_req() => 0,
+            Pc::Idle => 6,
+            pc => pc as u32,
+        };
+        u64::from(8 * sum + service)
     }
 
     /// The enabled steps of the actor in `slot` at `pc`: at most two (Build
@@ -309,6 +387,7 @@ impl HostAbstract {
         }
     }
 
+    #[inline(always)]
     fn apply(&self, s: &HaState, slot: usize, step: Step) -> HaState {
         let mut n = *s;
         match step {
@@ -475,14 +554,13 @@ impl Model for HostAbstract {
     ///   guards it).
     ///
     /// The checker verifies the increase on every transition.
+    #[inline]
     fn progress(&self, s: &HaState) -> Option<u64> {
-        let sum = s.pc_sum(self.masks.all & !self.masks.service);
-        let service = match s.pc(self.service_slot()) {
-            Pc::Idle if s.restart_req() => 0,
-            Pc::Idle => 6,
-            pc => pc as u32,
-        };
-        Some(u64::from(8 * sum + service))
+        Some(if self.masks.narrow {
+            self.rank_in(s, &self.masks.short)
+        } else {
+            self.rank_in(s, &self.masks.wide)
+        })
     }
 
     fn at_rest(&self, s: &HaState) -> bool {

@@ -7,18 +7,7 @@ use super::{HaState, HostAbstract, Pc, Status, Variant};
 
 /// 2. `sem + #actors holding the permit == 1`.
 fn semaphore(m: &HostAbstract, s: &HaState) -> bool {
-    let holding = s.slots_at(Pc::Build)
-        | s.slots_at(Pc::Load)
-        | s.slots_at(Pc::InlWait)
-        | s.slots_at(Pc::Finish);
-    let holding = holding & HaState::slot_range(0, m.slots() as u32);
-    // No popcount (a software routine on the x86-64 baseline): with the
-    // permit free nobody may hold it, otherwise exactly one slot (one bit).
-    if s.sem() == 1 {
-        holding == 0
-    } else {
-        holding != 0 && holding & (holding - 1) == 0
-    }
+    m.permit_consistent(s)
 }
 
 /// 1b. In a state with no enabled step: `st == Running`, or `st == Error`

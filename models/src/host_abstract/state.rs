@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::word::{self, Word};
+
 /// Program counter of an actor. Every actor that starts a host runs the same
 /// steps; only the step that leaves `Idle` and what "the start is over" means
 /// differ per actor kind.
@@ -77,7 +79,7 @@ const PCS: u32 = 16;
 const PC_BITS: u32 = 3;
 
 /// `pattern` repeated every `stride` bits, from bit 0 up.
-const fn repeat(pattern: u128, stride: u32) -> u128 {
+pub(super) const fn repeat(pattern: u128, stride: u32) -> u128 {
     let mut m = 0u128;
     let mut at = 0;
     while at < 128 {
@@ -88,12 +90,11 @@ const fn repeat(pattern: u128, stride: u32) -> u128 {
 }
 
 /// Bit 0 of every 3-bit pc field (relative to `pc_bits`): the SWAR unit.
-const FIELD_LSB: u128 = repeat(1, PC_BITS) & (u128::MAX >> (128 - PC_BITS * MAX_SLOTS as u32));
+pub(super) const FIELD_LSB: u128 =
+    repeat(1, PC_BITS) & (u128::MAX >> (128 - PC_BITS * MAX_SLOTS as u32));
 /// The low 3 bits of every 6-bit group, and the low 6 of every 12-bit one.
-const PAIRS: u128 = repeat(0b111, 6);
-const QUADS: u128 = repeat(0b11_1111, 12);
-/// Bit 0 of every 12-bit group: multiplying by it sums the groups into the top one.
-const SUM12: u128 = repeat(1, 12);
+pub(super) const PAIRS: u128 = repeat(0b111, 6);
+pub(super) const QUADS: u128 = repeat(0b11_1111, 12);
 
 /// Most actor slots a packed state can hold: `(128 - 16) / 3`.
 pub const MAX_SLOTS: usize = ((128 - PCS) / PC_BITS) as usize;
@@ -181,37 +182,23 @@ impl HaState {
     pub fn pc_bits(self) -> u128 {
         self.0 >> PCS
     }
+    /// The program counters as a SWAR word (slot 0 in the low 3 bits): all
+    /// of them in a `u128`, the first 16 in a `u64` (see `word.rs`).
+    #[inline(always)]
+    pub fn pcs<W: Word>(self) -> W {
+        W::truncate(self.pc_bits())
+    }
     /// A mask (over `pc_bits`) with bit `3 * slot` set for every slot whose
-    /// pc is `pc`, all slots at once (SWAR): slots beyond the model's count
-    /// must be masked off by the caller.
+    /// pc is `pc` ([`word::slots_at`] on the whole `u128`).
     #[inline(always)]
     pub fn slots_at(self, pc: Pc) -> u128 {
-        // By bit plane: a slot is at `pc` when each of its three pc bits has
-        // `pc`'s value. With `pc` a constant, the planes are shared by every
-        // `slots_at` of one state once inlined.
-        let pcs = self.pc_bits();
-        let plane = |bit: u32| {
-            let set = (pcs >> bit) & FIELD_LSB;
-            if (pc as u32 >> bit) & 1 == 1 {
-                set
-            } else {
-                !set & FIELD_LSB
-            }
-        };
-        plane(0) & plane(1) & plane(2)
+        word::slots_at(self.pcs::<u128>(), pc)
     }
-    /// Sum of the pc values (as numbers) of the slots in the SWAR mask
-    /// `slots`, by SWAR adds instead of popcounts (which are a software
-    /// routine on the x86-64 baseline): fields summed in pairs into 6-bit
-    /// groups, those in pairs into 12-bit groups, and the groups into the
-    /// top one by a multiply. No group overflows: at most 37 pcs of at most
-    /// 6 sum to 222.
+    /// Sum of the pc values of the slots in the SWAR mask `slots`
+    /// ([`word::pc_sum`] on the whole `u128`).
     #[inline(always)]
     pub fn pc_sum(self, slots: u128) -> u32 {
-        let x = self.pc_bits() & (slots * 0b111);
-        let x = (x & PAIRS) + ((x >> 3) & PAIRS);
-        let x = (x & QUADS) + ((x >> 6) & QUADS);
-        (x.wrapping_mul(SUM12) >> 120) as u32
+        word::pc_sum(self.pcs::<u128>(), slots)
     }
     /// The SWAR mask of slots `from..to`.
     pub fn slot_range(from: u32, to: u32) -> u128 {

@@ -284,3 +284,21 @@ fn fused_successors_agree_with_actions_and_next_state() {
         }
     }
 }
+
+#[test]
+fn narrow_and_wide_words_explore_the_same_graph() {
+    for variant in ["buggy", "fixed"] {
+        for strategy in [Strategy::Bfs, Strategy::Dfs] {
+            let opts = CheckOptions {
+                strategy: strategy.clone(),
+                ..Default::default()
+            };
+            let narrow = check(&model(variant, 3, 2, 3), &opts);
+            let wide = check(&model(variant, 3, 2, 3).with_wide_words(), &opts);
+            assert!(narrow.states > 1000, "{variant}: {}", narrow.states);
+            let key = |r: &Report| (r.states, r.verdict, r.property.clone(), r.notes.clone());
+            assert_eq!(key(&narrow), key(&wide), "{variant} {strategy:?}");
+            assert_eq!(narrow.trace, wide.trace, "{variant} {strategy:?}");
+        }
+    }
+}

@@ -78,11 +78,11 @@ impl FlagTable {
 
     /// Inserts `fp` with `flags`, or ORs `flags` into it. Returns whether it
     /// was new and the bits it gained (0 if new or if it had them all).
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, fp: u64, flags: u8) -> (bool, u8) {
         debug_assert!(fp != 0);
         if lines::must_grow::<FlagLine>(self.len, self.lines.len()) {
-            lines::grow(&mut self.lines);
+            self.grow();
         }
         let (l, k, found) = lines::probe(&self.lines, fp);
         let line = &mut self.lines[l];
@@ -95,6 +95,12 @@ impl FlagTable {
         let gained = flags & !line.flags[k];
         line.flags[k] |= gained;
         (false, gained)
+    }
+
+    /// Out of line: rare, and it keeps `add` small enough to inline.
+    #[inline(never)]
+    fn grow(&mut self) {
+        lines::grow(&mut self.lines);
     }
 }
 
