@@ -108,6 +108,49 @@ impl<T: ZeroSlot> Slots<T> {
         }
     }
 
+    /// Grows to `len` slots (`len >= self.len()`), keeping the first ones
+    /// and zeroing the rest. A mapping whose last huge page has room just
+    /// lengthens; otherwise its pages are moved (`mremap`, no copy) to the
+    /// head of a fresh, aligned mapping, so only the added part is new
+    /// memory for the kernel to zero, and the peak is the new size alone
+    /// rather than old plus new.
+    pub fn extend_zeroed(&mut self, len: usize) {
+        assert!(len >= self.len);
+        #[cfg(target_os = "linux")]
+        if self.mapped {
+            if len * std::mem::size_of::<T>() <= Self::kept_bytes(self.len) {
+                // The slack of the last huge page was never written: zero.
+                self.len = len;
+                return;
+            }
+            if let Some(mut grown) = Self::map(len) {
+                let kept = Self::kept_bytes(self.len);
+                // SAFETY: moves this mapping's `kept` bytes over the head of
+                // `grown` (at least that large: `len > self.len`), which
+                // replaces those pages; the old range is unmapped by the
+                // move, so `self` is forgotten instead of dropped.
+                let moved = unsafe {
+                    libc::mremap(
+                        self.ptr.as_ptr().cast(),
+                        kept,
+                        kept,
+                        libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                        grown.ptr.as_ptr().cast::<libc::c_void>(),
+                    )
+                };
+                if moved != libc::MAP_FAILED {
+                    std::mem::swap(self, &mut grown);
+                    std::mem::forget(grown);
+                    return;
+                }
+                // Fall through to copying; `grown` is unmapped on drop.
+            }
+        }
+        let mut grown = Slots::zeroed(len);
+        grown[..self.len].copy_from_slice(self);
+        *self = grown;
+    }
+
     /// Bytes a mapping of `len` slots keeps mapped: whole huge pages.
     #[cfg(target_os = "linux")]
     fn kept_bytes(len: usize) -> usize {
@@ -190,6 +233,35 @@ mod tests {
             let c = s.clone();
             assert_eq!(c[len - 1], 7);
             assert_eq!(s.bytes(), len * 8);
+        }
+    }
+
+    #[test]
+    fn extended_slots_keep_their_head_and_zero_their_tail() {
+        // Boxed to boxed, boxed to mapped, within a mapping's last huge
+        // page, and mapped to a bigger mapping (moved, not copied).
+        for (from, to) in [
+            (16, 100),
+            (1000, 1 << 18),
+            (1 << 17, (1 << 17) + 5),
+            (1 << 18, 3 << 18),
+        ] {
+            let mut s: Slots<u64> = Slots::zeroed(from);
+            for (i, v) in s.iter_mut().enumerate() {
+                *v = i as u64 + 1;
+            }
+            s.extend_zeroed(to);
+            assert_eq!(s.len(), to);
+            assert!(s[..from]
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == i as u64 + 1));
+            assert!(s[from..].iter().all(|&v| v == 0), "{from} -> {to}");
+            if to * 8 >= MAP_AT && cfg!(target_os = "linux") {
+                assert_eq!(s.as_ptr() as usize % HUGE, 0);
+            }
+            s[to - 1] = 9;
+            assert_eq!(s[to - 1], 9);
         }
     }
 }
