@@ -212,11 +212,23 @@ impl HaState {
         below(to) & !below(from)
     }
     /// Program counter of actor slot `slot` (`slot < MAX_SLOTS`).
+    #[inline(always)]
     pub fn pc(self, slot: usize) -> Pc {
         Pc::from_bits((self.0 >> (PCS + PC_BITS * slot as u32)) & 0b111)
     }
+    /// Sets the pc of `slot`. The first 16 slots lie in the low 64 bits,
+    /// where a variable shift is one instruction instead of a branchy
+    /// two-word sequence (this runs once or twice per transition).
+    #[inline(always)]
     pub fn set_pc(&mut self, slot: usize, pc: Pc) {
-        self.set(PCS + PC_BITS * slot as u32, PC_BITS, pc as u32)
+        let at = PCS + PC_BITS * slot as u32;
+        if at + PC_BITS <= 64 {
+            let low = self.0 as u64;
+            let low = (low & !(0b111 << at)) | (pc as u64) << at;
+            self.0 = (self.0 >> 64 << 64) | u128::from(low);
+        } else {
+            self.set(at, PC_BITS, pc as u32)
+        }
     }
 }
 
