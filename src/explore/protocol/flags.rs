@@ -30,13 +30,14 @@ pub const GROUP: usize = 8;
 /// Fingerprints per line.
 const ENTRIES: usize = 7;
 
-/// One cache line: 7 fingerprints (0 = empty), then their flag bytes.
+/// One cache line: 7 fingerprints (0 = empty), their flag bytes, and how
+/// many of the 7 are filled.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(64))]
 pub struct FlagLine {
     fps: [u64; ENTRIES],
     flags: [u8; ENTRIES],
-    _pad: u8,
+    filled: u8,
 }
 
 // SAFETY: plain integers only: every bit pattern is valid.
@@ -52,6 +53,11 @@ unsafe impl Line for FlagLine {
     fn move_entry(&self, k: usize, to: &mut Self, to_k: usize) {
         to.fps[to_k] = self.fps[k];
         to.flags[to_k] = self.flags[k];
+        to.filled = to_k as u8 + 1;
+    }
+    #[inline(always)]
+    fn filled(&self) -> Option<usize> {
+        Some(usize::from(self.filled))
     }
 }
 
@@ -89,6 +95,7 @@ impl FlagTable {
         if !found {
             line.fps[k] = fp;
             line.flags[k] = flags;
+            line.filled = k as u8 + 1;
             self.len += 1;
             return (true, 0);
         }
@@ -213,5 +220,23 @@ mod tests {
             assert_eq!(t.add(fp, 0b10), (false, 0));
         }
         assert_eq!(VisitedSet::<()>::len(&t), 3000);
+    }
+
+    #[test]
+    fn filled_counts_stay_exact_through_growth() {
+        let mut t = FlagTable::new();
+        let fps: Vec<u64> = (1..=200_000u64).map(|i| fingerprint(&i)).collect();
+        for (i, &fp) in fps.iter().enumerate() {
+            assert_eq!(t.add(fp, (i % 251) as u8), (true, 0));
+        }
+        assert!(t.lines.bytes() >= 1 << 20, "grew into a mapped table");
+        for line in t.lines.iter() {
+            let filled = line.fps.iter().take_while(|&&f| f != 0).count();
+            assert_eq!(usize::from(line.filled), filled);
+            assert!(line.fps[filled..].iter().all(|&f| f == 0));
+        }
+        for (i, &fp) in fps.iter().enumerate() {
+            assert_eq!(t.add(fp, (i % 251) as u8), (false, 0), "{i}");
+        }
     }
 }

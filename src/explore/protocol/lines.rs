@@ -55,8 +55,15 @@ pub unsafe trait Line: super::slots::ZeroSlot {
     const MAX_LOAD: (usize, usize) = (7, 8);
     fn fps(&self) -> &[u64];
     /// Copies entry `k` (fingerprint and whatever goes with it) to entry
-    /// `to_k` of `to`.
+    /// `to_k` of `to`, the first empty one there.
     fn move_entry(&self, k: usize, to: &mut Self, to_k: usize);
+    /// How many entries are filled, if the line keeps that count in a spare
+    /// byte: probes then need no compare against zero to find the first
+    /// empty entry, and growth places an entry with one byte read.
+    #[inline(always)]
+    fn filled(&self) -> Option<usize> {
+        None
+    }
 }
 
 // SAFETY: 64 bytes, align(64), eight fingerprints and nothing else.
@@ -108,7 +115,11 @@ pub fn probe<L: Line>(lines: &[L], fp: u64) -> (usize, usize, bool) {
     let n = lines.len();
     let mut l = home(fp, n);
     loop {
-        let (hit, empty) = matches(&lines[l], fp);
+        let line = &lines[l];
+        let (hit, empty) = match line.filled() {
+            Some(_) => (matches(line, fp).0, empties(line)),
+            None => matches(line, fp),
+        };
         // Entries fill from the front, so a hit always precedes the first empty.
         if hit != 0 {
             return (l, (hit.trailing_zeros() / 2) as usize, true);
@@ -127,11 +138,22 @@ fn probe_absent<L: Line>(lines: &[L], fp: u64) -> (usize, usize) {
     let n = lines.len();
     let mut l = home(fp, n);
     loop {
-        let (_, empty) = matches(&lines[l], 0);
+        let empty = empties(&lines[l]);
         if empty != 0 {
             return (l, (empty.trailing_zeros() / 2) as usize);
         }
         l = if l + 1 == n { 0 } else { l + 1 };
+    }
+}
+
+/// A mask (entry `k` at bit `2 k`) whose lowest bit is the first empty
+/// entry of `line`; 0 if it is full.
+#[inline(always)]
+fn empties<L: Line>(line: &L) -> u32 {
+    match line.filled() {
+        Some(n) if n < L::ENTRIES => 1 << (2 * n),
+        Some(_) => 0,
+        None => matches(line, 0).1,
     }
 }
 
@@ -251,7 +273,7 @@ pub fn grow<L: Line>(lines: &mut Slots<L>) {
 #[inline(always)]
 fn first_empty_from<L: Line>(lines: &[L], from: usize) -> Option<(usize, usize)> {
     (from..lines.len()).find_map(|l| {
-        let (_, empty) = matches(&lines[l], 0);
+        let empty = empties(&lines[l]);
         (empty != 0).then(|| (l, (empty.trailing_zeros() / 2) as usize))
     })
 }
