@@ -2,9 +2,10 @@
 //! flag bits per state: the main BFS fills the counts (one per successor
 //! computation), then Kahn's pass (`kahn.rs`) consumes them.
 //!
-//! Layout: cache lines of 6 fingerprints and their 6 16-bit words (an 8-bit
-//! count, then 8 flag bits), so a probe is one cache miss and a state costs
-//! 64 / 6 / load = 11.4-17.1 bytes at 62-94% load (`lines.rs`). In-degrees
+//! Layout: cache lines of 6 fingerprints, their 6 16-bit words (an 8-bit
+//! count, then 8 flag bits) and the number of filled entries, so a probe is
+//! one cache miss and a state costs 64 / 6 / load = 11.4-17.1 bytes at
+//! 62-94% load (`lines.rs`). In-degrees
 //! of 255 and more (rare: a state reached over that many edges) go to a
 //! per-table side map, so counts are exact at any size.
 
@@ -20,13 +21,14 @@ const ENTRIES: usize = 6;
 const SPILLED: u16 = 0xFF;
 
 /// One cache line: 6 fingerprints (0 = empty), then per entry `count |
-/// flags << 8`.
+/// flags << 8`, then how many entries are filled (see `Line::filled`).
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(64))]
 pub struct CountLine {
     fps: [u64; ENTRIES],
     words: [u16; ENTRIES],
-    _pad: u32,
+    filled: u8,
+    _pad: [u8; 3],
 }
 
 // SAFETY: plain integers only: every bit pattern is valid.
@@ -44,6 +46,11 @@ unsafe impl Line for CountLine {
     fn move_entry(&self, k: usize, to: &mut Self, to_k: usize) {
         to.fps[to_k] = self.fps[k];
         to.words[to_k] = self.words[k];
+        to.filled = to_k as u8 + 1;
+    }
+    #[inline(always)]
+    fn filled(&self) -> Option<usize> {
+        Some(usize::from(self.filled))
     }
 }
 
@@ -85,6 +92,7 @@ impl CountTable {
         if !found {
             line.fps[k] = fp;
             *word = count;
+            line.filled = k as u8 + 1;
             self.len += 1;
         } else if *word & 0xFF < SPILLED - 1 {
             *word += count;
@@ -191,6 +199,26 @@ mod tests {
             assert_eq!(t.consume_edge(fp, 0b1), Some((0, 0b1)));
         }
         assert_eq!(t.consume_edge(4, 0), None);
+    }
+
+    #[test]
+    fn filled_counts_stay_exact_through_growth() {
+        let mut t = CountTable::new();
+        let fps: Vec<u64> = (1..=200_000u64)
+            .map(|i| super::super::hash::fingerprint(&i))
+            .collect();
+        for &fp in &fps {
+            assert!(t.add(fp, 1));
+        }
+        assert!(t.lines.bytes() >= 1 << 20, "grew into a mapped table");
+        for line in t.lines.iter() {
+            let filled = line.fps.iter().take_while(|&&f| f != 0).count();
+            assert_eq!(usize::from(line.filled), filled);
+            assert!(line.fps[filled..].iter().all(|&f| f == 0));
+        }
+        for &fp in &fps {
+            assert_eq!(t.consume_edge(fp, 0), Some((0, 0)));
+        }
     }
 
     #[test]
