@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::word::{self, Word};
+use super::word::Word;
 
 /// Program counter of an actor. Every actor that starts a host runs the same
 /// steps; only the step that leaves `Idle` and what "the start is over" means
@@ -188,18 +188,6 @@ impl HaState {
     pub fn pcs<W: Word>(self) -> W {
         W::truncate(self.pc_bits())
     }
-    /// A mask (over `pc_bits`) with bit `3 * slot` set for every slot whose
-    /// pc is `pc` ([`word::slots_at`] on the whole `u128`).
-    #[inline(always)]
-    pub fn slots_at(self, pc: Pc) -> u128 {
-        word::slots_at(self.pcs::<u128>(), pc)
-    }
-    /// Sum of the pc values of the slots in the SWAR mask `slots`
-    /// ([`word::pc_sum`] on the whole `u128`).
-    #[inline(always)]
-    pub fn pc_sum(self, slots: u128) -> u32 {
-        word::pc_sum(self.pcs::<u128>(), slots)
-    }
     /// The SWAR mask of slots `from..to`.
     pub fn slot_range(from: u32, to: u32) -> u128 {
         let below = |n: u32| {
@@ -234,6 +222,7 @@ impl HaState {
 
 #[cfg(test)]
 mod tests {
+    use super::super::word;
     use super::*;
 
     #[test]
@@ -257,7 +246,7 @@ mod tests {
         for slot in 0..MAX_SLOTS {
             assert_eq!(s.pc(slot), Pc::from_bits((slot % 7) as u128), "slot {slot}");
         }
-        let done = s.slots_at(Pc::Done);
+        let done = word::slots_at(s.pcs::<u128>(), Pc::Done);
         for slot in 0..MAX_SLOTS {
             assert_eq!(done >> (3 * slot) & 1 == 1, slot % 7 == 6, "slot {slot}");
         }
@@ -269,13 +258,14 @@ mod tests {
                 .map(|slot| s.pc(slot) as u32)
                 .sum()
         };
-        assert_eq!(s.pc_sum(every), naive(s, every));
+        let sum = |s: HaState, mask: u128| word::pc_sum(s.pcs::<u128>(), mask);
+        assert_eq!(sum(s, every), naive(s, every));
         let mut done = HaState::default();
         for slot in 0..MAX_SLOTS {
             done.set_pc(slot, Pc::Done);
         }
-        assert_eq!(done.pc_sum(every), 6 * MAX_SLOTS as u32);
-        assert_eq!(done.pc_sum(HaState::slot_range(2, 5)), 18);
+        assert_eq!(sum(done, every), 6 * MAX_SLOTS as u32);
+        assert_eq!(sum(done, HaState::slot_range(2, 5)), 18);
         s.set_cancel(false);
         s.set_pc(3, Pc::Done);
         assert!(!s.cancel() && s.chan());
