@@ -132,7 +132,8 @@ pub fn probe<L: Line>(lines: &[L], fp: u64) -> (usize, usize, bool) {
 }
 
 /// The first empty entry at or after `fp`'s home line: [`probe`] for a
-/// fingerprint known to be absent (growth), which only looks for zeros.
+/// fingerprint known to be absent (growth), which only looks for an empty
+/// entry.
 #[inline(always)]
 fn probe_absent<L: Line>(lines: &[L], fp: u64) -> (usize, usize) {
     let n = lines.len();
