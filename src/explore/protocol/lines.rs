@@ -131,22 +131,6 @@ pub fn probe<L: Line>(lines: &[L], fp: u64) -> (usize, usize, bool) {
     }
 }
 
-/// The first empty entry at or after `fp`'s home line: [`probe`] for a
-/// fingerprint known to be absent (growth), which only looks for an empty
-/// entry.
-#[inline(always)]
-fn probe_absent<L: Line>(lines: &[L], fp: u64) -> (usize, usize) {
-    let n = lines.len();
-    let mut l = home(fp, n);
-    loop {
-        let empty = empties(&lines[l]);
-        if empty != 0 {
-            return (l, (empty.trailing_zeros() / 2) as usize);
-        }
-        l = if l + 1 == n { 0 } else { l + 1 };
-    }
-}
-
 /// A mask (entry `k` at bit `2 k`) whose lowest bit is the first empty
 /// entry of `line`; 0 if it is full.
 #[inline(always)]
@@ -264,7 +248,12 @@ pub fn grow<L: Line>(lines: &mut Slots<L>) {
         }
     }
     for (line, k) in later {
-        let (to, to_k) = probe_absent(lines, line.fps()[k]);
+        // The first empty entry from the home line on, wrapping at the end
+        // (the table is never full: `must_grow`).
+        let at = home(line.fps()[k], n);
+        let (to, to_k) = first_empty_from(lines, at)
+            .or_else(|| first_empty_from(lines, 0))
+            .expect("a growing table has empty entries");
         line.move_entry(k, &mut lines[to], to_k);
     }
 }

@@ -54,10 +54,9 @@ impl<T: ZeroSlot> Slots<T> {
         }
         // SAFETY: all-zero bytes are a valid T (ZeroSlot).
         let zero: T = unsafe { std::mem::zeroed() };
-        let boxed = Box::into_raw(vec![zero; len].into_boxed_slice());
+        let boxed = Box::leak(vec![zero; len].into_boxed_slice());
         Slots {
-            // SAFETY: Box::into_raw never returns null.
-            ptr: unsafe { std::ptr::NonNull::new_unchecked(boxed.cast::<T>()) },
+            ptr: std::ptr::NonNull::from(boxed).cast::<T>(),
             len,
             mapped: false,
         }
