@@ -255,10 +255,12 @@ impl Model for HostAbstract {
 
     /// The spec says the graph is acyclic because "every step advances a
     /// program counter or a bounded counter"; this is that argument as a
-    /// number, `8 * (sum of Starter/Requester pcs) + service rank`:
+    /// number. Every step changes the pc of the acting slot only, so: the
+    /// Starter and Requester pcs read as one base-8 number (or, when they do
+    /// not fit in 64 bits, their sum), times 8, plus the service rank:
     /// * a Starter or Requester step raises its pc's value (the `Pc`
     ///   discriminants are in step order: Idle, WaitSem, Build, Load,
-    ///   InlWait, Finish, Done) by at least 1, so the sum by at least 8,
+    ///   InlWait, Finish, Done) by at least 1, so the number by at least 8,
     ///   while it can lower the service rank by at most 6 (its Load may set
     ///   `restart_req`, which moves the Service from "idle, nothing pending"
     ///   to "idle, request pending");
@@ -266,6 +268,10 @@ impl Model for HostAbstract {
     ///   0, then its pc's value (WaitSem 1 ... Finish 5), idle with nothing
     ///   pending 6 (no request can be set while it runs: `restart_active`
     ///   guards it).
+    ///
+    /// (The buggy variant's InlAcquire, InlWait back to Build, would lower
+    /// a pc, but it is never enabled: the waiting actor holds the permit
+    /// itself. The check below would catch it if it were.)
     ///
     /// The checker verifies the increase on every transition.
     #[inline]

@@ -153,17 +153,24 @@ impl HostAbstract {
         }
     }
 
-    /// The progress measure (see [`Model::progress`] below) in word `W`.
+    /// The progress measure (see [`Model::progress`] in `mod.rs`) in word
+    /// `W`. In a `u64` the Starter and Requester pcs are read as one base-8
+    /// number (a few instructions; this runs on every transition); in a
+    /// `u128`, which may not fit, they are summed.
     #[inline(always)]
     pub(super) fn rank_in<W: Word>(&self, s: &HaState, m: &Masks<W>) -> u64 {
         let pcs = s.pcs::<W>();
-        let sum = pc_sum(pcs, m.all & !m.service);
         let service = match pc_of(pcs, self.service_slot()) {
             Pc::Idle if s.restart_req() => 0,
             Pc::Idle => 6,
-            pc => pc as u32,
+            pc => pc as u64,
         };
-        u64::from(8 * sum + service)
+        let others = m.all & !m.service;
+        if W::SLOTS <= u64::SLOTS {
+            (pcs & others.fields()).low_u64() << 3 | service
+        } else {
+            8 * u64::from(pc_sum(pcs, others)) + service
+        }
     }
 
     /// The enabled steps of the actor in `slot` at `pc`: at most two (Build

@@ -35,7 +35,8 @@ pub trait Word:
     /// The sum of the 12-bit groups (small: no group overflows).
     fn sum_groups(self) -> u32;
     fn trailing_zeros(self) -> u32;
-    fn low_bits(self) -> u32;
+    /// The low 64 bits.
+    fn low_u64(self) -> u64;
 }
 
 impl Word for u128 {
@@ -65,8 +66,8 @@ impl Word for u128 {
         u128::trailing_zeros(self)
     }
     #[inline(always)]
-    fn low_bits(self) -> u32 {
-        self as u32
+    fn low_u64(self) -> u64 {
+        self as u64
     }
 }
 
@@ -96,8 +97,8 @@ impl Word for u64 {
         u64::trailing_zeros(self)
     }
     #[inline(always)]
-    fn low_bits(self) -> u32 {
-        self as u32
+    fn low_u64(self) -> u64 {
+        self as u64
     }
 }
 
@@ -134,7 +135,7 @@ pub fn pc_sum<W: Word>(pcs: W, slots: W) -> u32 {
 /// The pc of `slot` (`slot < W::SLOTS`).
 #[inline(always)]
 pub fn pc_of<W: Word>(pcs: W, slot: usize) -> Pc {
-    Pc::from_bits(u128::from((pcs >> (3 * slot as u32)).low_bits() & 0b111))
+    Pc::from_bits(u128::from((pcs >> (3 * slot as u32)).low_u64() & 0b111))
 }
 
 #[cfg(test)]

@@ -36,12 +36,15 @@ const SHARD_BITS: u32 = 4;
 pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Frontier states per batch. A constant (not derived from the thread count)
 /// so that where a budget stop falls is the same for any thread count; tiny
-/// in unit tests so that small models cross batch boundaries too. 2^17
-/// (about 16 MB of routed successors on host-abstract) rather than 2^15:
-/// host-abstract R=7 went from 11.8 s to 9.4 s on one thread and from 7.1 s
-/// to 5.2 s on two, R=8 from 36-43 s to 22 s on two; 2^16 and 2^19 were no
-/// better.
-const BATCH: usize = if cfg!(test) { 64 } else { 1 << 17 };
+/// in unit tests so that small models cross batch boundaries too. Bigger
+/// batches mean fewer passes over each shard's table per level, and most
+/// repeats of a state come within its level (95% at host-abstract R=6), so
+/// a table line is more often still cached when a repeat probes it. 2^17
+/// (about 16 MB of routed successors on host-abstract) against 2^15 took
+/// host-abstract R=7 from 11.8 s to 9.4 s on one thread; 2^19 (about 70 MB)
+/// against 2^17 took the insert phase from 2.15 s to 1.91 s (R=7 4.33 s to
+/// 4.14 s) and larger was no better.
+const BATCH: usize = if cfg!(test) { 64 } else { 1 << 19 };
 /// The visited-set shard of a fingerprint (its top bits).
 #[inline(always)]
 pub fn shard_of(fp: u64) -> usize {
