@@ -98,7 +98,7 @@ impl Word for u64 {
     }
     #[inline(always)]
     fn low_u64(self) -> u64 {
-        self as u64
+        self
     }
 }
 
