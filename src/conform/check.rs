@@ -152,7 +152,13 @@ pub fn check_trace<M: Observable>(
             return reject(out, &product, &set, ev, reason, opts);
         }
         for p in props.iter().filter(|p| p.kind == PropertyKind::Always) {
-            if !broken.contains_key(p.name) && next.iter().all(|n| !(p.holds)(model, &n.state)) {
+            let terminal = |n: &Node<M::State>| {
+                let mut actions = Vec::new();
+                model.actions(&n.state, &mut actions);
+                actions.is_empty()
+            };
+            let fails = |n: &Node<M::State>| p.fails_at(model, &n.state, || terminal(n));
+            if !broken.contains_key(p.name) && next.iter().all(fails) {
                 broken.insert(p.name, ev.line);
             }
         }

@@ -35,6 +35,9 @@ pub struct Property<M: Model + ?Sized> {
     pub name: &'static str,
     pub kind: PropertyKind,
     pub holds: fn(&M, &M::State) -> bool,
+    /// An `always` property judged in terminal states only (no action
+    /// enabled): see [`Property::at_terminal`].
+    pub terminal_only: bool,
 }
 
 impl<M: Model + ?Sized> Clone for Property<M> {
@@ -50,13 +53,34 @@ impl<M: Model + ?Sized> Property<M> {
             name,
             kind: PropertyKind::Always,
             holds,
+            terminal_only: false,
         }
     }
+    /// An invariant of the terminal states (those with no enabled action),
+    /// such as "when nothing more can happen, the host is running": reported
+    /// as an `always` property, but `holds` is only called where the
+    /// checker already knows the state is terminal (where it checks for
+    /// deadlock), so the model need not work out enabledness again in every
+    /// state, and `holds` can assume it.
+    pub fn at_terminal(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
+        Property {
+            terminal_only: true,
+            ..Self::always(name, holds)
+        }
+    }
+
+    /// For an `always` property: whether `state` violates it, given whether
+    /// the state is terminal (asked only for terminal-only properties).
+    pub fn fails_at(&self, model: &M, state: &M::State, terminal: impl FnOnce() -> bool) -> bool {
+        (!self.terminal_only || terminal()) && !(self.holds)(model, state)
+    }
+
     pub fn sometimes(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
         Property {
             name,
             kind: PropertyKind::Sometimes,
             holds,
+            terminal_only: false,
         }
     }
     pub fn eventually(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
@@ -64,6 +88,7 @@ impl<M: Model + ?Sized> Property<M> {
             name,
             kind: PropertyKind::Eventually,
             holds,
+            terminal_only: false,
         }
     }
     pub fn eventually_always(name: &'static str, holds: fn(&M, &M::State) -> bool) -> Self {
@@ -71,6 +96,7 @@ impl<M: Model + ?Sized> Property<M> {
             name,
             kind: PropertyKind::EventuallyAlways,
             holds,
+            terminal_only: false,
         }
     }
 }

@@ -100,6 +100,8 @@ pub fn replay<M: Model>(model: &M, schedule: &str) -> Result<Report, String> {
     for p in model.properties() {
         let holds = |s: &M::State| (p.holds)(model, s);
         let broken = match p.kind {
+            // Every state before the last has a successor on the path.
+            PropertyKind::Always if p.terminal_only => terminal && !holds(&state),
             PropertyKind::Always => !path_states.iter().all(holds),
             PropertyKind::Eventually => {
                 (terminal || loop_from.is_some()) && !path_states.iter().any(holds)

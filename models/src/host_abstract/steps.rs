@@ -47,36 +47,6 @@ impl Words {
 }
 
 impl HostAbstract {
-    /// Whether any step is enabled in `s` (allocation-free; used by the
-    /// `quiescent-ok` property and equal to `!actions(s).is_empty()`).
-    #[inline]
-    pub fn any_enabled(&self, s: &HaState) -> bool {
-        if self.masks.narrow {
-            self.enabled_slots(s, &self.masks.short) != 0
-        } else {
-            self.enabled_slots(s, &self.masks.wide) != 0
-        }
-    }
-
-    /// SWAR mask (bit `3 * slot`) of the slots with at least one enabled
-    /// step, computed for all slots at once without branching on pcs.
-    #[inline(always)]
-    fn enabled_slots<W: Word>(&self, s: &HaState, m: &Masks<W>) -> W {
-        let pcs = s.pcs::<W>();
-        let mut idle_ok = m.woken[s.attempts().min(self.a) as usize] | m.requesters;
-        if self.variant == Variant::Fixed && s.restart_req() {
-            idle_ok = idle_ok | m.service;
-        }
-        let mut enabled = (slots_at(pcs, Pc::Idle) & idle_ok)
-            | slots_at(pcs, Pc::Build)
-            | slots_at(pcs, Pc::Load)
-            | slots_at(pcs, Pc::Finish);
-        if s.sem() == 1 {
-            enabled = enabled | slots_at(pcs, Pc::WaitSem) | slots_at(pcs, Pc::InlWait);
-        }
-        enabled & m.all
-    }
-
     /// Calls `f(slot, step)` for every enabled step, in the model's word.
     #[inline(always)]
     pub(super) fn each_step(&self, s: &HaState, f: impl FnMut(usize, Step)) {

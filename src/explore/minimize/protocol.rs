@@ -84,7 +84,7 @@ fn walk<M: Model>(
         let terminal = actions.is_empty();
         let shows = match goal {
             Goal::Deadlock => terminal && !model.at_rest(&state),
-            Goal::Always(p) => !(p.holds)(model, &state),
+            Goal::Always(p) => p.fails_at(model, &state, || terminal),
             Goal::Eventually(p) => {
                 satisfied |= (p.holds)(model, &state);
                 terminal && !satisfied

@@ -33,6 +33,8 @@ pub mod props;
 pub mod random;
 pub mod slots;
 #[cfg(test)]
+mod terminal_tests;
+#[cfg(test)]
 mod tests;
 pub mod visited;
 

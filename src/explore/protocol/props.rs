@@ -10,8 +10,11 @@ pub struct PropTable<M: Model> {
     /// Whether the deadlock check is part of this check (it is unless
     /// `check_property` asked for another property alone).
     pub deadlock: bool,
-    /// Table indices of `always` properties.
+    /// Table indices of `always` properties judged in every state.
     pub always: Vec<usize>,
+    /// Table indices of `always` properties judged in terminal states only
+    /// ([`Property::at_terminal`]).
+    pub terminal: Vec<usize>,
     pub sometimes: Vec<usize>,
     pub eventually: Vec<usize>,
     pub eventually_always: Vec<usize>,
@@ -19,19 +22,20 @@ pub struct PropTable<M: Model> {
 
 impl<M: Model> PropTable<M> {
     pub fn new(props: Vec<Property<M>>, deadlock: bool) -> Self {
-        let of = |kind: PropertyKind| -> Vec<usize> {
+        let of = |kind: PropertyKind, terminal_only: bool| -> Vec<usize> {
             props
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| p.kind == kind)
+                .filter(|(_, p)| p.kind == kind && p.terminal_only == terminal_only)
                 .map(|(i, _)| i + 1)
                 .collect()
         };
         PropTable {
-            always: of(PropertyKind::Always),
-            sometimes: of(PropertyKind::Sometimes),
-            eventually: of(PropertyKind::Eventually),
-            eventually_always: of(PropertyKind::EventuallyAlways),
+            always: of(PropertyKind::Always, false),
+            terminal: of(PropertyKind::Always, true),
+            sometimes: of(PropertyKind::Sometimes, false),
+            eventually: of(PropertyKind::Eventually, false),
+            eventually_always: of(PropertyKind::EventuallyAlways, false),
             props,
             deadlock,
         }
@@ -78,19 +82,27 @@ impl<M: Model> PropTable<M> {
         if self.deadlock {
             v.push(0);
         }
-        v.extend(&self.always);
+        v.extend(self.invariants());
         v.extend(&self.eventually_always);
         v
     }
 
-    /// Safety indices (deadlock and `always`): the main pass keeps going until
-    /// each has its own counterexample or the space is exhausted.
+    /// Safety indices (deadlock and `always`, terminal-only ones included):
+    /// the main pass keeps going until each has its own counterexample or
+    /// the space is exhausted.
     pub fn safety(&self) -> Vec<usize> {
         let mut v = Vec::new();
         if self.deadlock {
             v.push(0);
         }
-        v.extend(&self.always);
+        v.extend(self.invariants());
+        v
+    }
+
+    /// The `always` indices, terminal-only ones included, in declaration order.
+    fn invariants(&self) -> Vec<usize> {
+        let mut v = [self.always.as_slice(), &self.terminal].concat();
+        v.sort_unstable();
         v
     }
 
@@ -130,6 +142,11 @@ impl<M: Model> PropTable<M> {
             }
         }
         if terminal {
+            for &i in &self.terminal {
+                if !skip[i] && !self.holds(i, model, state) {
+                    found(i);
+                }
+            }
             for &i in &self.eventually_always {
                 if !skip[i] && !self.holds(i, model, state) {
                     found(i);
