@@ -128,7 +128,9 @@ pub fn check_properties<M: Model>(
             for (k, p) in props.iter().enumerate() {
                 let ok = holds[id as usize] & (1 << k) != 0;
                 match p.kind {
-                    PropertyKind::Always if !ok => {
+                    // Terminal-only invariants are judged below, once it
+                    // is known whether the state has a successor.
+                    PropertyKind::Always if !ok && !p.terminal_only => {
                         violated_at.entry(p.name.to_string()).or_insert(id);
                     }
                     PropertyKind::Sometimes if ok => reached[k] = true,
@@ -158,6 +160,11 @@ pub fn check_properties<M: Model>(
             }
             if !any && !model.at_rest(&state) {
                 violated_at.entry("deadlock".to_string()).or_insert(id);
+            }
+            for (k, p) in props.iter().enumerate() {
+                if !any && p.terminal_only && holds[id as usize] & (1 << k) == 0 {
+                    violated_at.entry(p.name.to_string()).or_insert(id);
+                }
             }
         }
         if parent.len() > max_states {
