@@ -27,6 +27,7 @@ use std::ops::Range;
 use super::bfs::{shard_of, Live, SHARDS};
 use super::flags::not_p;
 use super::hash::fingerprint;
+use super::props::Pending;
 use super::visited::VisitedSet;
 use super::Ctx;
 use crate::explore::model::Model;
@@ -94,12 +95,12 @@ pub struct Part<'a, S> {
     pub first: u32,
 }
 
-/// How a part is expanded: which per-state checks to skip (already
-/// decided) and whether states get successors (false at the depth bound).
+/// How a part is expanded: the per-state checks still pending and whether
+/// states get successors (false at the depth bound).
 #[derive(Clone, Copy)]
 pub struct Expand<'a> {
     pub live: Live<'a>,
-    pub skip: &'a [bool],
+    pub pending: &'a Pending,
     pub successors: bool,
 }
 
@@ -155,7 +156,7 @@ pub fn expand<M: Model>(
             ctx.model,
             state,
             listed == 0,
-            how.skip,
+            how.pending,
             |i| {
                 found[i].get_or_insert(node);
             },

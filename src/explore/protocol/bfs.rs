@@ -183,6 +183,7 @@ fn run<M: Model, V: VisitedSet<M::State>>(
         let successors = ctx.opts.max_depth == 0 || depth < ctx.opts.max_depth;
         let mut cut = false;
         for (b, batch) in frontier.chunks(BATCH).enumerate() {
+            let pending = ctx.table.pending(&skip);
             let first = level_first + (b * BATCH) as u32;
             let batch_flags = frontier_flags
                 .get(b * BATCH..b * BATCH + batch.len())
@@ -190,7 +191,7 @@ fn run<M: Model, V: VisitedSet<M::State>>(
             expanded.iter_mut().for_each(Expanded::reset);
             let how = Expand {
                 live,
-                skip: &skip,
+                pending: &pending,
                 successors,
             };
             let keep = Keep {

@@ -116,6 +116,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
     let mut stack: Stack<M> = Stack::new(false);
     let safety = ctx.table.safety();
     let mut skip = vec![false; props];
+    let mut pending = ctx.table.pending(&skip);
     let mut cut = false;
     let mut hits = Vec::new();
     'inits: for (i, init) in ctx.model.init_states().into_iter().enumerate() {
@@ -131,16 +132,21 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 ctx.model,
                 &top.state,
                 top.actions.is_empty(),
-                &skip,
+                &pending,
                 |p| hits.push(p),
                 |p| x.reached[p] = true,
             );
+            let mut decided = !hits.is_empty();
             for p in hits.drain(..) {
                 x.found[p] = Some(stack.path());
                 skip[p] = true;
             }
             for (skip, reached) in skip.iter_mut().zip(&x.reached) {
+                decided |= *reached && !*skip;
                 *skip |= reached;
+            }
+            if decided {
+                pending = ctx.table.pending(&skip);
             }
             let max = ctx.opts.max_depth;
             if max > 0 && (stack.depth() - 1) as u64 >= max {

@@ -120,43 +120,64 @@ impl<M: Model> PropTable<M> {
         v
     }
 
-    /// Evaluates the per-state checks at `state`. `skip[i]` marks indices
-    /// already decided (found, or reached for `sometimes`); `found` is called
-    /// for each violated index and `reached` for each `sometimes` satisfied.
+    /// The per-state checks not decided yet: `skip[i]` marks indices
+    /// already decided (found, or reached for `sometimes`). Recomputed when
+    /// `skip` changes, so [`evaluate`](Self::evaluate) does not test every
+    /// index in every state.
+    pub fn pending(&self, skip: &[bool]) -> Pending {
+        let open = |v: &[usize]| v.iter().copied().filter(|&i| !skip[i]).collect();
+        Pending {
+            deadlock: self.deadlock && !skip[0],
+            always: open(&self.always),
+            terminal: open(&[self.terminal.as_slice(), &self.eventually_always].concat()),
+            sometimes: open(&self.sometimes),
+        }
+    }
+
+    /// Evaluates the `pending` per-state checks at `state`: `found` is
+    /// called for each violated index and `reached` for each `sometimes`
+    /// satisfied.
     #[inline]
     pub fn evaluate(
         &self,
         model: &M,
         state: &M::State,
         terminal: bool,
-        skip: &[bool],
+        pending: &Pending,
         mut found: impl FnMut(usize),
         mut reached: impl FnMut(usize),
     ) {
-        if terminal && self.deadlock && !skip[0] && !model.at_rest(state) {
+        if terminal && pending.deadlock && !model.at_rest(state) {
             found(0);
         }
-        for &i in &self.always {
-            if !skip[i] && !self.holds(i, model, state) {
+        for &i in &pending.always {
+            if !self.holds(i, model, state) {
                 found(i);
             }
         }
         if terminal {
-            for &i in &self.terminal {
-                if !skip[i] && !self.holds(i, model, state) {
-                    found(i);
-                }
-            }
-            for &i in &self.eventually_always {
-                if !skip[i] && !self.holds(i, model, state) {
+            // Terminal-only `always`, and `eventually-always` at a terminal.
+            for &i in &pending.terminal {
+                if !self.holds(i, model, state) {
                     found(i);
                 }
             }
         }
-        for &i in &self.sometimes {
-            if !skip[i] && self.holds(i, model, state) {
+        for &i in &pending.sometimes {
+            if self.holds(i, model, state) {
                 reached(i);
             }
         }
     }
+}
+
+/// The undecided per-state checks, by when they apply (see
+/// [`PropTable::pending`]).
+#[derive(Clone, Debug, Default)]
+pub struct Pending {
+    deadlock: bool,
+    always: Vec<usize>,
+    /// Judged in terminal states only.
+    terminal: Vec<usize>,
+    sometimes: Vec<usize>,
 }

@@ -61,6 +61,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
         let mut at: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         // `eventually` properties already satisfied on this walk.
         let mut satisfied: Vec<bool> = vec![false; props];
+        let mut pending = table.pending(&skip);
         loop {
             let fp = fingerprint(&state);
             seen.insert(fp, &state);
@@ -71,7 +72,7 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                 model,
                 &state,
                 terminal,
-                &skip,
+                &pending,
                 |p| hits.push(p),
                 |p| x.reached[p] = true,
             );
@@ -86,9 +87,12 @@ pub fn explore<M: Model, V: VisitedSet<M::State>>(
                         .filter(|&&p| !satisfied[p] && !skip[p]),
                 );
             }
-            for p in hits.drain(..) {
-                x.found[p].get_or_insert_with(|| path.clone());
-                skip[p] = true;
+            if !hits.is_empty() {
+                for p in hits.drain(..) {
+                    x.found[p].get_or_insert_with(|| path.clone());
+                    skip[p] = true;
+                }
+                pending = table.pending(&skip);
             }
             walk.push(state.clone());
             at.entry(fp).or_default().push(walk.len() - 1);
