@@ -321,6 +321,26 @@ impl Model for HostSpec {
         }
     }
 
+    /// `candidates` once and `apply` once per step, where `actions` +
+    /// `next_state` list the candidates again per action and apply every
+    /// step twice (once for its log, once for the state). Checked against
+    /// them by `successors_agree` in `spec_tests.rs`.
+    fn successors(
+        &self,
+        state: &HostSt,
+        _scratch: &mut Vec<Action>,
+        mut visit: impl FnMut(usize, HostSt),
+    ) -> usize {
+        let mut cands = Vec::with_capacity(8);
+        self.candidates(state, &mut cands);
+        for (index, &(actor, step)) in cands.iter().enumerate() {
+            let mut next = *state;
+            self.apply(&mut next, actor, step, &mut Log::default());
+            visit(index, next);
+        }
+        cands.len()
+    }
+
     fn next_state(&self, state: &HostSt, action: &Action) -> Option<HostSt> {
         let mut cands = Vec::with_capacity(8);
         self.candidates(state, &mut cands);

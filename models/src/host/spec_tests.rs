@@ -389,3 +389,18 @@ fn offline_start_holds_and_the_what_if_deadlocks() {
         starting: false
     }));
 }
+
+/// The fused `successors` (one `candidates`, one `apply` per step) against
+/// `actions` + `next_state`, on every variant and on an offline start.
+#[test]
+fn fused_successors_agree_with_actions_and_next_state() {
+    for variant in ["pre-10766", "fix-11142", "fix-11825"] {
+        for e in [&[][..], &[("offline", true)][..]] {
+            let checked = protocol::successors_agree(&model(variant, &[], e), 20_000);
+            assert!(
+                matches!(checked, Ok(n) if n > 100),
+                "{variant} {e:?}: {checked:?}"
+            );
+        }
+    }
+}
