@@ -75,18 +75,6 @@ impl<M: Model> PropTable<M> {
         (self.props[index - 1].holds)(model, state)
     }
 
-    /// Indices whose violation a single state (plus whether it is terminal)
-    /// can show: deadlock, `always`, and `eventually-always` at a terminal.
-    pub fn state_checked(&self) -> Vec<usize> {
-        let mut v = Vec::new();
-        if self.deadlock {
-            v.push(0);
-        }
-        v.extend(self.invariants());
-        v.extend(&self.eventually_always);
-        v
-    }
-
     /// Safety indices (deadlock and `always`, terminal-only ones included):
     /// the main pass keeps going until each has its own counterexample or
     /// the space is exhausted.
