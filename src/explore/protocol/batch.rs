@@ -99,6 +99,28 @@ pub struct Part<'a, S> {
     pub first: u32,
 }
 
+/// The parts of a level covering node positions `range` (counted from the
+/// level's first node, `level_first`): the level is `lists`' states in order,
+/// each list with the flags its states arrived with.
+pub fn parts<S>(lists: &[NextLevel<S>], range: Range<usize>, level_first: u32) -> Vec<Part<'_, S>> {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for list in lists {
+        let len = list.states.len();
+        let (from, to) = (range.start.max(at), range.end.min(at + len));
+        if from < to {
+            let inside = from - at..to - at;
+            parts.push(Part {
+                states: &list.states[inside.clone()],
+                flags: list.flags.get(inside).unwrap_or(&[]),
+                first: level_first + from as u32,
+            });
+        }
+        at += len;
+    }
+    parts
+}
+
 /// How a part is expanded: the per-state checks still pending and whether
 /// states get successors (false at the depth bound).
 #[derive(Clone, Copy)]

@@ -24,7 +24,7 @@
 //! counterexample costs a partial re-exploration instead of 5 bytes for
 //! every state of every check.
 
-use super::batch::{self, Expand, Expanded, Keep, NextLevel, Part, ACTION_BITS};
+use super::batch::{self, Expand, Expanded, Keep, NextLevel, ACTION_BITS};
 use super::flags::{repropagate, FlagOutcome};
 use super::hash::fingerprint;
 use super::parents::{Nodes, ROOT};
@@ -152,14 +152,18 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     let record = nodes.record;
     // Every tracked property's G' starts at the initial states.
     let all_flags = ((1u16 << live.props.len()) - 1) as u8;
-    let (mut frontier, mut frontier_flags) = (Vec::new(), Vec::new());
+    // The level being expanded, as lists whose concatenation is in node
+    // order: the shards' new states of the level before (read in place, not
+    // copied into one list), or the initial states.
+    let mut frontier: Vec<NextLevel<M::State>> =
+        (0..SHARDS).map(|_| NextLevel::default()).collect();
     for (i, state) in ctx.model.init_states().into_iter().enumerate() {
         let fp = fingerprint(&state);
         if tables[shard_of(fp)].insert(fp, &state) {
             nodes.push(ROOT, i as u32);
-            frontier.push(state);
+            frontier[0].states.push(state);
             if live.ranked {
-                frontier_flags.push(all_flags);
+                frontier[0].flags.push(all_flags);
             }
         }
     }
@@ -176,18 +180,16 @@ fn run<M: Model, V: VisitedSet<M::State>>(
     let mut gains = Vec::new();
     let per_worker = SHARDS.div_ceil(threads);
     let (mut depth, mut level_first) = (0u64, 0u32);
-    'levels: while !frontier.is_empty() {
+    'levels: while frontier.iter().any(|level| !level.states.is_empty()) {
         if until.is_some_and(|last| nodes.len() > u64::from(last)) {
             break;
         }
         let successors = ctx.opts.max_depth == 0 || depth < ctx.opts.max_depth;
         let mut cut = false;
-        for (b, batch) in frontier.chunks(BATCH).enumerate() {
+        let width: usize = frontier.iter().map(|level| level.states.len()).sum();
+        for b in 0..width.div_ceil(BATCH) {
+            let batch = b * BATCH..((b + 1) * BATCH).min(width);
             let pending = ctx.table.pending(&skip);
-            let first = level_first + (b * BATCH) as u32;
-            let batch_flags = frontier_flags
-                .get(b * BATCH..b * BATCH + batch.len())
-                .unwrap_or(&[]);
             expanded.iter_mut().for_each(Expanded::reset);
             let how = Expand {
                 live,
@@ -199,12 +201,9 @@ fn run<M: Model, V: VisitedSet<M::State>>(
                 live: live.ranked,
             };
             if threads == 1 {
-                let part = Part {
-                    states: batch,
-                    flags: batch_flags,
-                    first,
-                };
-                batch::expand(ctx, how, part, &mut expanded[0]);
+                for part in batch::parts(&frontier, batch, level_first) {
+                    batch::expand(ctx, how, part, &mut expanded[0]);
+                }
                 batch::insert_buckets(0..SHARDS, &mut tables, &mut next, &expanded, keep);
             } else {
                 let chunk = batch.len().div_ceil(threads);
@@ -214,13 +213,14 @@ fn run<M: Model, V: VisitedSet<M::State>>(
                         .enumerate()
                         .take(batch.len().div_ceil(chunk))
                     {
-                        let range = t * chunk..((t + 1) * chunk).min(batch.len());
-                        let part = Part {
-                            states: &batch[range.clone()],
-                            flags: batch_flags.get(range).unwrap_or(&[]),
-                            first: first + (t * chunk) as u32,
-                        };
-                        scope.spawn(move || batch::expand(ctx, how, part, ex));
+                        let from = batch.start + t * chunk;
+                        let range = from..(from + chunk).min(batch.end);
+                        let parts = batch::parts(&frontier, range, level_first);
+                        scope.spawn(move || {
+                            for part in parts {
+                                batch::expand(ctx, how, part, ex);
+                            }
+                        });
                     }
                 });
                 let expanded = &expanded;
@@ -257,8 +257,8 @@ fn run<M: Model, V: VisitedSet<M::State>>(
                     break 'levels;
                 }
             }
-            let pending: u64 = next.iter().map(|n| n.states.len() as u64).sum();
-            x.states = nodes.len() + pending;
+            let queued: u64 = next.iter().map(|n| n.states.len() as u64).sum();
+            x.states = nodes.len() + queued;
             if until.is_some() {
                 continue;
             }
@@ -276,14 +276,10 @@ fn run<M: Model, V: VisitedSet<M::State>>(
             }
         }
         level_first = nodes.len() as u32;
-        frontier.clear();
-        frontier_flags.clear();
         for level in &mut next {
             if !record {
                 nodes.skip(level.states.len());
             }
-            frontier.append(&mut level.states);
-            frontier_flags.append(&mut level.flags);
             for (parent, action) in level.nodes.drain(..) {
                 nodes.push(parent, action);
             }
@@ -292,6 +288,13 @@ fn run<M: Model, V: VisitedSet<M::State>>(
             } else {
                 level.gains.clear();
             }
+        }
+        // The new states become the frontier where they are; the old
+        // frontier's lists are emptied (keeping their memory) for the next.
+        std::mem::swap(&mut frontier, &mut next);
+        for level in &mut next {
+            level.states.clear();
+            level.flags.clear();
         }
         depth += 1;
         if cut {
