@@ -262,3 +262,43 @@ pub fn insert_buckets<S: Clone, V: VisitedSet<S>>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(states: &[u8], flagged: bool) -> NextLevel<u8> {
+        NextLevel {
+            states: states.to_vec(),
+            flags: if flagged { states.to_vec() } else { Vec::new() },
+            ..NextLevel::default()
+        }
+    }
+
+    /// A range across list boundaries (an empty list among them) gives one
+    /// part per list it touches, with node ids counted across the lists.
+    #[test]
+    fn parts_cover_a_range_across_lists_in_node_order() {
+        for flagged in [false, true] {
+            let lists = [
+                list(&[0, 1, 2], flagged),
+                list(&[], flagged),
+                list(&[3, 4], flagged),
+            ];
+            let parts = parts(&lists, 1..5, 100);
+            let seen: Vec<(Vec<u8>, Vec<u8>, u32)> = parts
+                .iter()
+                .map(|p| (p.states.to_vec(), p.flags.to_vec(), p.first))
+                .collect();
+            let flags = |v: Vec<u8>| if flagged { v } else { Vec::new() };
+            assert_eq!(
+                seen,
+                vec![
+                    (vec![1, 2], flags(vec![1, 2]), 101),
+                    (vec![3, 4], flags(vec![3, 4]), 103)
+                ]
+            );
+            assert!(super::parts(&lists, 5..5, 0).is_empty());
+        }
+    }
+}
