@@ -53,7 +53,7 @@ struct Succ<S> {
 /// What expanding a part of a batch found (besides the successors).
 pub struct Expanded<S> {
     /// Per shard, the routed successors.
-    buckets: Vec<Vec<Succ<S>>>,
+    buckets: [Vec<Succ<S>>; SHARDS],
     /// Per table index, the first node (in frontier order) violating it.
     pub found: Vec<Option<u32>>,
     pub reached: Vec<bool>,
@@ -71,7 +71,7 @@ pub struct Expanded<S> {
 impl<S> Expanded<S> {
     pub fn new(props: usize) -> Self {
         Expanded {
-            buckets: (0..SHARDS).map(|_| Vec::new()).collect(),
+            buckets: std::array::from_fn(|_| Vec::new()),
             found: vec![None; props],
             reached: vec![false; props],
             transitions: 0,
