@@ -1,12 +1,22 @@
 //! Zeroed slot arrays for the visited tables. Large ones are mapped straight
-//! from the OS (and given back on drop), with transparent huge pages
-//! requested: tables grow by replacement, and through the allocator the
-//! freed generations would stay in the heap as fragments (RSS several times
-//! the live table); random probes into a large table otherwise also miss
-//! the TLB on nearly every access. Mappings start on a 2 MiB boundary,
-//! since only whole aligned 2 MiB pieces can be huge pages: host-abstract
-//! R=6 and R=7 on one thread ran 4-6% faster than with the mappings where
-//! mmap put them (about 60% of a table huge-backed, against nearly all).
+//! from the OS (and given back on drop): through the allocator, the freed
+//! generations of a growing table would stay in the heap as fragments (RSS
+//! several times the live table).
+//!
+//! A mapping reserves far more address space than it needs ([`RESERVE`],
+//! `MAP_NORESERVE`: untouched pages cost no memory), so a table grows by
+//! lengthening in place. Each growth faults in its new pages in one call
+//! (`MADV_POPULATE_WRITE`) before they are read. Both matter with two
+//! threads: moving a mapping (`mremap`), or writing a page that a read had
+//! mapped to the shared zero page, makes the kernel flush the other core's
+//! TLB by interrupt, and that was 14% of host-abstract R=7 on two threads.
+//!
+//! Small pages, not transparent huge pages (`MADV_NOHUGEPAGE`): on this
+//! machine (a VM) the kernel took 12-15% of the host-abstract R=7 run to
+//! zero fresh 2 MiB pages, small pages cost about 1%, and the TLB misses
+//! they add cost less than that. With all three, R=7 went from 3.66-3.70 s
+//! to 3.28-3.53 s on one thread and from 1.9-2.05 s to 1.76-1.85 s on two;
+//! R=8 on two from 6.0-6.3 s (9.1 s with `mremap`) to 5.7-6.6 s.
 
 use std::ops::{Deref, DerefMut};
 
@@ -28,8 +38,11 @@ unsafe impl ZeroSlot for [u64; 2] {}
 
 /// Below this many bytes a slot array is an ordinary boxed slice.
 const MAP_AT: usize = 1 << 20;
-/// The transparent huge page size (x86-64, and aarch64 with 4 KiB pages).
-const HUGE: usize = 2 << 20;
+/// Address space a mapping reserves, so that it can grow in place.
+const RESERVE: usize = 1 << 35;
+/// The small page size mappings are counted in (x86-64, and the aarch64
+/// default; a bigger page only rounds the populated ranges less).
+const PAGE: usize = 4096;
 
 /// A fixed-length, zero-initialised array of slots: a pointer and a length
 /// whatever backs it, so indexing (every probe) does not branch on the kind.
@@ -38,6 +51,9 @@ pub struct Slots<T: ZeroSlot> {
     len: usize,
     /// Mapped from the OS (else a leaked `Box<[T]>`): how Drop gives it back.
     mapped: bool,
+    /// Bytes mapped from `ptr` (0 when boxed): the slots may grow into them
+    /// without moving.
+    reserved: usize,
 }
 
 // SAFETY: a Slots owns its memory exclusively, like a Box; T is Send + Sync.
@@ -59,6 +75,7 @@ impl<T: ZeroSlot> Slots<T> {
             ptr: std::ptr::NonNull::from(boxed).cast::<T>(),
             len,
             mapped: false,
+            reserved: 0,
         }
     }
 
@@ -68,57 +85,56 @@ impl<T: ZeroSlot> Slots<T> {
         if bytes < MAP_AT {
             return None;
         }
-        // Huge pages only back whole, aligned 2 MiB pieces: map 2 MiB more
-        // than needed, round the start up, and give back what lies outside.
-        let mapped = bytes.checked_add(HUGE)?.next_multiple_of(HUGE);
-        // SAFETY: an anonymous private mapping of `mapped` bytes; the kernel
-        // zero-fills it. Its unused head and tail are unmapped here, and the
-        // rest exactly once, in Drop.
+        Self::map_reserving(len, bytes.max(RESERVE)).or_else(|| Self::map_reserving(len, bytes))
+    }
+
+    /// `len` zeroed slots in a mapping of `reserve` bytes (at least theirs),
+    /// or None if the OS refuses it.
+    #[cfg(target_os = "linux")]
+    fn map_reserving(len: usize, reserve: usize) -> Option<Self> {
+        let reserved = reserve.checked_next_multiple_of(PAGE)?;
+        // SAFETY: an anonymous private mapping; the kernel zero-fills it,
+        // and Drop unmaps exactly these `reserved` bytes.
         unsafe {
             let raw = libc::mmap(
                 std::ptr::null_mut(),
-                mapped,
+                reserved,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
                 0,
             );
             if raw == libc::MAP_FAILED {
                 return None;
             }
-            let head = (raw as usize).next_multiple_of(HUGE) - raw as usize;
-            let kept = Self::kept_bytes(len);
-            let start = raw.cast::<u8>().add(head);
-            if head > 0 {
-                libc::munmap(raw, head);
-            }
-            let tail = mapped - head - kept;
-            if tail > 0 {
-                libc::munmap(start.add(kept).cast(), tail);
-            }
-            // A hint only: failure (e.g. THP disabled) changes nothing.
-            libc::madvise(start.cast(), kept, libc::MADV_HUGEPAGE);
-            let ptr = std::ptr::NonNull::new(start.cast::<T>())?;
+            // A hint only: failure (e.g. no THP support) changes nothing.
+            libc::madvise(raw, reserved, libc::MADV_NOHUGEPAGE);
+            let start = raw.cast::<u8>();
+            populate(start, 0, len * std::mem::size_of::<T>());
             Some(Slots {
-                ptr,
+                ptr: std::ptr::NonNull::new(start.cast::<T>())?,
                 len,
                 mapped: true,
+                reserved,
             })
         }
     }
 
     /// Grows to `len` slots (`len >= self.len()`), keeping the first ones
-    /// and zeroing the rest. A mapping whose last huge page has room just
-    /// lengthens; otherwise its pages are moved (`mremap`, no copy) to the
-    /// head of a fresh, aligned mapping, so only the added part is new
-    /// memory for the kernel to zero, and the peak is the new size alone
-    /// rather than old plus new.
+    /// and zeroing the rest. A mapping whose reservation has room just
+    /// lengthens (populating the added pages); otherwise its pages are
+    /// moved (`mremap`, no copy) to the head of a fresh mapping, so only the
+    /// added part is new memory for the kernel to zero, and the peak is the
+    /// new size alone rather than old plus new.
     pub fn extend_zeroed(&mut self, len: usize) {
         assert!(len >= self.len);
         #[cfg(target_os = "linux")]
         if self.mapped {
-            if len * std::mem::size_of::<T>() <= Self::kept_bytes(self.len) {
-                // The slack of the last huge page was never written: zero.
+            if len * std::mem::size_of::<T>() <= self.reserved {
+                // The reserved bytes past `len` were never written: zero.
+                let size = std::mem::size_of::<T>();
+                // SAFETY: the range lies inside the reservation.
+                unsafe { populate(self.ptr.as_ptr().cast(), self.len * size, len * size) };
                 self.len = len;
                 return;
             }
@@ -150,15 +166,34 @@ impl<T: ZeroSlot> Slots<T> {
         *self = grown;
     }
 
-    /// Bytes a mapping of `len` slots keeps mapped: whole huge pages.
+    /// Bytes of a mapping that `len` slots occupy: whole pages.
     #[cfg(target_os = "linux")]
     fn kept_bytes(len: usize) -> usize {
-        (len * std::mem::size_of::<T>()).next_multiple_of(HUGE)
+        (len * std::mem::size_of::<T>()).next_multiple_of(PAGE)
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         std::mem::size_of_val::<[T]>(self)
+    }
+}
+
+/// Faults in bytes `from..to` of the mapping at `start` for writing, in one
+/// call, so that no read maps them to the zero page first (see the module
+/// doc). A hint: kernels before 5.14 refuse it and the pages fault in on
+/// first use instead.
+///
+/// # Safety
+/// The range must lie inside the mapping.
+#[cfg(target_os = "linux")]
+unsafe fn populate(start: *mut u8, from: usize, to: usize) {
+    let from = from / PAGE * PAGE;
+    if to > from {
+        // SAFETY: the caller's range, widened down to its first page, which
+        // is inside the mapping too (mappings are page-aligned).
+        unsafe {
+            libc::madvise(start.add(from).cast(), to - from, libc::MADV_POPULATE_WRITE);
+        }
     }
 }
 
@@ -190,7 +225,7 @@ impl<T: ZeroSlot> Drop for Slots<T> {
         // SAFETY: `map` kept exactly this many bytes mapped from `ptr`.
         #[cfg(target_os = "linux")]
         unsafe {
-            libc::munmap(ptr.cast(), Self::kept_bytes(self.len));
+            libc::munmap(ptr.cast(), self.reserved);
         }
     }
 }
@@ -223,8 +258,9 @@ mod tests {
         for len in [16, 1 << 18, (1 << 17) + 3] {
             let mut s: Slots<u64> = Slots::zeroed(len);
             if len * 8 >= MAP_AT && cfg!(target_os = "linux") {
-                // Mapped, and starting on a huge page boundary.
-                assert_eq!(s.as_ptr() as usize % HUGE, 0);
+                // Mapped, with room to grow in place.
+                assert!(s.mapped);
+                assert!(s.reserved >= RESERVE, "{}", s.reserved);
             }
             assert_eq!(s.len(), len);
             assert!(s.iter().all(|&v| v == 0));
@@ -235,32 +271,54 @@ mod tests {
         }
     }
 
+    /// Fills `s` with 1, 2, ..., extends it to `to` and checks that the
+    /// head kept its values, the tail is zero and the new end is writable.
+    fn extend_and_check(mut s: Slots<u64>, to: usize) -> Slots<u64> {
+        let from = s.len();
+        for (i, v) in s.iter_mut().enumerate() {
+            *v = i as u64 + 1;
+        }
+        s.extend_zeroed(to);
+        assert_eq!(s.len(), to);
+        assert!(s[..from]
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v == i as u64 + 1));
+        assert!(s[from..].iter().all(|&v| v == 0), "{from} -> {to}");
+        s[to - 1] = 9;
+        assert_eq!(s[to - 1], 9);
+        s
+    }
+
     #[test]
     fn extended_slots_keep_their_head_and_zero_their_tail() {
-        // Boxed to boxed, boxed to mapped, within a mapping's last huge
-        // page, and mapped to a bigger mapping (moved, not copied).
+        // Boxed to boxed, boxed to mapped, and within a mapping's
+        // reservation (in place: the same address).
         for (from, to) in [
             (16, 100),
             (1000, 1 << 18),
             (1 << 17, (1 << 17) + 5),
             (1 << 18, 3 << 18),
         ] {
-            let mut s: Slots<u64> = Slots::zeroed(from);
-            for (i, v) in s.iter_mut().enumerate() {
-                *v = i as u64 + 1;
+            let s: Slots<u64> = Slots::zeroed(from);
+            let (at, mapped) = (s.as_ptr(), s.mapped);
+            let s = extend_and_check(s, to);
+            if mapped {
+                assert_eq!(s.as_ptr(), at, "{from} -> {to} moved");
             }
-            s.extend_zeroed(to);
-            assert_eq!(s.len(), to);
-            assert!(s[..from]
-                .iter()
-                .enumerate()
-                .all(|(i, &v)| v == i as u64 + 1));
-            assert!(s[from..].iter().all(|&v| v == 0), "{from} -> {to}");
-            if to * 8 >= MAP_AT && cfg!(target_os = "linux") {
-                assert_eq!(s.as_ptr() as usize % HUGE, 0);
-            }
-            s[to - 1] = 9;
-            assert_eq!(s[to - 1], 9);
         }
+    }
+
+    /// Past its reservation a mapping moves to a bigger one (the path a
+    /// table larger than [`RESERVE`] takes, or one whose reservation the OS
+    /// refused), keeping its contents.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_mapping_outgrowing_its_reservation_moves_with_its_contents() {
+        let from = 1 << 17;
+        let s: Slots<u64> = Slots::map_reserving(from, from * 8).expect("a 1 MiB mapping");
+        assert_eq!(s.reserved, from * 8);
+        let s = extend_and_check(s, 3 << 17);
+        assert!(s.mapped && s.reserved >= RESERVE);
     }
 }
