@@ -13,7 +13,7 @@ mod word;
 
 use lockstep::explore::{Model, Property};
 use lockstep::report::Bounds;
-use steps::Words;
+use steps::{Successors, Words};
 
 pub use state::{HaState, Pc, Status, MAX_COUNTER, MAX_SLOTS};
 
@@ -208,7 +208,7 @@ impl Model for HostAbstract {
     }
 
     fn actions(&self, state: &HaState, out: &mut Vec<HaAction>) {
-        self.each_step(state, |slot, step| {
+        self.each_step(state, &mut |slot, step| {
             out.push(HaAction {
                 slot: slot as u8,
                 step,
@@ -239,14 +239,16 @@ impl Model for HostAbstract {
         &self,
         state: &HaState,
         _scratch: &mut Vec<HaAction>,
-        mut visit: impl FnMut(usize, HaState),
+        visit: impl FnMut(usize, HaState),
     ) -> usize {
-        let mut index = 0;
-        self.each_step(state, |slot, step| {
-            visit(index, self.apply(state, slot, step));
-            index += 1;
-        });
-        index
+        let mut each = Successors {
+            model: self,
+            state,
+            index: 0,
+            visit,
+        };
+        self.each_step(state, &mut each);
+        each.index
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

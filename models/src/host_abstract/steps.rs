@@ -46,10 +46,45 @@ impl Words {
     }
 }
 
-impl HostAbstract {
-    /// Calls `f(slot, step)` for every enabled step, in the model's word.
+/// What [`HostAbstract::each_step`] calls for every enabled step.
+///
+/// A trait rather than a closure so that an implementation can force its
+/// method inline ([`Successors`] does): `each_step` calls it from one loop
+/// per step kind, and inlined there, `apply`'s match on the step folds away.
+/// As a closure it was compiled once and called through a jump table on the
+/// step, per transition.
+pub(super) trait OnStep {
+    fn on(&mut self, slot: usize, step: Step);
+}
+
+impl<F: FnMut(usize, Step)> OnStep for F {
     #[inline(always)]
-    pub(super) fn each_step(&self, s: &HaState, f: impl FnMut(usize, Step)) {
+    fn on(&mut self, slot: usize, step: Step) {
+        self(slot, step)
+    }
+}
+
+/// Applies every step it is given and hands the successor to `visit` with
+/// its index: the body of `Model::successors`.
+pub(super) struct Successors<'a, F> {
+    pub model: &'a HostAbstract,
+    pub state: &'a HaState,
+    pub index: usize,
+    pub visit: F,
+}
+
+impl<F: FnMut(usize, HaState)> OnStep for Successors<'_, F> {
+    #[inline(always)]
+    fn on(&mut self, slot: usize, step: Step) {
+        (self.visit)(self.index, self.model.apply(self.state, slot, step));
+        self.index += 1;
+    }
+}
+
+impl HostAbstract {
+    /// Calls `f.on(slot, step)` for every enabled step, in the model's word.
+    #[inline(always)]
+    pub(super) fn each_step(&self, s: &HaState, f: &mut impl OnStep) {
         if self.masks.narrow {
             self.each_step_in(s, &self.masks.short, f)
         } else {
@@ -57,20 +92,15 @@ impl HostAbstract {
         }
     }
 
-    /// Calls `f(slot, step)` for every enabled step, step kind by step kind
-    /// (slots in increasing order within a kind): SWAR masks per pc value
-    /// instead of a branch on every slot's pc.
+    /// Calls `f.on(slot, step)` for every enabled step, step kind by step
+    /// kind (slots in increasing order within a kind): SWAR masks per pc
+    /// value instead of a branch on every slot's pc.
     #[inline(always)]
-    pub(super) fn each_step_in<W: Word>(
-        &self,
-        s: &HaState,
-        m: &Masks<W>,
-        mut f: impl FnMut(usize, Step),
-    ) {
+    pub(super) fn each_step_in<W: Word>(&self, s: &HaState, m: &Masks<W>, f: &mut impl OnStep) {
         let pcs = s.pcs::<W>();
         let mut emit = |mut mask: W, step: Step| {
             while mask != W::ZERO {
-                f((mask.trailing_zeros() / 3) as usize, step);
+                f.on((mask.trailing_zeros() / 3) as usize, step);
                 mask = mask & (mask - W::ONE);
             }
         };
