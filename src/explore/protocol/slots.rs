@@ -38,10 +38,14 @@ unsafe impl ZeroSlot for [u64; 2] {}
 
 /// Below this many bytes a slot array is an ordinary boxed slice.
 const MAP_AT: usize = 1 << 20;
-/// Address space a mapping reserves, so that it can grow in place.
+/// Address space a mapping reserves (32 GiB), so that it can grow in place.
+/// Untouched, it costs no memory; if the OS refuses it (`overcommit_memory
+/// = 2`, `ulimit -v`), a mapping of the needed size is taken instead and
+/// growth moves it.
 const RESERVE: usize = 1 << 35;
-/// The small page size mappings are counted in (x86-64, and the aarch64
-/// default; a bigger page only rounds the populated ranges less).
+/// The page size populated ranges are aligned to (x86-64, and the aarch64
+/// default). With bigger pages the kernel refuses unaligned ranges, and
+/// those pages fault in on first use instead.
 const PAGE: usize = 4096;
 
 /// A fixed-length, zero-initialised array of slots: a pointer and a length
@@ -139,16 +143,16 @@ impl<T: ZeroSlot> Slots<T> {
                 return;
             }
             if let Some(mut grown) = Self::map(len) {
-                let kept = Self::kept_bytes(self.len);
-                // SAFETY: moves this mapping's `kept` bytes over the head of
-                // `grown` (at least that large: `len > self.len`), which
-                // replaces those pages; the old range is unmapped by the
-                // move, so `self` is forgotten instead of dropped.
+                // SAFETY: moves this whole mapping (its reservation, so
+                // nothing of it stays behind) over the head of `grown`,
+                // which is larger (it holds `len` slots, more than fit
+                // here) and whose pages there it replaces; the old range is
+                // unmapped by the move, so `self` is forgotten, not dropped.
                 let moved = unsafe {
                     libc::mremap(
                         self.ptr.as_ptr().cast(),
-                        kept,
-                        kept,
+                        self.reserved,
+                        self.reserved,
                         libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
                         grown.ptr.as_ptr().cast::<libc::c_void>(),
                     )
@@ -164,12 +168,6 @@ impl<T: ZeroSlot> Slots<T> {
         let mut grown = Slots::zeroed(len);
         grown[..self.len].copy_from_slice(self);
         *self = grown;
-    }
-
-    /// Bytes of a mapping that `len` slots occupy: whole pages.
-    #[cfg(target_os = "linux")]
-    fn kept_bytes(len: usize) -> usize {
-        (len * std::mem::size_of::<T>()).next_multiple_of(PAGE)
     }
 
     /// Bytes held.
@@ -222,7 +220,8 @@ impl<T: ZeroSlot> Drop for Slots<T> {
             drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, self.len)) });
             return;
         }
-        // SAFETY: `map` kept exactly this many bytes mapped from `ptr`.
+        // SAFETY: `map_reserving` (or a move) mapped exactly this many
+        // bytes from `ptr`.
         #[cfg(target_os = "linux")]
         unsafe {
             libc::munmap(ptr.cast(), self.reserved);
@@ -311,14 +310,18 @@ mod tests {
 
     /// Past its reservation a mapping moves to a bigger one (the path a
     /// table larger than [`RESERVE`] takes, or one whose reservation the OS
-    /// refused), keeping its contents.
+    /// refused), keeping its contents, whether or not it had filled its
+    /// reservation.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_mapping_outgrowing_its_reservation_moves_with_its_contents() {
         let from = 1 << 17;
-        let s: Slots<u64> = Slots::map_reserving(from, from * 8).expect("a 1 MiB mapping");
-        assert_eq!(s.reserved, from * 8);
-        let s = extend_and_check(s, 3 << 17);
-        assert!(s.mapped && s.reserved >= RESERVE);
+        for spare in [0, 5 * PAGE] {
+            let s: Slots<u64> =
+                Slots::map_reserving(from, from * 8 + spare).expect("a 1 MiB mapping");
+            assert_eq!(s.reserved, from * 8 + spare);
+            let s = extend_and_check(s, 3 << 17);
+            assert!(s.mapped && s.reserved >= RESERVE);
+        }
     }
 }
