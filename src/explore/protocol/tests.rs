@@ -538,6 +538,43 @@ fn thread_count_changes_nothing() {
     assert_eq!((one.states, one.verdict), (two.states, two.verdict));
 }
 
+/// A budget stop falls after the same batch whatever the thread count
+/// (batches have a fixed size, not one per thread), so the report, its
+/// state and transition counts included, is the same.
+#[test]
+fn budget_stops_fall_at_the_same_place_for_any_thread_count() {
+    let model = Grid { n: 200 };
+    let with = |threads, budget_states| {
+        check(
+            &model,
+            &CheckOptions {
+                threads,
+                budget_states,
+                ..Default::default()
+            },
+        )
+    };
+    for budget in [500, 2_000, 5_000] {
+        let one = with(1, budget);
+        assert_eq!(one.verdict, Verdict::Inconclusive, "budget {budget}");
+        for threads in [2, 3] {
+            let many = with(threads, budget);
+            // Equal notes too (transition counts, the stop message), but
+            // for the thread count they state.
+            let notes: Vec<String> = many
+                .notes
+                .iter()
+                .map(|n| n.replace(&format!("{threads} thread(s)"), "1 thread(s)"))
+                .collect();
+            assert_eq!(
+                (many.verdict, many.states, &notes),
+                (one.verdict, one.states, &one.notes),
+                "budget {budget}, {threads} threads"
+            );
+        }
+    }
+}
+
 #[test]
 fn exact_and_fingerprint_modes_count_the_same_states() {
     for strategy in [Strategy::Bfs, Strategy::Dfs] {
