@@ -20,6 +20,9 @@ pub struct BenchRow {
     pub states: u64,
     pub elapsed_ms: u64,
     pub states_per_sec: f64,
+    /// The one-thread row's time over this row's, for the same `R` (`None`
+    /// without a one-thread row, or when either took under a millisecond).
+    pub speedup: Option<f64>,
     /// Visited set plus parent records, per stored state (fingerprint mode).
     pub bytes_per_state: f64,
     /// `holds` expected; anything else means the figure is not a full proof.
@@ -78,13 +81,31 @@ pub fn host_abstract_rows_with(
                 states: report.states,
                 elapsed_ms: report.elapsed_ms,
                 states_per_sec: report.states as f64 / secs,
+                speedup: None,
                 bytes_per_state: bytes_per_state(&report.notes),
                 verdict: report.verdict,
                 liveness,
             });
         }
     }
+    set_speedups(&mut rows);
     rows
+}
+
+/// Fills `speedup` for every row that has a one-thread row of the same `R`.
+fn set_speedups(rows: &mut [BenchRow]) {
+    let one_thread: Vec<(u32, u64)> = rows
+        .iter()
+        .filter(|row| row.threads == 1)
+        .map(|row| (row.r, row.elapsed_ms))
+        .collect();
+    for row in rows {
+        row.speedup = one_thread
+            .iter()
+            .find(|&&(r, _)| r == row.r)
+            .filter(|&&(_, ms)| ms > 0 && row.elapsed_ms > 0)
+            .map(|&(_, ms)| ms as f64 / row.elapsed_ms as f64);
+    }
 }
 
 /// The bytes/state figure the BFS states in its notes.
@@ -101,6 +122,51 @@ fn bytes_per_state(notes: &[String]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(r: u32, threads: usize, elapsed_ms: u64) -> BenchRow {
+        BenchRow {
+            r,
+            f: F,
+            a: A,
+            threads,
+            states: 1,
+            elapsed_ms,
+            states_per_sec: 0.0,
+            speedup: None,
+            bytes_per_state: 0.0,
+            verdict: Verdict::Holds,
+            liveness: true,
+        }
+    }
+
+    /// Speed-ups are against the one-thread row of the same R, and absent
+    /// without one or for sub-millisecond times.
+    #[test]
+    fn speedups_compare_with_the_one_thread_row_of_the_same_r() {
+        let mut rows = vec![
+            row(6, 1, 800),
+            row(6, 2, 500),
+            row(7, 1, 3300),
+            row(7, 2, 1800),
+            row(8, 2, 9000),
+            row(1, 1, 0),
+            row(1, 2, 4),
+        ];
+        set_speedups(&mut rows);
+        let speedups: Vec<Option<f64>> = rows.iter().map(|r| r.speedup).collect();
+        assert_eq!(
+            speedups,
+            vec![
+                Some(1.0),
+                Some(1.6),
+                Some(1.0),
+                Some(3300.0 / 1800.0),
+                None,
+                None,
+                None
+            ]
+        );
+    }
 
     #[test]
     fn small_rows_are_consistent_across_threads() {
