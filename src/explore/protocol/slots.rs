@@ -15,8 +15,9 @@
 //! machine (a VM) the kernel took 12-15% of the host-abstract R=7 run to
 //! zero fresh 2 MiB pages, small pages cost about 1%, and the TLB misses
 //! they add cost less than that. With all three, R=7 went from 3.66-3.70 s
-//! to 3.28-3.53 s on one thread and from 1.9-2.05 s to 1.76-1.85 s on two;
-//! R=8 on two from 6.0-6.3 s (9.1 s with `mremap`) to 5.7-6.6 s.
+//! to 3.28-3.53 s on one thread and from 1.9-2.05 s to 1.76-1.85 s on two.
+//! R=8 stayed at 9-10 s on two threads: its 70 MB shard tables outrun the
+//! TLB's reach on small pages, which costs about what the zeroing saves.
 
 use std::ops::{Deref, DerefMut};
 
