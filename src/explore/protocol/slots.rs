@@ -17,7 +17,7 @@
 //! they add cost less than that. With all three, R=7 went from 3.66-3.70 s
 //! to 3.28-3.53 s on one thread and from 1.9-2.05 s to 1.76-1.85 s on two.
 //! R=8 stayed at 9-10 s on two threads: its 70 MB shard tables outrun the
-//! TLB's reach on small pages, which costs about what the zeroing saves.
+//! TLB's reach on small pages, presumably costing what the zeroing saves.
 
 use std::ops::{Deref, DerefMut};
 
